@@ -1,0 +1,191 @@
+"""The nightly run, top to bottom: ingest, validate, gate, normalise, episodes, interactions, alerts, report.
+
+The whole night is one warehouse transaction: it commits everything or nothing, and report files are
+written under temporary names and moved into place only after the commit. Tasks receive the open
+night (connection, run id, settings), never large data frames: the data stays in DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from reports.audit import write_night_reports
+from serosurv.config import Config, load_config
+from serosurv.errors import GateFailed
+from serosurv.rules import RuleSet, load_rules
+from serosurv.warehouse import connect
+from transforms import alerts, catalog, engine, ingest, normalise, quality, validate
+
+log = logging.getLogger("serosurv")
+
+
+@dataclass
+class Night:
+    con: duckdb.DuckDBPyConnection
+    run_id: str
+    as_of: date
+    config: Config
+    ruleset: RuleSet
+    out_dir: Path
+    inputs: list[str]
+    started_at: datetime = field(default_factory=datetime.now)
+    counts: dict[str, int] = field(default_factory=dict)
+    gate: quality.GateResult | None = None
+
+
+def _step(night: Night, message: str) -> None:
+    log.info("%s: %s", night.as_of, message)
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest_claims(night: Night, claims: list[str], patients: str | None) -> None:
+    validate.forget_night(night.con, night.as_of)
+    night.counts["rows_read"] = ingest.stage_claims(night.con, [Path(p) for p in claims])
+    if patients:
+        night.counts["patients"] = ingest.load_patients(night.con, Path(patients), night.run_id)
+    _step(night, f"read {night.counts['rows_read']:,} rows from {len(claims)} file(s)")
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def check_rows(night: Night) -> None:
+    counts = validate.check_claims(
+        night.con, night.run_id, night.as_of, night.config.validation.earliest_fill_date
+    )
+    night.counts.update(
+        rows_accepted=counts.rows_accepted, rows_quarantined=counts.rows_quarantined,
+        **{f"quarantined_{code}": n for code, n in counts.reasons.items()},
+    )  # fmt: skip
+    _step(night, f"accepted {counts.rows_accepted:,} rows, quarantined {counts.rows_quarantined:,}")
+
+
+@task(name="quality-gate", cache_policy=NO_CACHE)
+def quality_gate(night: Night) -> None:
+    night.gate = quality.run_gate(night.con, night.run_id, night.as_of, night.config.validation)
+    _step(night, f"data-quality gate: {night.gate.summary()}")
+    if not night.gate.success:
+        raise GateFailed(f"The data-quality gate stopped the night of {night.as_of}: {night.gate.summary()}.")
+
+
+@task(name="normalise-drugs", cache_policy=NO_CACHE)
+def map_drugs(night: Night) -> None:
+    night.counts.update(normalise.map_ingredients(night.con, night.ruleset, night.run_id))
+    _step(night, "mapped drugs to ingredients")
+
+
+@task(name="episodes", cache_policy=NO_CACHE)
+def build_episodes(night: Night) -> None:
+    engine.register_rules(night.con, night.ruleset.pair_table())
+    night.counts.update(engine.build_episodes(night.con, night.as_of, night.config.episodes))
+    _step(night, f"built {night.counts['episodes']:,} episodes")
+
+
+@task(name="interactions", cache_policy=NO_CACHE)
+def find_interactions(night: Night) -> None:
+    found = engine.find_interactions(night.con, night.config.interactions, night.config.episodes)
+    night.counts.update(found)
+    _step(night, f"found {sum(found.values()):,} interactions")
+
+
+@task(name="alerts", cache_policy=NO_CACHE)
+def classify_alerts(night: Night) -> None:
+    night.counts.update(alerts.update_alerts(night.con, night.run_id, night.as_of, night.config.alerts))
+    _step(night, "alerts classified")
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def write_reports(night: Night) -> dict[str, Path]:
+    return write_night_reports(night.con, night.run_id, night.out_dir)
+
+
+def _record_run(night: Night, status: str, message: str = "") -> None:
+    c = night.counts
+    night.con.execute("DELETE FROM runs WHERE run_id = $run_id", {"run_id": night.run_id})
+    night.con.execute(
+        "INSERT INTO runs BY NAME SELECT $run_id AS run_id, $as_of AS as_of, $started AS started_at, "
+        "now()::TIMESTAMP AS finished_at, $status AS status, $read AS rows_read, $accepted AS rows_accepted, "
+        "$quarantined AS rows_quarantined, $config_hash AS config_hash, $rules_hash AS rules_hash, "
+        "$inputs AS input_files, $message AS message, $parameters AS parameters",
+        {
+            "run_id": night.run_id, "as_of": night.as_of, "started": night.started_at, "status": status,
+            "read": c.get("rows_read"), "accepted": c.get("rows_accepted"),
+            "quarantined": c.get("rows_quarantined"), "config_hash": night.config.hash,
+            "rules_hash": night.ruleset.hash, "inputs": "; ".join(night.inputs), "message": message,
+            "parameters": json.dumps(night.config.to_dict(), sort_keys=True),
+        },
+    )  # fmt: skip
+    night.con.execute("DELETE FROM attrition WHERE run_id = $run_id", {"run_id": night.run_id})
+    night.con.executemany(
+        "INSERT INTO attrition VALUES (?, ?, ?, ?)",
+        [[night.run_id, i, k, int(v)] for i, (k, v) in enumerate(c.items())],
+    )
+
+
+def _record_failure(night: Night, exc: BaseException) -> None:
+    """After the rollback: keep the run's failure (and any gate results) so the report can show why."""
+    night.con.execute("BEGIN TRANSACTION")
+    _record_run(night, "failed", str(exc).splitlines()[0][:500])
+    if night.gate is not None:
+        night.con.executemany(
+            "INSERT INTO dq_results VALUES (?, ?, ?, ?, ?)",
+            [
+                [night.run_id, r["suite"], r["expectation"], r["success"], r["observed"]]
+                for r in night.gate.results
+            ],
+        )
+    night.con.execute("COMMIT")
+
+
+@flow(name="serosurv-nightly", log_prints=False, validate_parameters=False)
+def nightly(
+    claims: list[str],
+    warehouse: str,
+    out_dir: str,
+    as_of: str | None = None,
+    config_file: str | None = None,
+    patients: str | None = None,
+) -> dict[str, Any]:
+    """One night: claims files in, warehouse tables and the audit report out."""
+    config = load_config(config_file)
+    rules_dir = Path(config.rules.directory) if config.rules.directory else None
+    ruleset = load_rules(rules_dir, include_related=config.rules.include_related)
+    night_date = date.fromisoformat(as_of) if as_of else date.today()
+    con = connect(warehouse, config.warehouse.memory_limit, config.warehouse.threads)
+    night = Night(
+        con=con, run_id=f"{night_date:%Y%m%d}-{uuid.uuid4().hex[:8]}", as_of=night_date, config=config,
+        ruleset=ruleset, out_dir=Path(out_dir), inputs=[str(p) for p in claims],
+    )  # fmt: skip
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            ingest_claims(night, claims, patients)
+            check_rows(night)
+            _record_run(night, "running")
+            quality_gate(night)
+            catalog.write_rules_catalog(con, night.ruleset)
+            map_drugs(night)
+            build_episodes(night)
+            find_interactions(night)
+            classify_alerts(night)
+            _record_run(night, "success")
+            staged = write_reports(night)
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            _record_failure(night, exc)
+            raise
+        reports = {
+            name: tmp.rename(tmp.with_name(tmp.name.removesuffix(".tmp"))) for name, tmp in staged.items()
+        }
+        return {"run_id": night.run_id, "as_of": str(night_date), "counts": night.counts, "reports": reports}
+    finally:
+        con.close()

@@ -1,0 +1,1 @@
+"""serosurv: reports."""

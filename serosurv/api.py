@@ -1,0 +1,88 @@
+"""The Python API: one function per operation, the same names and options as the CLI."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from serosurv.errors import SerosurvError
+
+FORMATS = ("canonical",)
+
+
+def quiet_environment() -> None:
+    """No telemetry and no server: Prefect runs flows locally with a temporary API in this process."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def generate(out_dir: Path | str, patients: int = 20_000, seed: int = 42,
+             start: date | None = None, end: date | None = None) -> dict[str, Any]:  # fmt: skip
+    """Write a synthetic population (claims, patients, planted truth) to out_dir."""
+    from serosurv import generate as generator
+
+    if patients < 1:
+        raise SerosurvError("--patients must be at least 1.")
+    kwargs: dict[str, Any] = {"seed": seed}
+    if start:
+        kwargs["start"] = start
+    if end:
+        kwargs["end"] = end
+    if start and end and end < start:
+        raise SerosurvError("--end must not be before --start.")
+    return generator.generate(Path(out_dir), patients, **kwargs)
+
+
+def run(
+    claims: list[Path | str],
+    *,
+    patients: Path | str | None = None,
+    fmt: str = "canonical",
+    config_file: Path | str | None = None,
+    warehouse: Path | str | None = None,
+    as_of: date | None = None,
+    out_dir: Path | str = "out",
+) -> dict[str, Any]:
+    """Run one night through the Prefect flow; returns the run id, counts and report paths."""
+    if fmt not in FORMATS:
+        raise SerosurvError(f"Unknown input format '{fmt}'; supported: {', '.join(FORMATS)}.")
+    missing = [str(p) for p in claims if not Path(p).is_file()]
+    if missing:
+        raise SerosurvError(f"Claims file {missing[0]} does not exist.")
+    if patients is not None and not Path(patients).is_file():
+        raise SerosurvError(f"Patients file {patients} does not exist.")
+    quiet_environment()
+    from flows.nightly import nightly
+
+    out_dir = Path(out_dir)
+    warehouse = Path(warehouse) if warehouse else out_dir / "serosurv.duckdb"
+    return nightly(
+        claims=[str(Path(p).resolve()) for p in claims],
+        warehouse=str(warehouse),
+        out_dir=str(out_dir),
+        as_of=as_of.isoformat() if as_of else None,
+        config_file=str(config_file) if config_file else None,
+        patients=str(patients) if patients else None,
+    )
+
+
+def demo(out_dir: Path | str = "demo-out", patients: int = 20_000, seed: int = 42) -> dict[str, Any]:
+    """Generate a synthetic population and run the night on it; returns the run result."""
+    out_dir = Path(out_dir)
+    data = generate(out_dir / "data", patients=patients, seed=seed)
+    as_of = _generated_end(data)
+    return run([data["claims"]], patients=data["patients"], out_dir=out_dir, as_of=as_of)
+
+
+def _generated_end(data: dict[str, Any]) -> date:
+    import duckdb
+
+    # The night of the demo is the last day of the generated history (ignoring planted future dates).
+    (end,) = duckdb.execute(
+        "SELECT max(coverage_end) FROM read_parquet($p)", {"p": str(data["patients"])}
+    ).fetchall()[0]
+    return end

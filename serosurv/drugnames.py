@@ -1,0 +1,168 @@
+"""Drug names, NDCs and RxCUIs as pharmacies send them -> rule-set ingredients.
+
+Name matching is deterministic: the text is lower-cased and cut into words (letters and digits split,
+punctuation dropped), then the longest known names (ingredients from agents.csv, names from synonyms.csv)
+are matched word by word. Words that are not names (salts, strengths, dose forms) are ignored, so
+"sertraline HCl 50 mg tab" and "ZOLOFT 100MG TABLET" both give sertraline, and a combination product
+gives each agent ingredient. Routes are kept only for ingredients whose route matters (agents.csv
+`routes_that_matter`).
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from dataclasses import dataclass
+
+from serosurv.rules import RuleSet
+
+# Most specific / riskiest route first: when a name mentions several, this order decides.
+_ROUTE_WORDS = {
+    "transdermal": frozenset({"transdermal", "patch", "patches", "td"}),
+    "iv": frozenset(
+        {"iv", "intravenous", "injection", "inj", "injectable", "infusion", "vial", "ivpb", "ampule", "ampul"}
+    ),
+    "oral": frozenset(
+        {
+            "oral",
+            "po",
+            "tab",
+            "tabs",
+            "tablet",
+            "tablets",
+            "cap",
+            "caps",
+            "capsule",
+            "capsules",
+            "odt",
+            "elixir",
+            "syrup",
+            "chewable",
+            "disintegrating",
+        }
+    ),
+}
+_PER_24_HOURS = re.compile(r"/\s*24\s*h")  # "6 mg/24 hr" is how patches are labelled
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def normalise_name(text: str) -> str:
+    """Lower case, apostrophes dropped, letters split from digits, everything else a single space."""
+    lowered = text.lower().replace("'", "").replace("\u2019", "")
+    return _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", lowered)).strip()
+
+
+@dataclass(frozen=True)
+class _NameIndex:
+    names: dict[tuple[str, ...], tuple[tuple[str, str | None], ...]]  # words -> (ingredient, route)
+    longest: int
+    tracked_routes: dict[str, tuple[str, ...]]
+    rxcuis: dict[str, str]
+
+
+_INDEXES: weakref.WeakKeyDictionary[RuleSet, _NameIndex] = weakref.WeakKeyDictionary()
+
+
+def _index(ruleset: RuleSet) -> _NameIndex:
+    # Built once per rule set; map_drug_name runs on every distinct name of a batch.
+    cached = _INDEXES.get(ruleset)
+    if cached is None:
+        cached = _INDEXES[ruleset] = _build_index(ruleset)
+    return cached
+
+
+def _build_index(ruleset: RuleSet) -> _NameIndex:
+    names: dict[tuple[str, ...], tuple[tuple[str, str | None], ...]] = {}
+    for ingredient in ruleset.agents:
+        names[tuple(normalise_name(ingredient).split())] = ((ingredient, None),)
+    for synonym in ruleset.synonyms:
+        key = tuple(normalise_name(synonym.name).split())
+        names[key] = tuple((ingredient, synonym.route) for ingredient in synonym.ingredients)
+    return _NameIndex(
+        names=names,
+        longest=max(len(key) for key in names),
+        tracked_routes={a.ingredient: a.routes_that_matter for a in ruleset.agents.values()},
+        rxcuis={a.rxcui: a.ingredient for a in ruleset.agents.values() if a.rxcui},
+    )
+
+
+def map_drug_name(name: str, ruleset: RuleSet) -> list[tuple[str, str | None]]:
+    """Every rule-set ingredient named in `name`, with its route where a rule needs it; [] if none.
+
+    Sorted by ingredient; at most one entry per ingredient.
+    """
+    if not name:
+        return []
+    index = _index(ruleset)
+    words = normalise_name(name).split()
+    found = _match_names(words, index)
+    if not found:
+        return []
+    mentioned = _route_in_text(name, words)
+    routes: dict[str, str | None] = {}
+    for ingredient, synonym_route in found:
+        tracked = index.tracked_routes.get(ingredient, ())
+        route = synonym_route or (mentioned if mentioned in tracked else None)
+        routes[ingredient] = _more_specific(routes.get(ingredient), route)
+    return sorted(routes.items())
+
+
+def _match_names(words: list[str], index: _NameIndex) -> list[tuple[str, str | None]]:
+    """Greedy longest match from left to right, so "methylene blue" beats a lone "blue"."""
+    found: list[tuple[str, str | None]] = []
+    position = 0
+    while position < len(words):
+        for size in range(min(index.longest, len(words) - position), 0, -1):
+            hit = index.names.get(tuple(words[position : position + size]))
+            if hit is not None:
+                found.extend(hit)
+                position += size
+                break
+        else:
+            position += 1
+    return found
+
+
+def _route_in_text(text: str, words: list[str]) -> str | None:
+    present = set(words)
+    for route, route_words in _ROUTE_WORDS.items():
+        if present & route_words or (route == "transdermal" and _PER_24_HOURS.search(text.lower())):
+            return route
+    return None
+
+
+def _more_specific(current: str | None, new: str | None) -> str | None:
+    order = list(_ROUTE_WORDS)
+    candidates = [r for r in (current, new) if r is not None]
+    return min(candidates, key=order.index) if candidates else None
+
+
+def map_rxcui(code: str | int | None, ruleset: RuleSet) -> str | None:
+    """Ingredient for an RxNorm *ingredient* RxCUI (as in agents.csv); None for anything else."""
+    if code is None:
+        return None
+    text = str(code).strip()
+    return _index(ruleset).rxcuis.get(text) if text.isdigit() else None
+
+
+def normalise_ndc(text: str | None) -> str | None:
+    """An NDC as the 11-digit 5-4-2 string, or None when it cannot be known.
+
+    11 digits pass through; hyphenated 4-4-2, 5-3-2 and 5-4-1 are zero-padded in the short segment;
+    5-4-2 with hyphens loses them. Ten digits without hyphens are ambiguous (the missing zero could
+    belong to any segment), so they give None, as does anything else.
+    """
+    if text is None:
+        return None
+    value = str(text).strip()
+    if re.fullmatch(r"\d{11}", value):
+        return value
+    parts = re.fullmatch(r"(\d+)-(\d+)-(\d+)", value)
+    if parts is None:
+        return None
+    labeler, product, package = parts.groups()
+    widths = (len(labeler), len(product), len(package))
+    if widths not in {(5, 4, 2), (4, 4, 2), (5, 3, 2), (5, 4, 1)}:
+        return None
+    return labeler.zfill(5) + product.zfill(4) + package.zfill(2)

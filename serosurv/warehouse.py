@@ -1,0 +1,117 @@
+"""The DuckDB warehouse: one file, its tables, and small query helpers.
+
+Table names and columns in `SCHEMA` are a contract (PRODUCT.md §5): users query them directly.
+Add columns freely; rename only with a migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from serosurv.errors import SerosurvError
+
+CANONICAL_COLUMNS = (
+    "claim_id", "patient_id", "fill_date", "days_supply", "end_date", "ndc", "rxcui", "drug_name",
+    "quantity", "prescriber_id", "pharmacy_id", "claim_status", "fill_number", "rx_reference",
+    "original_claim_id",
+)  # fmt: skip
+
+SCHEMA = {
+    "runs": """
+        run_id VARCHAR PRIMARY KEY, as_of DATE, started_at TIMESTAMP, finished_at TIMESTAMP,
+        status VARCHAR, rows_read BIGINT, rows_accepted BIGINT, rows_quarantined BIGINT,
+        config_hash VARCHAR, rules_hash VARCHAR, input_files VARCHAR, message VARCHAR,
+        parameters VARCHAR""",
+    "claims": """
+        claim_id VARCHAR, patient_id VARCHAR, fill_date DATE, days_supply INTEGER, end_date DATE,
+        ndc VARCHAR, rxcui VARCHAR, drug_name VARCHAR, quantity DOUBLE, prescriber_id VARCHAR,
+        pharmacy_id VARCHAR, claim_status VARCHAR, fill_number INTEGER, rx_reference VARCHAR,
+        original_claim_id VARCHAR, source_file VARCHAR, source_row BIGINT, run_id VARCHAR""",
+    "quarantine": """
+        source_file VARCHAR, source_row BIGINT, raw VARCHAR, reason_code VARCHAR, reason VARCHAR,
+        run_id VARCHAR""",
+    "patients": """
+        patient_id VARCHAR, birth_year INTEGER, sex VARCHAR, coverage_start DATE, coverage_end DATE,
+        run_id VARCHAR""",
+    "ref_ndc": "ndc VARCHAR, ingredient VARCHAR, route VARCHAR, product_name VARCHAR, source VARCHAR",
+    "fill_ingredients": "claim_id VARCHAR, ingredient VARCHAR, route VARCHAR, mapped_by VARCHAR",
+    "unmapped_drugs": "run_id VARCHAR, drug_name VARCHAR, ndc VARCHAR, fills BIGINT, patients BIGINT",
+    "fill_exposure": """
+        patient_id VARCHAR, ingredient VARCHAR, route VARCHAR, claim_id VARCHAR, prescriber_id VARCHAR,
+        pharmacy_id VARCHAR, exposure_start DATE, exposure_end DATE, days_supply INTEGER""",
+    "episodes": """
+        episode_id VARCHAR, patient_id VARCHAR, ingredient VARCHAR, episode_start DATE, episode_end DATE,
+        n_fills INTEGER, claim_ids VARCHAR[], prescriber_ids VARCHAR[], pharmacy_ids VARCHAR[],
+        routes VARCHAR[]""",
+    "interactions": """
+        interaction_id VARCHAR, patient_id VARCHAR, ingredient_a VARCHAR, ingredient_b VARCHAR,
+        rule_id VARCHAR, severity VARCHAR, severity_rank INTEGER, kind VARCHAR,
+        first_overlap_date DATE, last_overlap_date DATE, overlap_days INTEGER,
+        longest_overlap_days INTEGER, washout_gap_days INTEGER, initiation_order VARCHAR,
+        prescriber_ids_a VARCHAR[], prescriber_ids_b VARCHAR[], pharmacy_ids_a VARCHAR[],
+        pharmacy_ids_b VARCHAR[], cross_prescriber BOOLEAN, cross_pharmacy BOOLEAN,
+        claim_ids_a VARCHAR[], claim_ids_b VARCHAR[], n_serotonergic_prescribers INTEGER""",
+    "alerts": """
+        alert_id VARCHAR, patient_id VARCHAR, ingredient_a VARCHAR, ingredient_b VARCHAR,
+        rule_id VARCHAR, severity VARCHAR, priority DOUBLE, status VARCHAR, first_seen_run VARCHAR,
+        last_seen_run VARCHAR, action VARCHAR, action_at TIMESTAMP, action_note VARCHAR,
+        kind VARCHAR, first_overlap_date DATE, last_overlap_date DATE, overlap_days INTEGER,
+        cross_prescriber BOOLEAN, cross_pharmacy BOOLEAN, as_of DATE""",
+    "alert_history": """
+        as_of DATE, run_id VARCHAR, alert_id VARCHAR, status VARCHAR, severity VARCHAR,
+        priority DOUBLE""",
+    "attrition": "run_id VARCHAR, step INTEGER, measure VARCHAR, value BIGINT",
+    "dq_results": "run_id VARCHAR, suite VARCHAR, expectation VARCHAR, success BOOLEAN, observed VARCHAR",
+}
+
+
+def connect(path: Path | str, memory_limit: str = "", threads: int = 0) -> duckdb.DuckDBPyConnection:
+    """Open (or create) the warehouse file and make sure every contract table exists."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        raise SerosurvError(f"Cannot open the warehouse {path}: {exc}".splitlines()[0]) from None
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    ensure_schema(con)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for table, columns in SCHEMA.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: a failure inside rolls every change back."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+    return con.execute(sql, params or {}).fetchall()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> Any:
+    result = rows(con, sql, params)
+    return result[0][0] if result else None
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
+    return con.sql(sql, params=params or {}).pl()

@@ -1,0 +1,71 @@
+-- Paid and adjusted claims up to the run date that no reversal or adjustment cancelled.
+-- A reversal or adjustment cancels the claim it names in original_claim_id, or else (as NCPDP B2
+-- does) one paid claim with the same patient, pharmacy, date of service, Rx reference and fill
+-- number. Parameter: $as_of.
+with dated as (
+    select * from claims where fill_date <= $as_of
+),
+
+named_originals as (
+    select distinct original_claim_id as claim_id
+    from dated
+    where claim_status in ('reversed', 'adjusted') and original_claim_id is not null
+),
+
+paid_by_key as (
+    select
+        claim_id, patient_id, pharmacy_id, fill_date, rx_reference, fill_number,
+        row_number() over (
+            partition by patient_id, pharmacy_id, fill_date, rx_reference, fill_number order by claim_id
+        ) as nth
+    from dated
+    where
+        claim_status = 'paid'
+        and rx_reference is not null
+        and claim_id not in (select named_originals.claim_id from named_originals)
+),
+
+reversals_by_key as (
+    select
+        patient_id, pharmacy_id, fill_date, rx_reference, fill_number,
+        row_number() over (
+            partition by patient_id, pharmacy_id, fill_date, rx_reference, fill_number order by claim_id
+        ) as nth
+    from dated
+    where claim_status = 'reversed' and original_claim_id is null and rx_reference is not null
+),
+
+adjustments_by_key as (
+    select distinct patient_id, pharmacy_id, fill_date, rx_reference, fill_number
+    from dated
+    where claim_status = 'adjusted' and original_claim_id is null and rx_reference is not null
+),
+
+cancelled as (
+    select claim_id from named_originals
+    union
+    select paid_by_key.claim_id
+    from paid_by_key
+    inner join reversals_by_key
+        on
+            paid_by_key.patient_id = reversals_by_key.patient_id
+            and paid_by_key.pharmacy_id is not distinct from reversals_by_key.pharmacy_id
+            and paid_by_key.fill_date = reversals_by_key.fill_date
+            and paid_by_key.rx_reference = reversals_by_key.rx_reference
+            and paid_by_key.fill_number is not distinct from reversals_by_key.fill_number
+            and paid_by_key.nth = reversals_by_key.nth
+    union
+    select paid_by_key.claim_id
+    from paid_by_key
+    inner join adjustments_by_key
+        on
+            paid_by_key.patient_id = adjustments_by_key.patient_id
+            and paid_by_key.pharmacy_id is not distinct from adjustments_by_key.pharmacy_id
+            and paid_by_key.fill_date = adjustments_by_key.fill_date
+            and paid_by_key.rx_reference = adjustments_by_key.rx_reference
+            and paid_by_key.fill_number is not distinct from adjustments_by_key.fill_number
+)
+
+select *
+from dated
+where claim_status in ('paid', 'adjusted') and claim_id not in (select cancelled.claim_id from cancelled)

@@ -1,0 +1,232 @@
+-- Interactions: pairs of different ingredients of one patient whose episodes overlap (at least the
+-- rule's minimum days) or where one starts inside the other's washout window, decided by the most
+-- severe matching rule. Overlap or washout periods of one pair and kind separated by at most
+-- $merge_gap_days form one interaction. Each side lists the fills (and their prescribers and
+-- pharmacies) that cover the interaction's days; unknown prescribers are neither same nor different.
+-- Inputs: episodes, episode_fills, rule_pairs. Parameters: $merge_gap_days, $extension_days.
+with episode_pairs as (
+    select
+        a.patient_id,
+        a.ingredient as ingredient_a,
+        b.ingredient as ingredient_b,
+        a.episode_start as start_a,
+        a.episode_end as end_a,
+        b.episode_start as start_b,
+        b.episode_end as end_b,
+        rule_pairs.rule_id,
+        rule_pairs.severity,
+        rule_pairs.severity_rank,
+        rule_pairs.washout_a_then_b,
+        rule_pairs.washout_b_then_a,
+        greatest(coalesce(rule_pairs.min_overlap_days, 1), 1) as min_overlap_days
+    from episodes as a
+    inner join episodes as b on a.patient_id = b.patient_id and a.ingredient < b.ingredient
+    inner join rule_pairs
+        on
+            a.ingredient = rule_pairs.ingredient_a
+            and b.ingredient = rule_pairs.ingredient_b
+            and (rule_pairs.route_a is null or list_contains(a.routes, rule_pairs.route_a))
+            and (rule_pairs.route_b is null or list_contains(b.routes, rule_pairs.route_b))
+    qualify row_number() over (
+        partition by a.episode_id, b.episode_id order by rule_pairs.severity_rank desc, rule_pairs.rule_id
+    ) = 1
+),
+
+overlap_events as (
+    select
+        patient_id, ingredient_a, ingredient_b, rule_id, severity, severity_rank,
+        'overlap' as kind,
+        greatest(start_a, start_b) as event_start,
+        least(end_a, end_b) as event_end,
+        datediff('day', greatest(start_a, start_b), least(end_a, end_b)) + 1 as overlap_days,
+        null::integer as washout_gap_days,
+        case when start_a < start_b then 'a_first' when start_b < start_a then 'b_first' else 'same_day' end
+            as initiation_order,
+        greatest(start_a, start_b) as window_a_start,
+        least(end_a, end_b) as window_a_end,
+        greatest(start_a, start_b) as window_b_start,
+        least(end_a, end_b) as window_b_end
+    from episode_pairs
+    where datediff('day', greatest(start_a, start_b), least(end_a, end_b)) + 1 >= min_overlap_days
+),
+
+washout_events as (
+    -- b starts within washout_a_then_b days after a's last covered day
+    select
+        patient_id, ingredient_a, ingredient_b, rule_id, severity, severity_rank,
+        'washout' as kind,
+        start_b as event_start,
+        start_b as event_end,
+        0 as overlap_days,
+        datediff('day', end_a, start_b) as washout_gap_days,
+        'a_first' as initiation_order,
+        end_a as window_a_start,
+        end_a as window_a_end,
+        start_b as window_b_start,
+        start_b as window_b_end
+    from episode_pairs
+    where washout_a_then_b is not null and start_b > end_a and datediff('day', end_a, start_b) <= washout_a_then_b
+    union all
+    -- a starts within washout_b_then_a days after b's last covered day
+    select
+        patient_id, ingredient_a, ingredient_b, rule_id, severity, severity_rank,
+        'washout' as kind,
+        start_a as event_start,
+        start_a as event_end,
+        0 as overlap_days,
+        datediff('day', end_b, start_a) as washout_gap_days,
+        'b_first' as initiation_order,
+        start_a as window_a_start,
+        start_a as window_a_end,
+        end_b as window_b_start,
+        end_b as window_b_end
+    from episode_pairs
+    where washout_b_then_a is not null and start_a > end_b and datediff('day', end_b, start_a) <= washout_b_then_a
+),
+
+events as (
+    select * from overlap_events
+    union all
+    select * from washout_events
+),
+
+breaks as (
+    select
+        *,
+        case
+            when
+                max(event_end) over (
+                    partition by patient_id, ingredient_a, ingredient_b, kind order by event_start, event_end
+                    rows between unbounded preceding and 1 preceding
+                ) is null
+                then 1
+            when
+                datediff(
+                    'day',
+                    max(event_end) over (
+                        partition by patient_id, ingredient_a, ingredient_b, kind order by event_start, event_end
+                        rows between unbounded preceding and 1 preceding
+                    ),
+                    event_start
+                ) - 1 > $merge_gap_days
+                then 1
+            else 0
+        end as starts_interaction
+    from events
+),
+
+clustered as (
+    select
+        *,
+        sum(starts_interaction) over (
+            partition by patient_id, ingredient_a, ingredient_b, kind order by event_start, event_end
+            rows unbounded preceding
+        ) as interaction_no
+    from breaks
+),
+
+side_a as (
+    select
+        clustered.patient_id, clustered.ingredient_a, clustered.ingredient_b, clustered.kind,
+        clustered.interaction_no,
+        list_sort(list_distinct(list(episode_fills.claim_id))) as claim_ids,
+        list_sort(list_distinct(list(episode_fills.prescriber_id))) as prescriber_ids,
+        list_sort(list_distinct(list(episode_fills.pharmacy_id))) as pharmacy_ids
+    from clustered
+    inner join episode_fills
+        on
+            clustered.patient_id = episode_fills.patient_id
+            and clustered.ingredient_a = episode_fills.ingredient
+            and episode_fills.exposure_start <= clustered.window_a_end
+            and episode_fills.owned_end + $extension_days >= clustered.window_a_start
+    group by all
+),
+
+side_b as (
+    select
+        clustered.patient_id, clustered.ingredient_a, clustered.ingredient_b, clustered.kind,
+        clustered.interaction_no,
+        list_sort(list_distinct(list(episode_fills.claim_id))) as claim_ids,
+        list_sort(list_distinct(list(episode_fills.prescriber_id))) as prescriber_ids,
+        list_sort(list_distinct(list(episode_fills.pharmacy_id))) as pharmacy_ids
+    from clustered
+    inner join episode_fills
+        on
+            clustered.patient_id = episode_fills.patient_id
+            and clustered.ingredient_b = episode_fills.ingredient
+            and episode_fills.exposure_start <= clustered.window_b_end
+            and episode_fills.owned_end + $extension_days >= clustered.window_b_start
+    group by all
+),
+
+interactions as (
+    select
+        patient_id,
+        ingredient_a,
+        ingredient_b,
+        kind,
+        interaction_no,
+        arg_max(rule_id, severity_rank) as rule_id,
+        arg_max(severity, severity_rank) as severity,
+        max(severity_rank) as severity_rank,
+        min(event_start) as first_overlap_date,
+        max(event_end) as last_overlap_date,
+        sum(overlap_days)::integer as overlap_days,
+        max(overlap_days)::integer as longest_overlap_days,
+        min(washout_gap_days)::integer as washout_gap_days,
+        arg_min(initiation_order, event_start) as initiation_order
+    from clustered
+    group by patient_id, ingredient_a, ingredient_b, kind, interaction_no
+),
+
+serotonergic_prescribers as (
+    select
+        interactions.patient_id, interactions.ingredient_a, interactions.ingredient_b, interactions.kind,
+        interactions.interaction_no,
+        count(distinct episode_fills.prescriber_id)::integer as n_serotonergic_prescribers
+    from interactions
+    inner join episode_fills
+        on
+            interactions.patient_id = episode_fills.patient_id
+            and episode_fills.exposure_start <= interactions.last_overlap_date
+            and episode_fills.owned_end + $extension_days >= interactions.first_overlap_date
+    group by all
+)
+
+select
+    md5(
+        interactions.patient_id || '|' || interactions.ingredient_a || '|' || interactions.ingredient_b || '|'
+        || interactions.kind || '|' || interactions.first_overlap_date::varchar
+    ) as interaction_id,
+    interactions.patient_id,
+    interactions.ingredient_a,
+    interactions.ingredient_b,
+    interactions.rule_id,
+    interactions.severity,
+    interactions.severity_rank,
+    interactions.kind,
+    interactions.first_overlap_date,
+    interactions.last_overlap_date,
+    interactions.overlap_days,
+    interactions.longest_overlap_days,
+    interactions.washout_gap_days,
+    interactions.initiation_order,
+    side_a.prescriber_ids as prescriber_ids_a,
+    side_b.prescriber_ids as prescriber_ids_b,
+    side_a.pharmacy_ids as pharmacy_ids_a,
+    side_b.pharmacy_ids as pharmacy_ids_b,
+    case
+        when len(side_a.prescriber_ids) = 0 or len(side_b.prescriber_ids) = 0 then null
+        else not list_has_any(side_a.prescriber_ids, side_b.prescriber_ids)
+    end as cross_prescriber,
+    case
+        when len(side_a.pharmacy_ids) = 0 or len(side_b.pharmacy_ids) = 0 then null
+        else not list_has_any(side_a.pharmacy_ids, side_b.pharmacy_ids)
+    end as cross_pharmacy,
+    side_a.claim_ids as claim_ids_a,
+    side_b.claim_ids as claim_ids_b,
+    coalesce(serotonergic_prescribers.n_serotonergic_prescribers, 0) as n_serotonergic_prescribers
+from interactions
+left join side_a using (patient_id, ingredient_a, ingredient_b, kind, interaction_no)
+left join side_b using (patient_id, ingredient_a, ingredient_b, kind, interaction_no)
+left join serotonergic_prescribers using (patient_id, ingredient_a, ingredient_b, kind, interaction_no)

@@ -1,0 +1,128 @@
+-- Cast the raw text rows to the canonical contract and give every row that breaks it one reason
+-- (the first that applies). Parameters: $as_of (run date), $earliest (earliest plausible fill date).
+with trimmed as (
+    select
+        source_file,
+        source_row,
+        raw,
+        nullif(trim(claim_id), '') as claim_id,
+        nullif(trim(patient_id), '') as patient_id,
+        nullif(trim(fill_date), '') as fill_date_text,
+        nullif(trim(days_supply), '') as days_supply_text,
+        nullif(trim(end_date), '') as end_date_text,
+        nullif(regexp_replace(trim(ndc), '^0+$', ''), '') as ndc_text,
+        nullif(trim(rxcui), '') as rxcui,
+        nullif(trim(drug_name), '') as drug_name,
+        nullif(trim(quantity), '') as quantity_text,
+        nullif(trim(prescriber_id), '') as prescriber_id,
+        nullif(trim(pharmacy_id), '') as pharmacy_id,
+        lower(coalesce(nullif(trim(claim_status), ''), 'paid')) as claim_status,
+        nullif(trim(fill_number), '') as fill_number_text,
+        nullif(trim(rx_reference), '') as rx_reference,
+        nullif(trim(original_claim_id), '') as original_claim_id
+    from stg_raw
+),
+
+typed as (
+    select
+        *,
+        coalesce(
+            try_cast(fill_date_text as date),
+            try_strptime(fill_date_text, '%m/%d/%Y')::date,
+            try_strptime(fill_date_text, '%Y%m%d')::date
+        ) as fill_date,
+        coalesce(
+            try_cast(end_date_text as date),
+            try_strptime(end_date_text, '%m/%d/%Y')::date,
+            try_strptime(end_date_text, '%Y%m%d')::date
+        ) as end_date,
+        try_cast(days_supply_text as integer) as days_supply,
+        try_cast(quantity_text as double) as quantity,
+        try_cast(fill_number_text as integer) as fill_number,
+        case
+            when ndc_text is null then null
+            when regexp_full_match(ndc_text, '[0-9]{11}') then ndc_text
+            when regexp_full_match(ndc_text, '[0-9]{5}-[0-9]{4}-[0-9]{2}') then replace(ndc_text, '-', '')
+            when regexp_full_match(ndc_text, '[0-9]{4}-[0-9]{4}-[0-9]{2}') then '0' || replace(ndc_text, '-', '')
+            when regexp_full_match(ndc_text, '[0-9]{5}-[0-9]{3}-[0-9]{2}')
+                then substr(ndc_text, 1, 5) || '0' || substr(ndc_text, 7, 3) || substr(ndc_text, 11, 2)
+            when regexp_full_match(ndc_text, '[0-9]{5}-[0-9]{4}-[0-9]{1}')
+                then substr(ndc_text, 1, 5) || substr(ndc_text, 7, 4) || '0' || substr(ndc_text, 12, 1)
+        end as ndc,
+        -- A plain 10-digit NDC cannot be padded without knowing its segment layout: kept as unmapped text.
+        ndc_text is not null and regexp_full_match(ndc_text, '[0-9]{10}') as ndc_ambiguous,
+        count(*) over (partition by nullif(trim(claim_id), '')) as claim_id_copies,
+        min(source_file || ' row ' || source_row) over (partition by nullif(trim(claim_id), '')) as first_copy,
+        claim_id in (select loaded.claim_id from claims as loaded) as already_loaded
+    from trimmed
+),
+
+checked as (
+    select
+        *,
+        case
+            when claim_id is null then 'missing_claim_id'
+            when patient_id is null then 'missing_patient_id'
+            when fill_date_text is null then 'missing_fill_date'
+            when fill_date is null then 'bad_fill_date'
+            when fill_date > $as_of then 'future_fill_date'
+            when fill_date < $earliest then 'implausible_fill_date'
+            when days_supply_text is not null and days_supply is null then 'bad_days_supply'
+            when days_supply is not null and (days_supply < 1 or days_supply > 365) then 'implausible_days_supply'
+            when end_date_text is not null and end_date is null then 'bad_end_date'
+            when end_date is not null and end_date < fill_date then 'end_before_fill'
+            when days_supply is null and end_date is null then 'missing_supply'
+            when ndc_text is null and rxcui is null and drug_name is null then 'missing_drug'
+            when ndc_text is not null and ndc is null and not ndc_ambiguous then 'bad_ndc'
+            when quantity_text is not null and (quantity is null or quantity <= 0) then 'bad_quantity'
+            when claim_status not in ('paid', 'reversed', 'adjusted') then 'bad_claim_status'
+            when fill_number_text is not null and (fill_number is null or fill_number < 0 or fill_number > 99)
+                then 'bad_fill_number'
+            when claim_id_copies > 1 and (source_file || ' row ' || source_row) <> first_copy
+                then 'duplicate_claim_id'
+            when already_loaded then 'already_loaded'
+        end as reason_code
+    from typed
+)
+
+select
+    source_file,
+    source_row,
+    raw,
+    claim_id,
+    patient_id,
+    fill_date,
+    days_supply,
+    end_date,
+    coalesce(ndc, case when ndc_ambiguous then ndc_text end) as ndc,
+    rxcui,
+    drug_name,
+    quantity,
+    prescriber_id,
+    pharmacy_id,
+    claim_status,
+    fill_number,
+    rx_reference,
+    original_claim_id,
+    reason_code,
+    case reason_code
+        when 'missing_claim_id' then 'claim_id is empty'
+        when 'missing_patient_id' then 'patient_id is empty'
+        when 'missing_fill_date' then 'fill_date is empty'
+        when 'bad_fill_date' then 'fill_date ''' || fill_date_text || ''' is not a date (use YYYY-MM-DD)'
+        when 'future_fill_date' then 'fill_date ' || fill_date_text || ' is after the run date ' || $as_of
+        when 'implausible_fill_date' then 'fill_date ' || fill_date_text || ' is before ' || $earliest
+        when 'bad_days_supply' then 'days_supply ''' || days_supply_text || ''' is not a whole number'
+        when 'implausible_days_supply' then 'days_supply ' || days_supply_text || ' is outside 1-365'
+        when 'bad_end_date' then 'end_date ''' || end_date_text || ''' is not a date (use YYYY-MM-DD)'
+        when 'end_before_fill' then 'end_date ' || end_date_text || ' is before fill_date ' || fill_date_text
+        when 'missing_supply' then 'neither days_supply nor end_date is given'
+        when 'missing_drug' then 'none of ndc, rxcui, drug_name is given'
+        when 'bad_ndc' then 'ndc ''' || ndc_text || ''' is not an NDC (11 digits, or 4-4-2, 5-3-2, 5-4-1 with hyphens)'
+        when 'bad_quantity' then 'quantity ''' || quantity_text || ''' is not a number above 0'
+        when 'bad_claim_status' then 'claim_status ''' || claim_status || ''' is not paid, reversed or adjusted'
+        when 'bad_fill_number' then 'fill_number ''' || fill_number_text || ''' is not a whole number 0-99'
+        when 'duplicate_claim_id' then 'claim_id repeats the claim at ' || first_copy
+        when 'already_loaded' then 'claim_id was loaded by an earlier night'
+    end as reason
+from checked

@@ -1,0 +1,403 @@
+"""The rule set: faithful to the sourced reference, resolves pairs as documented, refuses broken files."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from serosurv.errors import SerosurvError
+from serosurv.rules import load_rules
+
+RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+@pytest.fixture(scope="module")
+def ruleset():
+    return load_rules()
+
+
+@pytest.fixture(scope="module")
+def ruleset_related():
+    return load_rules(include_related=True)
+
+
+def _reference(name: str) -> list[dict[str, str]]:
+    path = REFERENCE_DIR / name
+    if not path.is_file():
+        pytest.skip(f"reference file {path} not available")
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# ---------------------------------------------------------------------------- faithful to the reference
+
+
+def test_every_reference_agent_is_carried_over_with_its_facts_and_sources(ruleset):
+    reference = _reference("serotonergic_agents.csv")
+    assert len(reference) == 72
+    assert set(ruleset.agents) == {row["ingredient"] for row in reference}
+    for row in reference:
+        agent = ruleset.agents[row["ingredient"]]
+        assert agent.drug_class == row["drug_class"]
+        assert agent.mechanism == row["mechanism"].strip()
+        assert agent.rxcui == (row["rxnorm_ingredient_rxcui"] or None)
+        assert ";".join(agent.atc_codes) == row["atc_codes"]
+        assert agent.brand_names == row["us_brand_names"].strip()
+        assert agent.notes == row["notes"].strip()
+        assert agent.source == row["source"].strip() and agent.source
+        assert agent.rxcui_source == row["rxcui_source"].strip()
+        assert agent.atc_source == row["atc_source"].strip()
+        assert agent.serotonergic_role == row["serotonergic_role"]
+        assert ";".join(agent.rule_groups) == row["rule_groups"]
+        before = row["washout_days_after_stopping_before_maoi_start"]
+        after = row["washout_days_after_stopping_maoi_before_serotonergic_start"]
+        assert agent.washout_days_before_maoi == (int(before) if before else None)
+        assert agent.washout_days_after_maoi == (int(after) if after else None)
+
+
+def test_every_reference_rule_is_carried_over_with_its_members_and_sources(ruleset_related):
+    reference = _reference("interaction_rules.csv")
+    assert len(reference) == 81
+    rules = {rule.rule_id: rule for rule in ruleset_related.rules}
+    assert set(rules) == {row["rule_id"] for row in reference}
+    for row in reference:
+        rule = rules[row["rule_id"]]
+        assert rule.severity == row["severity"]
+        assert rule.mechanism == row["mechanism"].strip()
+        assert rule.clinical_guidance == row["clinical_guidance"].strip()
+        assert rule.source == row["source"].strip() and rule.source
+        assert rule.washout_period == row["washout_period"].strip()
+        assert rule.severity_basis == row["severity_basis"].strip()
+        assert rule.ansm_level == row["ansm_level"].strip()
+        assert rule.serotonin_syndrome_mechanism == row["serotonin_syndrome_mechanism"]
+        assert rule.rule_set == ("related" if row["serotonin_syndrome_mechanism"] == "no" else "serotonergic")
+        for ours, theirs in (
+            (rule.washout_a_before_b, row["washout_days_after_stopping_a_before_b"]),
+            (rule.washout_b_before_a, row["washout_days_after_stopping_b_before_a"]),
+        ):
+            expected = "per_drug" if theirs.startswith("per_drug") else (int(theirs) if theirs else None)
+            assert ours == expected
+        _assert_members(rule, row)
+
+
+def _assert_members(rule, row) -> None:
+    for members, theirs in ((rule.members_a, row["drug_a_members"]), (rule.members_b, row["drug_b_members"])):
+        expected = set(theirs.split(";"))
+        if "maprotiline" in expected:  # no sourced agent facts: dropped, and the rule says so
+            expected.discard("maprotiline")
+            assert "maprotiline" in rule.notes and "maprotiline" in rule.verification_note
+        assert {m.ingredient for m in members} == expected
+
+
+def test_verification_marks_from_the_reference_stay_visible(ruleset, ruleset_related):
+    assert "not yet verified" in ruleset.agents["milnacipran"].verification_note
+    assert "Emsam" in ruleset.agents["selegiline"].verification_note
+    rules = {rule.rule_id: rule for rule in ruleset_related.rules}
+    assert "not yet verified" in rules["R30"].verification_note
+    assert "not re-verified" in rules["R29"].verification_note
+
+
+def test_related_rules_are_off_by_default(ruleset, ruleset_related):
+    assert ruleset.rule_set_names == ("serotonergic",)
+    assert len(ruleset.rules) == 64
+    assert ruleset_related.rule_set_names == ("serotonergic", "related")
+    assert len(ruleset_related.rules) == 81
+
+
+def test_serotonergic_ingredients_come_from_active_rules_only(ruleset, ruleset_related):
+    assert {"sertraline", "tramadol", "phenelzine", "methylene blue"} <= ruleset.serotonergic_ingredients()
+    assert "zolpidem" not in ruleset.serotonergic_ingredients()
+    assert "oxycodone" not in ruleset.serotonergic_ingredients()
+    assert {"zolpidem", "oxycodone"} <= ruleset_related.serotonergic_ingredients()
+
+
+def test_hash_is_stable_and_follows_the_file_bytes(tmp_path, ruleset):
+    assert load_rules().hash == ruleset.hash
+    copy = _copy_rules(tmp_path)
+    assert load_rules(copy).hash == ruleset.hash
+    with (copy / "pair_rules.csv").open("a", encoding="utf-8") as handle:
+        handle.write("\n")
+    assert load_rules(copy).hash != ruleset.hash
+
+
+# ---------------------------------------------------------------------------- resolution
+
+
+def test_tramadol_and_sertraline_is_moderate(ruleset):
+    resolution = ruleset.resolve("tramadol", "sertraline")
+    assert (resolution.winner.rule_id, resolution.winner.severity) == ("R44", "moderate")
+
+
+def test_tramadol_and_fluoxetine_is_major_because_of_cyp2d6(ruleset):
+    resolution = ruleset.resolve("tramadol", "fluoxetine")
+    assert (resolution.winner.rule_id, resolution.winner.severity) == ("R45", "major")
+    assert any("CYP2D6" in rule.mechanism for rule in resolution.matches)
+    assert [rule.severity for rule in resolution.matches] == ["major", "moderate", "moderate"]
+
+
+def test_phenelzine_and_sertraline_is_contraindicated_with_14_day_washouts_both_ways(ruleset):
+    resolution = ruleset.resolve("phenelzine", "sertraline")
+    assert resolution.winner.severity == "contraindicated"
+    assert (resolution.washout_a_then_b, resolution.washout_b_then_a) == (14, 14)
+
+
+def test_fluoxetine_needs_35_days_before_an_maoi(ruleset):
+    resolution = ruleset.resolve("fluoxetine", "phenelzine")
+    assert (resolution.washout_a_then_b, resolution.washout_b_then_a) == (35, 14)
+
+
+def test_linezolid_and_escitalopram_is_contraindicated(ruleset):
+    resolution = ruleset.resolve("linezolid", "escitalopram")
+    assert (resolution.winner.rule_id, resolution.winner.severity) == ("R31", "contraindicated")
+    assert (resolution.washout_a_then_b, resolution.washout_b_then_a) == (1, 14)
+
+
+def test_linezolid_and_clomipramine_most_severe_rule_wins(ruleset):
+    resolution = ruleset.resolve("clomipramine", "linezolid")
+    assert resolution.winner.rule_id == "R35"
+    assert "R37" in [rule.rule_id for rule in resolution.matches]
+
+
+def test_sumatriptan_and_sertraline_is_minor_with_the_evidence_note(ruleset):
+    winner = ruleset.resolve("sumatriptan", "sertraline").winner
+    assert (winner.rule_id, winner.severity) == ("R51", "minor")
+    assert "Orlova" in winner.severity_basis and "DOWNGRADED" in winner.severity_basis
+
+
+def test_ondansetron_and_fentanyl_is_minor(ruleset):
+    assert ruleset.resolve("ondansetron", "fentanyl").winner.severity == "minor"
+
+
+@pytest.mark.parametrize("comparator", ["zolpidem", "oxycodone"])
+def test_non_serotonergic_comparators_only_match_with_related_rules(ruleset, ruleset_related, comparator):
+    assert ruleset.resolve(comparator, "sertraline").winner is None
+    assert ruleset.resolve(comparator, "sertraline").matches == ()
+    winner = ruleset_related.resolve(comparator, "sertraline").winner
+    assert (winner.severity, winner.rule_set) == ("minor", "related")
+
+
+def test_same_ingredient_never_interacts_with_itself(ruleset):
+    assert ruleset.resolve("sertraline", "sertraline").winner is None
+
+
+def test_transdermal_selegiline_is_contraindicated_oral_is_major(ruleset):
+    assert ruleset.resolve("selegiline", "sertraline").winner.rule_id == "R29"
+    assert ruleset.resolve("selegiline", "sertraline", route_a="oral").winner.rule_id == "R29"
+    transdermal = ruleset.resolve("sertraline", "selegiline", route_b="transdermal")
+    assert (transdermal.winner.rule_id, transdermal.winner.severity) == ("R30", "contraindicated")
+
+
+def test_resolve_refuses_unknown_ingredients(ruleset):
+    with pytest.raises(SerosurvError, match="metformin"):
+        ruleset.resolve("metformin", "sertraline")
+
+
+def test_explain_accepts_brand_and_salt_names(ruleset):
+    explanation = ruleset.explain("Ultram 50 mg tab", "fluoxetine HCl")
+    assert explanation["a"]["ingredients"] == [["tramadol", None]]
+    [pair] = explanation["pairs"]
+    assert pair["winner"]["rule_id"] == "R45"
+    assert [m["rule_id"] for m in pair["matches"]] == ["R45", "R44", "R65"]
+    assert explanation["rules_hash"] == ruleset.hash
+
+
+def test_explain_refuses_names_it_does_not_know(ruleset):
+    with pytest.raises(SerosurvError, match="metformin"):
+        ruleset.explain("metformin", "sertraline")
+
+
+# ---------------------------------------------------------------------------- pair table
+
+
+def test_pair_table_columns_and_types(ruleset):
+    table = ruleset.pair_table()
+    assert table.schema == pl.Schema(
+        {
+            "ingredient_a": pl.String,
+            "ingredient_b": pl.String,
+            "rule_id": pl.String,
+            "severity": pl.String,
+            "severity_rank": pl.Int32,
+            "route_a": pl.String,
+            "route_b": pl.String,
+            "washout_a_then_b": pl.Int32,
+            "washout_b_then_a": pl.Int32,
+            "min_overlap_days": pl.Int32,
+            "rule_set": pl.String,
+        }
+    )
+
+
+def test_pair_table_has_one_alphabetical_row_per_pair_and_route(ruleset):
+    table = ruleset.pair_table()
+    assert table.filter(pl.col("ingredient_a") >= pl.col("ingredient_b")).height == 0
+    keys = table.select("ingredient_a", "ingredient_b", "route_a", "route_b")
+    assert keys.unique().height == table.height
+    assert set(table["rule_set"].unique()) == {"serotonergic"}
+
+
+def test_pair_table_resolves_per_drug_washouts_in_alphabetical_order(ruleset):
+    row = ruleset.pair_table().filter(ingredient_a="fluoxetine", ingredient_b="phenelzine").to_dicts()
+    assert row == [
+        {
+            "ingredient_a": "fluoxetine",
+            "ingredient_b": "phenelzine",
+            "rule_id": "R01",
+            "severity": "contraindicated",
+            "severity_rank": 4,
+            "route_a": None,
+            "route_b": None,
+            "washout_a_then_b": 35,
+            "washout_b_then_a": 14,
+            "min_overlap_days": 1,
+            "rule_set": "serotonergic",
+        }
+    ]
+
+
+def test_pair_table_swaps_washouts_when_side_b_sorts_first(ruleset):
+    # R31: side a linezolid, side b SSRIs; "escitalopram" sorts before "linezolid".
+    row = (
+        ruleset.pair_table().filter(ingredient_a="escitalopram", ingredient_b="linezolid").row(0, named=True)
+    )
+    assert (row["washout_a_then_b"], row["washout_b_then_a"]) == (14, 1)
+
+
+def test_pair_table_keeps_a_route_row_for_transdermal_selegiline(ruleset):
+    rows = ruleset.pair_table().filter(ingredient_a="selegiline", ingredient_b="sertraline")
+    assert rows.select("route_a", "rule_id", "severity").sort("route_a", nulls_last=False).rows() == [
+        (None, "R29", "major"),
+        ("transdermal", "R30", "contraindicated"),
+    ]
+
+
+def test_pair_table_agrees_with_resolve(ruleset):
+    for row in (
+        ruleset.pair_table()
+        .filter(pl.col("route_a").is_null() & pl.col("route_b").is_null())
+        .iter_rows(named=True)
+    ):
+        resolution = ruleset.resolve(row["ingredient_a"], row["ingredient_b"])
+        assert resolution.winner.rule_id == row["rule_id"]
+        assert (resolution.washout_a_then_b, resolution.washout_b_then_a) == (
+            row["washout_a_then_b"],
+            row["washout_b_then_a"],
+        )
+
+
+# ---------------------------------------------------------------------------- loader errors
+
+
+def _copy_rules(tmp_path: Path) -> Path:
+    target = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, target)
+    return target
+
+
+def _break(tmp_path: Path, file: str, old: str, new: str) -> tuple[Path, int]:
+    """A copy of rules/ with the first `old` in `file` replaced; returns the folder and the edited line."""
+    folder = _copy_rules(tmp_path)
+    path = folder / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    position = text.index(old)
+    path.write_text(text[:position] + new + text[position + len(old) :], encoding="utf-8")
+    return folder, text[:position].count("\n") + 1
+
+
+def _assert_error(folder: Path, file: str, line: int, field: str, words: str) -> None:
+    with pytest.raises(SerosurvError) as caught:
+        load_rules(folder)
+    message = str(caught.value)
+    assert f"{file} line {line}, field {field}:" in message
+    assert re.search(words, message), message
+    assert message.count(". ") == 0 and message.endswith(".")  # one sentence
+    assert caught.value.exit_code == 2
+
+
+def test_unknown_group_tag_is_refused(tmp_path):
+    folder, line = _break(
+        tmp_path,
+        "pair_rules.csv",
+        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE,group:SSRI",
+        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE,group:SSRIX",
+    )
+    _assert_error(folder, "pair_rules.csv", line, "side_b", "unknown group tag 'SSRIX'")
+
+
+def test_unknown_ingredient_in_a_rule_is_refused(tmp_path):
+    folder, line = _break(tmp_path, "pair_rules.csv", "ingredient:meperidine,", "ingredient:maprotiline,")
+    _assert_error(folder, "pair_rules.csv", line, "side_b", "unknown ingredient 'maprotiline'")
+
+
+def test_unknown_ingredient_in_a_synonym_is_refused(tmp_path):
+    folder, line = _break(tmp_path, "synonyms.csv", "zoloft,sertraline,", "zoloft,sertralin,")
+    _assert_error(folder, "synonyms.csv", line, "ingredients", "unknown ingredient 'sertralin'")
+
+
+def test_duplicate_rule_ids_are_refused(tmp_path):
+    folder, line = _break(tmp_path, "pair_rules.csv", "\nR02,", "\nR01,")
+    _assert_error(folder, "pair_rules.csv", line + 1, "rule_id", "duplicate rule id 'R01'")
+
+
+def test_duplicate_agents_are_refused(tmp_path):
+    folder, line = _break(tmp_path, "agents.csv", "\nsertraline,", "\nfluoxetine,")
+    _assert_error(folder, "agents.csv", line + 1, "ingredient", "duplicate agent 'fluoxetine'")
+
+
+def test_side_that_expands_to_nothing_is_refused(tmp_path):
+    folder, line = _break(
+        tmp_path,
+        "pair_rules.csv",
+        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE,",
+        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE + ingredient:,",
+    )
+    _assert_error(folder, "pair_rules.csv", line, "side_a", "expands to nothing")
+
+
+@pytest.mark.parametrize("washout", ["-3", "1.5", "two weeks"])
+def test_washout_that_is_not_a_whole_number_of_days_is_refused(tmp_path, washout):
+    folder, line = _break(tmp_path, "pair_rules.csv", "14,per_drug,1,", f"{washout},per_drug,1,")
+    _assert_error(folder, "pair_rules.csv", line, "washout_a_before_b", "not a valid washout")
+
+
+def test_agent_washout_that_is_negative_is_refused(tmp_path):
+    folder, line = _break(tmp_path, "agents.csv", "SSRI;SEROTONERGIC,35,", "SSRI;SEROTONERGIC,-35,")
+    _assert_error(folder, "agents.csv", line, "washout_days_before_maoi", "not a valid washout")
+
+
+def test_severity_outside_the_scale_is_refused(tmp_path):
+    folder, line = _break(tmp_path, "pair_rules.csv", "group:SSRI,contraindicated,", "group:SSRI,severe,")
+    _assert_error(folder, "pair_rules.csv", line, "severity", "'severe' is not on the severity scale")
+
+
+@pytest.mark.parametrize(
+    ("file", "column"),
+    [
+        ("agents.csv", "washout_days_before_maoi"),
+        ("pair_rules.csv", "severity"),
+        ("synonyms.csv", "source"),
+    ],
+)
+def test_missing_required_column_is_refused(tmp_path, file, column):
+    folder, _ = _break(tmp_path, file, f",{column}", ",renamed_column")
+    _assert_error(folder, file, 1, column, "required column is missing")
+
+
+def test_route_qualifier_must_be_a_route_that_matters(tmp_path):
+    folder, line = _break(tmp_path, "pair_rules.csv", "selegiline@transdermal", "selegiline@rectal")
+    _assert_error(folder, "pair_rules.csv", line, "side_a", "route 'rectal' is not tracked for selegiline")
+
+
+def test_row_without_source_is_refused(tmp_path):
+    folder = _copy_rules(tmp_path)
+    path = folder / "synonyms.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "zolpidem tartrate,zolpidem,,,\n", encoding="utf-8")
+    _assert_error(folder, "synonyms.csv", text.count("\n") + 1, "source", "value is empty")
