@@ -467,7 +467,7 @@ def _background_courses(rng, background: np.ndarray, cov_start, cov_end) -> list
 
 def _expand(courses: _Courses, rx_base: int) -> dict[str, np.ndarray]:
     """Fills of every course: fill k on start + sum(intervals[:k+1]) while on or before `stop`."""
-    n, k = courses.intervals.shape
+    k = courses.intervals.shape[1]
     days = courses.start[:, None] + np.cumsum(courses.intervals, axis=1)
     keep = (days <= courses.stop[:, None]) & (np.arange(k)[None, :] < courses.max_fills[:, None])
     ci, fi = np.nonzero(keep)
@@ -508,11 +508,12 @@ def _planted_rows(
     def course(group: str, start: int, n_fills: int, prescriber: int, pharmacy: int) -> set[int]:
         product = int(rng.choice(_products(group)))
         supply = _PLANTED_SUPPLY.get(group, 30)
+        quantity = float(_quantity(np.array([supply]), np.array([product]))[0])
         covered: set[int] = set()
         for f in range(n_fills):
             day = start + f * supply
             rows.append(dict(patient=local_patient, fill_day=day, days_supply=supply, product=product,
-                             quantity=float(_quantity(np.array([supply]), np.array([product]))[0]), prescriber=prescriber, pharmacy=pharmacy,
+                             quantity=quantity, prescriber=prescriber, pharmacy=pharmacy,
                              fill_number=f, rx_num=rx[0], status=PAID, seq=0))  # fmt: skip
             covered.update(range(day, day + supply))
         rx[0] += 1

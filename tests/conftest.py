@@ -1,0 +1,46 @@
+"""Shared fixtures: a fresh warehouse per test, a Prefect test harness once per session, generated data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    from serosurv.warehouse import connect
+
+    con = connect(tmp_path / "test.duckdb")
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect API for the whole session (starting one costs ~8 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory):
+    """A small generated population shared by the end-to-end tests."""
+    from serosurv.generate import generate
+
+    return generate(tmp_path_factory.mktemp("generated"), 1500, seed=7)
+
+
+def write_csv(path: Path, header: str, *lines: str) -> Path:
+    path.write_text("\n".join((header, *lines)) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,155 @@
+"""The whole night through the Prefect flow, on generated data with planted answers."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import duckdb
+import pytest
+
+from serosurv import api
+from serosurv.errors import GateFailed, SerosurvError
+
+AS_OF = date(2025, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def night(prefect_harness, generated, tmp_path_factory):
+    out = tmp_path_factory.mktemp("night")
+    result = api.run([generated["claims"]], patients=generated["patients"], out_dir=out, as_of=AS_OF)
+    return result, Reader(out / "serosurv.duckdb"), out
+
+
+class Reader:
+    """Read-only queries that close their connection, so a later run can open the warehouse."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def execute(self, sql, params=None):
+        con = duckdb.connect(self.path, read_only=True)
+        try:
+            return Rows(con.execute(sql, params or {}).fetchall())
+        finally:
+            con.close()
+
+
+class Rows(list):
+    def fetchall(self):
+        return list(self)
+
+
+def test_every_planted_interaction_is_found_with_severity_kind_and_fragmentation(night, generated):
+    _, con, _ = night
+    missed = con.execute(
+        """
+        SELECT t.patient_id, t.ingredient_a, t.ingredient_b, t.severity, t.kind, t.cross_prescriber
+        FROM read_parquet($truth) AS t
+        WHERE t.expect_flag AND NOT EXISTS (
+            SELECT 1 FROM interactions AS i
+            WHERE i.patient_id = t.patient_id AND i.ingredient_a = t.ingredient_a
+              AND i.ingredient_b = t.ingredient_b AND i.severity = t.severity AND i.kind = t.kind
+              AND i.cross_prescriber IS NOT DISTINCT FROM t.cross_prescriber)
+        """,
+        {"truth": str(generated["truth"])},
+    ).fetchall()
+    planted = con.execute(
+        "SELECT count(*) FROM read_parquet($t) WHERE expect_flag", {"t": str(generated["truth"])}
+    )
+    assert planted.fetchall()[0][0] >= 40
+    assert missed == []
+
+
+def test_no_planted_near_miss_is_flagged(night, generated):
+    _, con, _ = night
+    flagged = con.execute(
+        """
+        SELECT t.patient_id, t.ingredient_a, t.ingredient_b, i.kind, i.severity
+        FROM read_parquet($truth) AS t
+        JOIN interactions AS i USING (patient_id, ingredient_a, ingredient_b)
+        WHERE NOT t.expect_flag
+        """,
+        {"truth": str(generated["truth"])},
+    ).fetchall()
+    near_misses = con.execute(
+        "SELECT count(*) FROM read_parquet($t) WHERE NOT expect_flag", {"t": str(generated["truth"])}
+    )
+    assert near_misses.fetchall()[0][0] >= 6
+    assert flagged == []
+
+
+def test_rows_reconcile_and_the_run_is_recorded(night):
+    result, con, _ = night
+    ((status, read, accepted, quarantined, config_hash, rules_hash),) = con.execute(
+        "SELECT status, rows_read, rows_accepted, rows_quarantined, config_hash, rules_hash FROM runs"
+    ).fetchall()
+    assert status == "success"
+    assert read == accepted + quarantined
+    assert (
+        read
+        == con.execute("SELECT count(*) FROM claims").fetchall()[0][0]
+        + con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
+    )
+    assert quarantined > 0 and config_hash and len(rules_hash) == 64
+    assert result["counts"]["rows_read"] == read
+
+
+def test_alerts_are_current_interactions_and_new_on_the_first_night(night):
+    _, con, _ = night
+    statuses = dict(con.execute("SELECT status, count(*) FROM alerts GROUP BY ALL").fetchall())
+    current = con.execute(
+        "SELECT count(*) FROM interactions WHERE last_overlap_date >= DATE '2025-12-01' "
+        "AND first_overlap_date <= DATE '2025-12-31'"
+    ).fetchall()[0][0]
+    assert statuses == {"new": current}
+
+
+def test_report_is_self_contained_and_the_worklist_matches_the_alerts(night):
+    result, con, _ = night
+    html = result["reports"]["report"].read_text()
+    assert "<script src" not in html and not re.search(r"(href|src)=\"https?://", html)
+    assert "Rows reconcile" in html
+    lines = result["reports"]["alerts"].read_text().strip().splitlines()
+    assert len(lines) - 1 == con.execute("SELECT count(*) FROM alerts").fetchall()[0][0]
+    assert not list(result["reports"]["report"].parent.glob("*.tmp"))
+
+
+def test_rerunning_a_night_changes_nothing(night, generated):
+    result, _, out = night
+    again = api.run([generated["claims"]], patients=generated["patients"], out_dir=out, as_of=AS_OF)
+    con = Reader(out / "serosurv.duckdb")
+    assert again["counts"]["rows_accepted"] == result["counts"]["rows_accepted"]
+    assert con.execute("SELECT count(*) FROM claims").fetchall()[0][0] == result["counts"]["rows_accepted"]
+    statuses = dict(
+        con.execute(
+            "SELECT status, count(*) FROM alert_history WHERE run_id = $r GROUP BY ALL",
+            {"r": again["run_id"]},
+        ).fetchall()
+    )
+    assert statuses == {"new": result["counts"]["alerts_new"]}
+    assert con.execute("SELECT count(DISTINCT alert_id) = count(*) FROM alerts").fetchall()[0][0]
+    assert con.execute("SELECT count(*) FROM alert_history").fetchall()[0][0] == sum(statuses.values())
+
+
+def test_a_failing_gate_stops_the_night_and_leaves_the_warehouse_as_it_was(
+    prefect_harness, generated, tmp_path
+):
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[validation]\nmax_quarantine_rate = 0.0\n")
+    with pytest.raises(GateFailed, match="quarantine_rate"):
+        api.run([generated["claims"]], out_dir=tmp_path, as_of=AS_OF, config_file=strict)
+    con = duckdb.connect(str(tmp_path / "serosurv.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM claims").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
+        assert con.execute("SELECT status FROM runs").fetchall() == [("failed",)]
+        failed = con.execute("SELECT expectation FROM dq_results WHERE NOT success").fetchall()
+        assert failed == [("expect_column_values_to_be_between(quarantine_rate)",)]
+    finally:
+        con.close()
+
+
+def test_unknown_format_is_refused(tmp_path, generated):
+    with pytest.raises(SerosurvError, match="Unknown input format 'omop'"):
+        api.run([generated["claims"]], fmt="omop", out_dir=tmp_path)

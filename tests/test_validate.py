@@ -1,0 +1,137 @@
+"""Ingest and row-level validation: every row is accepted or quarantined with a reason, and counts reconcile."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date
+
+import pytest
+
+from serosurv.errors import SerosurvError
+from serosurv.warehouse import rows
+from tests.conftest import write_csv
+from transforms import ingest, validate
+
+HEADER = (
+    "claim_id,patient_id,fill_date,days_supply,ndc,drug_name,quantity,prescriber_id,pharmacy_id,claim_status"
+)
+AS_OF = date(2025, 6, 30)
+
+
+def load(con, *paths):
+    read = ingest.stage_claims(con, list(paths))
+    counts = validate.check_claims(con, "r1", AS_OF, "2000-01-01")
+    assert counts.rows_read == read
+    return counts
+
+
+def test_each_contract_violation_is_quarantined_with_its_reason(warehouse, tmp_path):
+    path = write_csv(
+        tmp_path / "claims.csv",
+        HEADER,
+        "C1,P1,2025-01-05,30,,sertraline 50 mg,30,D1,PH1,paid",
+        ",P1,2025-01-05,30,,sertraline,30,D1,PH1,paid",
+        "C3,,2025-01-05,30,,sertraline,30,D1,PH1,paid",
+        "C4,P1,,30,,sertraline,30,D1,PH1,paid",
+        "C5,P1,2025-02-30,30,,sertraline,30,D1,PH1,paid",
+        "C6,P1,2025-08-01,30,,sertraline,30,D1,PH1,paid",
+        "C7,P1,1999-12-31,30,,sertraline,30,D1,PH1,paid",
+        "C8,P1,2025-01-05,thirty,,sertraline,30,D1,PH1,paid",
+        "C9,P1,2025-01-05,0,,sertraline,30,D1,PH1,paid",
+        "C10,P1,2025-01-05,366,,sertraline,30,D1,PH1,paid",
+        "C11,P1,2025-01-05,,,sertraline,30,D1,PH1,paid",
+        "C12,P1,2025-01-05,30,,,30,D1,PH1,paid",
+        "C13,P1,2025-01-05,30,12345,sertraline,30,D1,PH1,paid",
+        "C14,P1,2025-01-05,30,,sertraline,0,D1,PH1,paid",
+        "C15,P1,2025-01-05,30,,sertraline,30,D1,PH1,pending",
+        "C1,P2,2025-01-06,30,,tramadol,30,D1,PH1,paid",
+    )
+    counts = load(warehouse, path)
+    got = rows(warehouse, "SELECT source_row, reason_code FROM quarantine ORDER BY source_row")
+    assert got == [
+        (2, "missing_claim_id"),
+        (3, "missing_patient_id"),
+        (4, "missing_fill_date"),
+        (5, "bad_fill_date"),
+        (6, "future_fill_date"),
+        (7, "implausible_fill_date"),
+        (8, "bad_days_supply"),
+        (9, "implausible_days_supply"),
+        (10, "implausible_days_supply"),
+        (11, "missing_supply"),
+        (12, "missing_drug"),
+        (13, "bad_ndc"),
+        (14, "bad_quantity"),
+        (15, "bad_claim_status"),
+        (16, "duplicate_claim_id"),
+    ]
+    assert (counts.rows_read, counts.rows_accepted, counts.rows_quarantined) == (16, 1, 15)
+    assert rows(warehouse, "SELECT claim_id, days_supply, quantity FROM claims") == [("C1", 30, 30.0)]
+
+
+def test_quarantine_reason_names_the_field_and_value(warehouse, tmp_path):
+    path = write_csv(tmp_path / "c.csv", HEADER, "C9,P1,2025-01-05,0,,sertraline,30,D1,PH1,paid")
+    load(warehouse, path)
+    ((reason, raw),) = rows(warehouse, "SELECT reason, raw FROM quarantine")
+    assert reason == "days_supply 0 is outside 1-365"
+    assert '"claim_id":"C9"' in raw
+
+
+def test_ndc_layouts_are_normalised_to_11_digits(warehouse, tmp_path):
+    path = write_csv(
+        tmp_path / "c.csv",
+        HEADER,
+        "A,P1,2025-01-05,30,0378-1234-01,x,30,D1,PH1,paid",
+        "B,P1,2025-01-05,30,12345-678-90,x,30,D1,PH1,paid",
+        "C,P1,2025-01-05,30,12345-6789-1,x,30,D1,PH1,paid",
+        "D,P1,2025-01-05,30,12345678901,x,30,D1,PH1,paid",
+        "E,P1,2025-01-05,30,12345-6789-01,x,30,D1,PH1,paid",
+    )
+    load(warehouse, path)
+    assert rows(warehouse, "SELECT claim_id, ndc FROM claims ORDER BY claim_id") == [
+        ("A", "00378123401"),
+        ("B", "12345067890"),
+        ("C", "12345678901"),
+        ("D", "12345678901"),
+        ("E", "12345678901"),
+    ]
+
+
+def test_gzip_csv_and_parquet_inputs_are_read_with_row_numbers(warehouse, tmp_path):
+    gz = tmp_path / "claims.csv.gz"
+    with gzip.open(gz, "wt") as handle:
+        handle.write(
+            HEADER + "\nG1,P1,2025-01-05,30,,sertraline,30,D1,PH1,paid\nG2,P1,2025-01-05,,,x,30,D1,PH1,paid\n"
+        )
+    parquet = tmp_path / "claims.parquet"
+    warehouse.execute(
+        "COPY (SELECT 'Q1' AS claim_id, 'P1' AS patient_id, DATE '2025-01-05' AS fill_date, 30 AS days_supply, "
+        "'tramadol' AS drug_name) TO '" + str(parquet) + "'"
+    )
+    counts = load(warehouse, gz, parquet)
+    assert (counts.rows_accepted, counts.rows_quarantined) == (2, 1)
+    assert rows(warehouse, "SELECT source_row, reason_code FROM quarantine") == [(2, "missing_supply")]
+    assert rows(warehouse, "SELECT claim_id, source_row FROM claims ORDER BY 1") == [("G1", 1), ("Q1", 1)]
+
+
+def test_missing_required_column_is_a_one_sentence_error(warehouse, tmp_path):
+    path = write_csv(tmp_path / "c.csv", "claim_id,patient_id,days_supply,drug_name", "C1,P1,30,x")
+    with pytest.raises(SerosurvError, match=r"c\.csv: required column 'fill_date' is missing"):
+        ingest.stage_claims(warehouse, [path])
+
+
+def test_unknown_file_type_and_missing_file_are_errors(warehouse, tmp_path):
+    (tmp_path / "claims.xlsx").write_text("x")
+    with pytest.raises(SerosurvError, match="unknown file type"):
+        ingest.stage_claims(warehouse, [tmp_path / "claims.xlsx"])
+    with pytest.raises(SerosurvError, match="does not exist"):
+        ingest.stage_claims(warehouse, [tmp_path / "nope.csv"])
+
+
+def test_claims_loaded_by_an_earlier_night_are_not_loaded_twice(warehouse, tmp_path):
+    path = write_csv(tmp_path / "c.csv", HEADER, "C1,P1,2025-01-05,30,,sertraline,30,D1,PH1,paid")
+    load(warehouse, path)
+    ingest.stage_claims(warehouse, [path])
+    counts = validate.check_claims(warehouse, "r2", AS_OF, "2000-01-01")
+    assert counts.reasons == {"already_loaded": 1}
+    assert rows(warehouse, "SELECT count(*) FROM claims") == [(1,)]
