@@ -23,7 +23,11 @@ def write_rules_catalog(con: duckdb.DuckDBPyConnection, ruleset: RuleSet) -> Non
         [{c: str(getattr(rule, c, "") or "") for c in CATALOG_COLUMNS} for rule in ruleset.rules],
         schema={c: pl.String for c in CATALOG_COLUMNS},
     )
-    con.execute(
-        "CREATE OR REPLACE TABLE rules_catalog AS SELECT *, $hash AS rules_hash FROM catalog",
-        {"hash": ruleset.hash},
-    )
+    con.register("catalog_rows", catalog)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TABLE rules_catalog AS SELECT *, $hash AS rules_hash FROM catalog_rows",
+            {"hash": ruleset.hash},
+        )
+    finally:
+        con.unregister("catalog_rows")
