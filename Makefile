@@ -19,8 +19,10 @@ setup: $(BIN)/serosurv
 demo: setup
 	$(BIN)/serosurv demo --out demo-out
 
+# pytest's exit 5 (no tests collected) counts as a failure.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status
 
 lint: setup
 	$(BIN)/ruff check .

@@ -184,7 +184,8 @@ def nightly(
             _record_failure(night, exc)
             raise
         reports = {
-            name: tmp.rename(tmp.with_name(tmp.name.removesuffix(".tmp"))) for name, tmp in staged.items()
+            name: tmp.rename(tmp.with_name(tmp.name.removesuffix(".tmp"))).resolve()
+            for name, tmp in staged.items()
         }
         return {"run_id": night.run_id, "as_of": str(night_date), "counts": night.counts, "reports": reports}
     finally:

@@ -49,4 +49,8 @@ def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: st
     by_source = dict(
         rows(con, "SELECT mapped_by, count(DISTINCT claim_id) FROM fill_ingredients GROUP BY ALL")
     )
-    return {"mapped_" + k: v for k, v in by_source.items()}
+    unmapped = rows(
+        con, "SELECT coalesce(sum(fills), 0) FROM unmapped_drugs WHERE run_id = $r", {"r": run_id}
+    )
+    mapped = {"claims_mapped_by_" + k: v for k, v in sorted(by_source.items())}
+    return {**mapped, "claims_unmapped": int(unmapped[0][0])}
