@@ -1,0 +1,237 @@
+"""The FDA NDC Directory -> `ref_ndc`: which package NDCs contain which rule-set ingredients.
+
+Reads `product.txt` and `package.txt` exactly as FDA publishes them (the "NDC database file - text
+version": tab-delimited, one header row, no quoting, Windows-1252 in practice). Each product's
+SUBSTANCENAME parts are mapped to agent ingredients with the same name mapper the nightly run uses; the
+route is kept only for ingredients whose route changes the risk (agents.csv `routes_that_matter`), from
+ROUTENAME first, then a route-fixing name (Emsam, ProvayBlue), then DOSAGEFORMNAME. Every package of a
+mapped product gives one `ref_ndc` row per ingredient, its NDC normalised to 11 digits.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from serosurv.drugnames import map_drug_name, normalise_ndc
+from serosurv.errors import SerosurvError
+from serosurv.rules import RuleSet
+from serosurv.warehouse import transaction
+
+SOURCE = "fda_ndc_directory"
+PRODUCT_FILE = "product.txt"
+PACKAGE_FILE = "package.txt"
+PRODUCT_COLUMNS = (
+    "PRODUCTID",
+    "PRODUCTNDC",
+    "PROPRIETARYNAME",
+    "PROPRIETARYNAMESUFFIX",
+    "NONPROPRIETARYNAME",
+    "DOSAGEFORMNAME",
+    "ROUTENAME",
+    "SUBSTANCENAME",
+)
+PACKAGE_COLUMNS = ("PRODUCTID", "NDCPACKAGECODE")
+
+# FDA route names (ROUTENAME, "; "-separated) and dose-form words -> the routes rules can depend on.
+# Checked in this order: the most specific / riskiest route wins when a product lists several.
+_FDA_ROUTES = {
+    "transdermal": frozenset({"TRANSDERMAL"}),
+    "iv": frozenset({"INTRAVENOUS"}),
+    "oral": frozenset({"ORAL"}),
+}
+_DOSAGE_FORM_WORDS = {
+    "transdermal": ("PATCH", "TRANSDERMAL"),
+    "iv": ("INTRAVENOUS",),
+    "oral": ("TABLET", "CAPSULE", "ORAL", "ELIXIR", "SYRUP"),
+}
+
+
+def import_ndc_directory(con: duckdb.DuckDBPyConnection, directory: Path, ruleset: RuleSet) -> dict[str, int]:
+    """Replace the FDA NDC Directory rows of `ref_ndc` with those found in `directory`.
+
+    Rows from other sources are left alone. All or nothing: a failure leaves `ref_ndc` as it was.
+    Returns counts: products_read, packages_read, packages_mapped (packages with at least one agent
+    ingredient), ingredients (distinct agent ingredients found), rows_written, and
+    packages_without_valid_ndc (packages of mapped products whose code is not a hyphenated NDC).
+    """
+    directory = Path(directory)
+    products = _read_fda_file(directory / PRODUCT_FILE, PRODUCT_COLUMNS)
+    packages = _read_fda_file(directory / PACKAGE_FILE, PACKAGE_COLUMNS)
+
+    product_ingredients = _map_products(products, ruleset)
+    mapped_packages = packages.select("PRODUCTID", "NDCPACKAGECODE").join(
+        product_ingredients, on="PRODUCTID", how="inner"
+    )
+    # normalise_ndc runs once per distinct code of a mapped package, not over the whole directory.
+    codes = mapped_packages.get_column("NDCPACKAGECODE").unique().drop_nulls().to_list()
+    ndc_by_code = {code: normalise_ndc(code) for code in codes}
+    mapped_packages = mapped_packages.with_columns(
+        pl.col("NDCPACKAGECODE")
+        .replace_strict(ndc_by_code, default=None, return_dtype=pl.String)
+        .alias("ndc")
+    )
+    rows = (
+        mapped_packages.filter(pl.col("ndc").is_not_null())
+        .select("ndc", "ingredient", "route", "product_name", pl.lit(SOURCE).alias("source"))
+        .unique(subset=["ndc", "ingredient"], keep="first", maintain_order=True)
+        .sort("ndc", "ingredient")
+    )
+    invalid = mapped_packages.filter(pl.col("ndc").is_null())
+
+    con.register("fda_ndc_rows", rows)
+    try:
+        with transaction(con):
+            con.execute("DELETE FROM ref_ndc WHERE source = $source", {"source": SOURCE})
+            con.execute(
+                "INSERT INTO ref_ndc (ndc, ingredient, route, product_name, source) "
+                "SELECT ndc, ingredient, route, product_name, source FROM fda_ndc_rows"
+            )
+    finally:
+        con.unregister("fda_ndc_rows")
+    return {
+        "products_read": products.height,
+        "packages_read": packages.height,
+        "packages_mapped": rows.get_column("ndc").n_unique(),
+        "ingredients": rows.get_column("ingredient").n_unique(),
+        "rows_written": rows.height,
+        "packages_without_valid_ndc": invalid.get_column("NDCPACKAGECODE").n_unique(),
+    }
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _read_fda_file(path: Path, required: tuple[str, ...]) -> pl.DataFrame:
+    """A tab-delimited FDA file as strings, whatever its encoding; one-sentence errors naming the file."""
+    if not path.is_file():
+        raise SerosurvError(
+            f"{path} is missing; unzip the FDA NDC Directory text files (product.txt and package.txt) "
+            "into that folder."
+        )
+    text = _decode(path.read_bytes())
+    if not text.strip():
+        raise SerosurvError(f"{path} is empty; download the FDA NDC Directory text files again.")
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            separator="\t",
+            quote_char=None,  # FDA does not quote; a '"' inside a name is part of the name
+            infer_schema=False,
+            truncate_ragged_lines=True,
+        )
+    except pl.exceptions.PolarsError as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SerosurvError(
+            f"{path} cannot be read as a tab-delimited FDA file ({first_line}); use the file as FDA "
+            "publishes it."
+        ) from None
+    frame = frame.rename({name: name.strip().upper() for name in frame.columns})
+    for column in required:
+        if column not in frame.columns:
+            raise SerosurvError(
+                f"{path} has no column {column}; use the file exactly as FDA publishes it "
+                "(tab-delimited, with its header row)."
+            )
+    # Strip stray spaces and carriage returns; empty strings become nulls.
+    return frame.with_columns(
+        pl.col(pl.String).str.strip_chars().replace("", None),
+    )
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 if the bytes are UTF-8, else Windows-1252 (what FDA's files use), else Latin-1 (never fails)."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+# ---------------------------------------------------------------------------- product -> ingredients
+
+
+def _map_products(products: pl.DataFrame, ruleset: RuleSet) -> pl.DataFrame:
+    """PRODUCTID -> (ingredient, route, product_name), one row per agent ingredient of the product."""
+    keys = ("SUBSTANCENAME", "PROPRIETARYNAME", "NONPROPRIETARYNAME", "ROUTENAME", "DOSAGEFORMNAME")
+    mapper = _ProductMapper(ruleset)
+    distinct = products.select(*keys).unique()
+    mapped_rows = []
+    for record in distinct.iter_rows(named=True):
+        for ingredient, route in mapper.ingredients(**{key.lower(): record[key] for key in keys}):
+            mapped_rows.append({**record, "ingredient": ingredient, "route": route})
+    mapped = pl.DataFrame(
+        mapped_rows,
+        schema={**{key: pl.String for key in keys}, "ingredient": pl.String, "route": pl.String},
+        orient="row",
+    )
+    product_name = (
+        pl.when(pl.col("PROPRIETARYNAME").is_not_null())
+        .then(pl.concat_str("PROPRIETARYNAME", "PROPRIETARYNAMESUFFIX", separator=" ", ignore_nulls=True))
+        .otherwise(pl.col("NONPROPRIETARYNAME"))
+        .alias("product_name")
+    )
+    return products.join(mapped, on=list(keys), how="inner", nulls_equal=True).select(
+        "PRODUCTID", "ingredient", "route", product_name
+    )
+
+
+class _ProductMapper:
+    """Maps one FDA product's substances and names to agent ingredients with their route."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.tracked = {a.ingredient: a.routes_that_matter for a in ruleset.agents.values()}
+        self.map_name = cache(lambda text: tuple(map_drug_name(text, ruleset)))
+
+    def ingredients(
+        self,
+        substancename: str | None,
+        proprietaryname: str | None,
+        nonproprietaryname: str | None,
+        routename: str | None,
+        dosageformname: str | None,
+    ) -> list[tuple[str, str | None]]:
+        # SUBSTANCENAME is FDA's structured list of active ingredients, so it decides which agents the
+        # product holds; the names only fill in when it is empty, and tell a route (Emsam -> transdermal).
+        found: set[str] = set()
+        for part in (substancename or "").split(";"):
+            found.update(ingredient for ingredient, _ in self.map_name(part.strip()))
+        name_routes: dict[str, str] = {}
+        for name in (proprietaryname, nonproprietaryname):
+            for ingredient, route in self.map_name(name or ""):
+                if not substancename:
+                    found.add(ingredient)
+                if route is not None:
+                    name_routes.setdefault(ingredient, route)
+        route_from_fda = _routes_in(routename, _FDA_ROUTES)
+        route_from_form = _routes_in(dosageformname, None)
+        result = []
+        for ingredient in sorted(found):
+            tracked = self.tracked.get(ingredient, ())
+            route = (
+                _first_tracked(route_from_fda, tracked)
+                or (name_routes.get(ingredient) if name_routes.get(ingredient) in tracked else None)
+                or _first_tracked(route_from_form, tracked)
+            )
+            result.append((ingredient, route))
+        return result
+
+
+def _routes_in(text: str | None, fda_routes: dict[str, frozenset[str]] | None) -> list[str]:
+    """Routes named in ROUTENAME (exact FDA route names) or DOSAGEFORMNAME (words), riskiest first."""
+    if not text:
+        return []
+    upper = text.upper()
+    if fda_routes is not None:
+        parts = {part.strip() for part in upper.split(";")}
+        return [route for route, names in fda_routes.items() if parts & names]
+    return [route for route, words in _DOSAGE_FORM_WORDS.items() if any(word in upper for word in words)]
+
+
+def _first_tracked(routes: list[str], tracked: tuple[str, ...]) -> str | None:
+    return next((route for route in routes if route in tracked), None)
