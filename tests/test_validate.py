@@ -135,3 +135,20 @@ def test_claims_loaded_by_an_earlier_night_are_not_loaded_twice(warehouse, tmp_p
     counts = validate.check_claims(warehouse, "r2", AS_OF, "2000-01-01")
     assert counts.reasons == {"already_loaded": 1}
     assert rows(warehouse, "SELECT count(*) FROM claims") == [(1,)]
+
+
+def test_adapter_output_keeps_the_source_lineage_and_its_rejections(warehouse, tmp_path):
+    path = write_csv(
+        tmp_path / "adapted.csv",
+        "claim_id,patient_id,fill_date,end_date,drug_name,source_file,source_row,raw,reject_code,reject_reason",
+        'M1,P1,2025-01-05,2025-01-10,sertraline,prescriptions.csv.gz,17,"{""drug"":""sertraline""}",,',
+        "M2,P1,2025-01-05,2025-01-10,NS,prescriptions.csv.gz,18,{},diluent_or_base,drug_type BASE is a diluent",
+    )
+    counts = load(warehouse, path)
+    assert (counts.rows_accepted, counts.rows_quarantined) == (1, 1)
+    assert rows(warehouse, "SELECT claim_id, source_file, source_row FROM claims") == [
+        ("M1", "prescriptions.csv.gz", 17)
+    ]
+    assert rows(warehouse, "SELECT source_row, reason_code, reason, raw FROM quarantine") == [
+        (18, "diluent_or_base", "drug_type BASE is a diluent", "{}")
+    ]

@@ -19,6 +19,7 @@ REQUIRED = ("claim_id", "patient_id", "fill_date")
 ONE_OF = (("days_supply", "end_date"), ("ndc", "rxcui", "drug_name"))
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+ADAPTER_COLUMNS = ("source_file", "source_row", "raw", "reject_code", "reject_reason")
 
 
 def file_kind(path: Path) -> str:
@@ -71,12 +72,32 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     return [name for name, *_ in described]
 
 
+def _lineage(lowered: dict[str, str], row_expr: str) -> str:
+    """Lineage and raw text; an adapter's output (transforms/adapters) carries the source's own lineage
+    (source_file, source_row, raw) and may pre-reject rows (reject_code, reject_reason)."""
+    data = [original for name, original in lowered.items() if name not in ADAPTER_COLUMNS]
+    raw = "to_json(struct_pack(" + ", ".join(f'"{c}" := "{c}"' for c in data) + "))"
+
+    def given(name: str, default: str, sql_type: str = "VARCHAR") -> str:
+        return f'CAST("{lowered[name]}" AS {sql_type})' if name in lowered else default
+
+    return ", ".join(
+        (
+            given("source_file", "$file") + " AS source_file",
+            given("source_row", row_expr, "BIGINT") + " AS source_row",
+            given("raw", raw) + " AS raw",
+            given("reject_code", "NULL::VARCHAR") + " AS reject_code",
+            given("reject_reason", "NULL::VARCHAR") + " AS reject_reason",
+        )
+    )
+
+
 def stage_claims(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> int:
     """(Re)create `stg_raw` from the claims files; returns the number of rows read."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stg_raw ("
         + ", ".join(f"{c} VARCHAR" for c in CANONICAL_COLUMNS)
-        + ", source_file VARCHAR, source_row BIGINT, raw VARCHAR)"
+        + ", source_file VARCHAR, source_row BIGINT, raw VARCHAR, reject_code VARCHAR, reject_reason VARCHAR)"
     )
     with tempfile.TemporaryDirectory(prefix="serosurv-ingest-") as tmp:
         for path in paths:
@@ -94,10 +115,9 @@ def stage_claims(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> int:
                 f'CAST("{lowered[c]}" AS VARCHAR) AS {c}' if c in lowered else f"NULL::VARCHAR AS {c}"
                 for c in CANONICAL_COLUMNS
             )
-            raw = "to_json(struct_pack(" + ", ".join(f'"{c}" := "{c}"' for c in columns) + "))"
             con.execute(
-                f"INSERT INTO stg_raw SELECT {selected}, $file AS source_file, {row_expr} AS source_row, "
-                f"{raw} AS raw FROM read_parquet($p, file_row_number = true)",
+                f"INSERT INTO stg_raw SELECT {selected}, {_lineage(lowered, row_expr)} "
+                "FROM read_parquet($p, file_row_number = true)",
                 {"p": str(parquet), "file": str(path)},
             )
     return con.execute("SELECT count(*) FROM stg_raw").fetchall()[0][0]

@@ -5,6 +5,8 @@ with trimmed as (
         source_file,
         source_row,
         raw,
+        reject_code,
+        reject_reason,
         nullif(trim(claim_id), '') as claim_id,
         nullif(trim(patient_id), '') as patient_id,
         nullif(trim(fill_date), '') as fill_date_text,
@@ -61,6 +63,7 @@ checked as (
     select
         *,
         case
+            when reject_code is not null then reject_code
             when claim_id is null then 'missing_claim_id'
             when patient_id is null then 'missing_patient_id'
             when fill_date_text is null then 'missing_fill_date'
@@ -105,7 +108,7 @@ select
     rx_reference,
     original_claim_id,
     reason_code,
-    case reason_code
+    case when reject_code is not null then reject_reason else case reason_code
         when 'missing_claim_id' then 'claim_id is empty'
         when 'missing_patient_id' then 'patient_id is empty'
         when 'missing_fill_date' then 'fill_date is empty'
@@ -124,5 +127,5 @@ select
         when 'bad_fill_number' then 'fill_number ''' || fill_number_text || ''' is not a whole number 0-99'
         when 'duplicate_claim_id' then 'claim_id repeats the claim at ' || first_copy
         when 'already_loaded' then 'claim_id was loaded by an earlier night'
-    end as reason
+    end end as reason
 from checked
