@@ -115,10 +115,11 @@ def stage_claims(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> int:
                 f'CAST("{lowered[c]}" AS VARCHAR) AS {c}' if c in lowered else f"NULL::VARCHAR AS {c}"
                 for c in CANONICAL_COLUMNS
             )
+            lineage = _lineage(lowered, row_expr)
+            params = {"p": str(parquet)} | ({"file": str(path)} if "$file" in lineage else {})
             con.execute(
-                f"INSERT INTO stg_raw SELECT {selected}, {_lineage(lowered, row_expr)} "
-                "FROM read_parquet($p, file_row_number = true)",
-                {"p": str(parquet), "file": str(path)},
+                f"INSERT INTO stg_raw SELECT {selected}, {lineage} FROM read_parquet($p, file_row_number = true)",
+                params,
             )
     return con.execute("SELECT count(*) FROM stg_raw").fetchall()[0][0]
 
