@@ -84,7 +84,13 @@ def map_drugs(night: Night) -> None:
 
 @task(name="episodes", cache_policy=NO_CACHE)
 def build_episodes(night: Night) -> None:
-    engine.register_rules(night.con, night.ruleset.pair_table())
+    serotonergic = frozenset(
+        name
+        for name, agent in night.ruleset.agents.items()
+        if not agent.serotonergic_role.startswith("not serotonergic")
+        and name in night.ruleset.serotonergic_ingredients()
+    )
+    engine.register_rules(night.con, night.ruleset.pair_table(), serotonergic)
     night.counts.update(engine.build_episodes(night.con, night.as_of, night.config.episodes))
     _step(night, f"built {night.counts['episodes']:,} episodes")
 
@@ -94,6 +100,12 @@ def find_interactions(night: Night) -> None:
     found = engine.find_interactions(night.con, night.config.interactions, night.config.episodes)
     night.counts.update(found)
     _step(night, f"found {sum(found.values()):,} interactions")
+
+
+@task(name="serotonergic-burden", cache_policy=NO_CACHE)
+def measure_burden(night: Night) -> None:
+    night.counts.update(engine.find_burden(night.con))
+    _step(night, f"found {night.counts['burden_periods']:,} periods of 3+ concurrent serotonergic drugs")
 
 
 @task(name="alerts", cache_policy=NO_CACHE)
@@ -175,6 +187,7 @@ def nightly(
             map_drugs(night)
             build_episodes(night)
             find_interactions(night)
+            measure_burden(night)
             classify_alerts(night)
             _record_run(night, "success")
             staged = write_reports(night)

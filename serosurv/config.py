@@ -18,12 +18,49 @@ from serosurv.errors import SerosurvError
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "serosurv.toml"
 
 
+STOCKPILING = ("none", "carryover", "capped")
+SAME_DAY = ("keep", "sum", "max")
+END_CONVENTIONS = ("inclusive", "omop")
+
+
 @dataclass(frozen=True)
 class EpisodeConfig:
     grace_days: int = 7
     grace_percent: float = 0.0
     extension_days: int = 0
     min_episode_days: int = 1
+    stockpiling: str = "none"
+    stockpile_cap_days: int = 0
+    stockpile_max_overlap_percent: float = 0.0
+    same_day: str = "keep"
+    end_convention: str = "inclusive"
+    omop_persistence_days: int = 30
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("stockpiling", STOCKPILING),
+            ("same_day", SAME_DAY),
+            ("end_convention", END_CONVENTIONS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise SerosurvError(
+                    f"Setting 'episodes.{name}' must be one of {', '.join(allowed)}, got {getattr(self, name)!r}."
+                )
+        if self.end_convention == "omop" and (self.stockpiling != "none" or self.same_day != "keep"):
+            raise SerosurvError(
+                "The OMOP drug_era end convention merges overlapping supplies as the OHDSI script does; "
+                "use it with stockpiling = 'none' and same_day = 'keep'."
+            )
+
+    @property
+    def effective_grace(self) -> tuple[int, float]:
+        """(days, percent): the OMOP mode's persistence window replaces the grace.
+
+        The era script joins an exposure starting up to 30 days after the previous (exclusive) end date;
+        that end day counts as covered here, so 30 days of persistence are 29 uncovered days."""
+        if self.end_convention == "omop":
+            return max(self.omop_persistence_days - 1, 0), 0.0
+        return self.grace_days, self.grace_percent
 
 
 @dataclass(frozen=True)

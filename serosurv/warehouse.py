@@ -22,6 +22,28 @@ CANONICAL_COLUMNS = (
     "original_claim_id",
 )  # fmt: skip
 
+# One current interaction as an alert saw it on one night (alert_history.snapshot).
+_ALERT_INTERACTION = """
+    patient_id VARCHAR, ingredient_a VARCHAR, ingredient_b VARCHAR, interaction_id VARCHAR, rule_id VARCHAR,
+    severity VARCHAR, severity_rank INTEGER, kind VARCHAR, first_overlap_date DATE, last_overlap_date DATE,
+    overlap_days INTEGER, longest_overlap_days INTEGER, washout_gap_days INTEGER, initiation_order VARCHAR,
+    prescriber_ids_a VARCHAR[], prescriber_ids_b VARCHAR[], pharmacy_ids_a VARCHAR[], pharmacy_ids_b VARCHAR[],
+    claim_ids_a VARCHAR[], claim_ids_b VARCHAR[], n_serotonergic_prescribers INTEGER, last_fill_date_a DATE,
+    last_fill_quantity_a DOUBLE, last_fill_days_supply_a INTEGER, last_fill_date_b DATE,
+    last_fill_quantity_b DOUBLE, last_fill_days_supply_b INTEGER"""
+
+# An alert's state on a night, shared by `alerts` and `alert_history` (see transforms/alerts.py).
+_ALERT_STATE = """
+    severity_rank INTEGER, longest_overlap_days INTEGER, washout_gap_days INTEGER, initiation_order VARCHAR,
+    prescriber_ids_a VARCHAR[], prescriber_ids_b VARCHAR[], pharmacy_ids_a VARCHAR[], pharmacy_ids_b VARCHAR[],
+    claim_ids_a VARCHAR[], claim_ids_b VARCHAR[], n_serotonergic_prescribers INTEGER, interaction_id VARCHAR,
+    interaction_ids VARCHAR[], status_reasons VARCHAR[],
+    priority_parts STRUCT(severity DOUBLE, cross_prescriber DOUBLE, cross_pharmacy DOUBLE, washout DOUBLE,
+        recency DOUBLE, overlap DOUBLE, burden DOUBLE),
+    reason_for_service VARCHAR, clinical_significance VARCHAR, other_prescriber_indicator VARCHAR,
+    other_pharmacy_indicator VARCHAR, current_drug VARCHAR, other_drug VARCHAR, previous_fill_date DATE,
+    previous_fill_quantity DOUBLE, newest_fill_date DATE, opened_on DATE, last_change_on DATE"""
+
 SCHEMA = {
     "runs": """
         run_id VARCHAR PRIMARY KEY, as_of DATE, started_at TIMESTAMP, finished_at TIMESTAMP,
@@ -44,7 +66,10 @@ SCHEMA = {
     "unmapped_drugs": "run_id VARCHAR, drug_name VARCHAR, ndc VARCHAR, fills BIGINT, patients BIGINT",
     "fill_exposure": """
         patient_id VARCHAR, ingredient VARCHAR, route VARCHAR, claim_id VARCHAR, prescriber_id VARCHAR,
-        pharmacy_id VARCHAR, exposure_start DATE, exposure_end DATE, days_supply INTEGER""",
+        pharmacy_id VARCHAR, exposure_start DATE, exposure_end DATE, days_supply INTEGER, fill_key VARCHAR""",
+    "serotonergic_burden": """
+        burden_id VARCHAR, patient_id VARCHAR, burden_start DATE, burden_end DATE, burden_days INTEGER,
+        max_concurrent INTEGER, ingredients VARCHAR[], prescriber_ids VARCHAR[], n_prescribers INTEGER""",
     "episodes": """
         episode_id VARCHAR, patient_id VARCHAR, ingredient VARCHAR, episode_start DATE, episode_end DATE,
         n_fills INTEGER, claim_ids VARCHAR[], prescriber_ids VARCHAR[], pharmacy_ids VARCHAR[],
@@ -57,15 +82,28 @@ SCHEMA = {
         prescriber_ids_a VARCHAR[], prescriber_ids_b VARCHAR[], pharmacy_ids_a VARCHAR[],
         pharmacy_ids_b VARCHAR[], cross_prescriber BOOLEAN, cross_pharmacy BOOLEAN,
         claim_ids_a VARCHAR[], claim_ids_b VARCHAR[], n_serotonergic_prescribers INTEGER""",
-    "alerts": """
+    # Alerts (transforms/alerts.py): `alert_history` is one row per alert and night (its state that night,
+    # with `snapshot`, the current interactions it stood for, so later nights can be recomputed);
+    # `alerts` is each alert's latest state plus its latest action; `alert_actions` every action taken.
+    "alerts": f"""
         alert_id VARCHAR, patient_id VARCHAR, ingredient_a VARCHAR, ingredient_b VARCHAR,
         rule_id VARCHAR, severity VARCHAR, priority DOUBLE, status VARCHAR, first_seen_run VARCHAR,
         last_seen_run VARCHAR, action VARCHAR, action_at TIMESTAMP, action_note VARCHAR,
         kind VARCHAR, first_overlap_date DATE, last_overlap_date DATE, overlap_days INTEGER,
-        cross_prescriber BOOLEAN, cross_pharmacy BOOLEAN, as_of DATE""",
-    "alert_history": """
+        cross_prescriber BOOLEAN, cross_pharmacy BOOLEAN, as_of DATE, {_ALERT_STATE},
+        action_result VARCHAR, action_response VARCHAR, action_operator VARCHAR, snooze_until DATE,
+        quiet BOOLEAN""",
+    "alert_history": f"""
         as_of DATE, run_id VARCHAR, alert_id VARCHAR, status VARCHAR, severity VARCHAR,
-        priority DOUBLE""",
+        priority DOUBLE, patient_id VARCHAR, ingredient_a VARCHAR, ingredient_b VARCHAR, rule_id VARCHAR,
+        kind VARCHAR, first_overlap_date DATE, last_overlap_date DATE, overlap_days INTEGER,
+        cross_prescriber BOOLEAN, cross_pharmacy BOOLEAN, first_seen_run VARCHAR, {_ALERT_STATE},
+        seen_prescriber_ids VARCHAR[], seen_pharmacy_ids VARCHAR[], baseline_overlap_days INTEGER,
+        snapshot STRUCT({_ALERT_INTERACTION})[], computed_at TIMESTAMP""",
+    "alert_actions": """
+        action_id VARCHAR, alert_id VARCHAR, acted_at TIMESTAMP, operator VARCHAR, night DATE,
+        status_at_action VARCHAR, action_code VARCHAR, result_code VARCHAR, response VARCHAR, note VARCHAR,
+        snooze_until DATE""",
     "attrition": "run_id VARCHAR, step INTEGER, measure VARCHAR, value BIGINT",
     "dq_results": "run_id VARCHAR, suite VARCHAR, expectation VARCHAR, success BOOLEAN, observed VARCHAR",
 }
@@ -87,9 +125,40 @@ def connect(path: Path | str, memory_limit: str = "", threads: int = 0) -> duckd
     return con
 
 
+# Tables whose later columns are added to warehouses created before them (ALTER TABLE ... ADD COLUMN).
+_MIGRATED_TABLES = ("alerts", "alert_history", "alert_actions")
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    for table in _MIGRATED_TABLES:
+        present = {
+            name
+            for (name,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = $t AND NOT internal "
+                "AND database_name = current_database() AND schema_name = current_schema()",
+                {"t": table},
+            ).fetchall()
+        }
+        for column in _split_columns(SCHEMA[table]):
+            name = column.split()[0]
+            if name not in present:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")
+
+
+def _split_columns(columns: str) -> list[str]:
+    """'a INT, b STRUCT(x INT, y INT)' -> ['a INT', 'b STRUCT(x INT, y INT)'] (commas at depth 0 only)."""
+    parts, depth, current = [], 0, []
+    for char in columns:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [" ".join(part.split()) for part in parts if part]
 
 
 @contextmanager

@@ -2,18 +2,19 @@
 -- episode when the uncovered days since everything before it exceed the grace: the larger of
 -- $grace_days and $grace_percent % of the previous fill's supply. Each fill also gets the days it
 -- "owns" (until the next fill of its episode starts), so that every episode day can be traced to
--- the fill, prescriber and pharmacy behind it. Input: fill_exposure.
+-- the claims, prescribers and pharmacies behind it. One row per claim.
+-- Inputs: stockpiled_fills (one row per fill), fill_exposure (claims with their fill_key).
 with ordered as (
     select
         *,
         max(exposure_end) over (
-            partition by patient_id, ingredient order by exposure_start, exposure_end, claim_id
+            partition by patient_id, ingredient order by exposure_start, exposure_end, fill_key
             rows between unbounded preceding and 1 preceding
         ) as covered_until,
         lag(days_supply) over (
-            partition by patient_id, ingredient order by exposure_start, exposure_end, claim_id
+            partition by patient_id, ingredient order by exposure_start, exposure_end, fill_key
         ) as previous_supply
-    from fill_exposure
+    from stockpiled_fills
 ),
 
 flagged as (
@@ -32,30 +33,40 @@ numbered as (
     select
         *,
         sum(starts_episode) over (
-            partition by patient_id, ingredient order by exposure_start, exposure_end, claim_id
+            partition by patient_id, ingredient order by exposure_start, exposure_end, fill_key
             rows unbounded preceding
         ) as episode_no
     from flagged
+),
+
+owned as (
+    select
+        *,
+        greatest(
+            exposure_end,
+            coalesce(
+                lead(exposure_start) over (
+                    partition by patient_id, ingredient, episode_no order by exposure_start, exposure_end, fill_key
+                ) - 1,
+                exposure_end
+            )
+        ) as owned_end
+    from numbered
 )
 
 select
-    patient_id,
-    ingredient,
-    route,
-    claim_id,
-    prescriber_id,
-    pharmacy_id,
-    exposure_start,
-    exposure_end,
-    episode_no,
-    md5(patient_id || '|' || ingredient || '|' || episode_no::varchar) as episode_id,
-    greatest(
-        exposure_end,
-        coalesce(
-            lead(exposure_start) over (
-                partition by patient_id, ingredient, episode_no order by exposure_start, exposure_end, claim_id
-            ) - 1,
-            exposure_end
-        )
-    ) as owned_end
-from numbered
+    owned.patient_id,
+    owned.ingredient,
+    fill_exposure.route,
+    fill_exposure.claim_id,
+    fill_exposure.prescriber_id,
+    fill_exposure.pharmacy_id,
+    owned.fill_key,
+    owned.exposure_start,
+    owned.exposure_end,
+    owned.episode_no,
+    md5(owned.patient_id || '|' || owned.ingredient || '|' || owned.episode_no::varchar) as episode_id,
+    owned.owned_end
+from owned
+inner join fill_exposure on owned.fill_key = fill_exposure.fill_key and owned.ingredient = fill_exposure.ingredient
+    and owned.patient_id = fill_exposure.patient_id

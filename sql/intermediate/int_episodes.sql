@@ -6,7 +6,7 @@ select
     ingredient,
     min(exposure_start) as episode_start,
     max(exposure_end) + $extension_days as episode_end,
-    count(*)::integer as n_fills,
+    count(distinct claim_id)::integer as n_fills,
     list_sort(list_distinct(list(claim_id))) as claim_ids,
     list_sort(list_distinct(list(prescriber_id))) as prescriber_ids,
     list_sort(list_distinct(list(pharmacy_id))) as pharmacy_ids,

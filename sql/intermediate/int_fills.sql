@@ -1,0 +1,17 @@
+-- One row per fill (fill_key): the claims of a fill combined. Same-day claims combined by 'sum'
+-- cover the summed supply from the fill date; by 'max' the longest of them. Parameters: $same_day,
+-- $omop_end. Input: fill_exposure.
+select
+    patient_id,
+    ingredient,
+    route,
+    fill_key,
+    min(exposure_start) as fill_date,
+    case when $same_day = 'sum' then sum(days_supply) else max(days_supply) end::integer as days_supply,
+    case
+        when $same_day = 'sum' and count(*) > 1
+            then min(exposure_start) + sum(days_supply)::integer - (case when $omop_end then 0 else 1 end)
+        else max(exposure_end)
+    end as exposure_end
+from fill_exposure
+group by patient_id, ingredient, route, fill_key
