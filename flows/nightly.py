@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -41,10 +42,14 @@ class Night:
     started_at: datetime = field(default_factory=datetime.now)
     counts: dict[str, int] = field(default_factory=dict)
     gate: quality.GateResult | None = None
+    last_step: float = field(default_factory=time.perf_counter)
 
 
 def _step(night: Night, message: str) -> None:
-    log.info("%s: %s", night.as_of, message)
+    """Progress for the operator, with the seconds since the previous step (no identifiers)."""
+    now = time.perf_counter()
+    log.info("%s: %s (%.1f s)", night.as_of, message, now - night.last_step)
+    night.last_step = now
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
