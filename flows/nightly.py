@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,10 +23,10 @@ from prefect.cache_policies import NO_CACHE
 
 from reports.audit import write_night_reports
 from serosurv.config import Config, load_config
-from serosurv.errors import GateFailed
+from serosurv.errors import GateFailed, SerosurvError
 from serosurv.rules import RuleSet, load_rules
 from serosurv.warehouse import connect
-from transforms import alerts, catalog, engine, ingest, normalise, quality, validate
+from transforms import adapters, alerts, catalog, engine, ingest, normalise, quality, validate
 
 log = logging.getLogger("serosurv")
 
@@ -53,12 +54,18 @@ def _step(night: Night, message: str) -> None:
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_claims(night: Night, claims: list[str], patients: str | None) -> None:
+def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: str) -> None:
     validate.forget_night(night.con, night.as_of)
-    night.counts["rows_read"] = ingest.stage_claims(night.con, [Path(p) for p in claims])
-    if patients:
-        night.counts["patients"] = ingest.load_patients(night.con, Path(patients), night.run_id)
-    _step(night, f"read {night.counts['rows_read']:,} rows from {len(claims)} file(s)")
+    with tempfile.TemporaryDirectory(prefix="serosurv-adapt-") as workdir:
+        files, patients_file = [Path(p) for p in claims], Path(patients) if patients else None
+        if fmt != "canonical":
+            adapted = adapters.adapt(fmt, files, patients_file, Path(workdir))
+            files, patients_file = adapted.claims, adapted.patients or patients_file
+            _step(night, f"mapped {fmt} input onto the canonical contract")
+        night.counts["rows_read"] = ingest.stage_claims(night.con, files)
+        if patients_file:
+            night.counts["patients"] = ingest.load_patients(night.con, patients_file, night.run_id)
+    _step(night, f"read {night.counts['rows_read']:,} rows from {len(claims)} input(s)")
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -141,17 +148,20 @@ def _record_run(night: Night, status: str, message: str = "") -> None:
         },
     )  # fmt: skip
     night.con.execute("DELETE FROM attrition WHERE run_id = $run_id", {"run_id": night.run_id})
-    night.con.executemany(
-        "INSERT INTO attrition VALUES (?, ?, ?, ?)",
-        [[night.run_id, i, k, int(v)] for i, (k, v) in enumerate(c.items())],
-    )
+    if c:
+        night.con.executemany(
+            "INSERT INTO attrition VALUES (?, ?, ?, ?)",
+            [[night.run_id, i, k, int(v)] for i, (k, v) in enumerate(c.items())],
+        )
 
 
 def _record_failure(night: Night, exc: BaseException) -> None:
     """After the rollback: keep the run's failure (and any gate results) so the report can show why."""
     night.con.execute("BEGIN TRANSACTION")
-    _record_run(night, "failed", str(exc).splitlines()[0][:500])
-    if night.gate is not None:
+    # Our own errors are written to carry no identifiers; others may quote data, so only their type is kept.
+    message = str(exc).splitlines()[0][:500] if isinstance(exc, SerosurvError) else type(exc).__name__
+    _record_run(night, "failed", message)
+    if night.gate is not None and night.gate.results:
         night.con.executemany(
             "INSERT INTO dq_results VALUES (?, ?, ?, ?, ?)",
             [
@@ -170,6 +180,7 @@ def nightly(
     as_of: str | None = None,
     config_file: str | None = None,
     patients: str | None = None,
+    fmt: str = "canonical",
 ) -> dict[str, Any]:
     """One night: claims files in, warehouse tables and the audit report out."""
     config = load_config(config_file)
@@ -179,12 +190,12 @@ def nightly(
     con = connect(warehouse, config.warehouse.memory_limit, config.warehouse.threads)
     night = Night(
         con=con, run_id=f"{night_date:%Y%m%d}-{uuid.uuid4().hex[:8]}", as_of=night_date, config=config,
-        ruleset=ruleset, out_dir=Path(out_dir), inputs=[str(p) for p in claims],
+        ruleset=ruleset, out_dir=Path(out_dir), inputs=[f"{fmt}: {p}" for p in claims],
     )  # fmt: skip
     try:
         con.execute("BEGIN TRANSACTION")
         try:
-            ingest_claims(night, claims, patients)
+            ingest_claims(night, claims, patients, fmt)
             check_rows(night)
             _record_run(night, "running")
             quality_gate(night)

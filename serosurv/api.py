@@ -9,8 +9,6 @@ from typing import Any
 
 from serosurv.errors import SerosurvError
 
-FORMATS = ("canonical",)
-
 
 def quiet_environment() -> None:
     """No telemetry and no server: Prefect runs flows locally with a temporary API in this process."""
@@ -47,10 +45,14 @@ def run(
     as_of: date | None = None,
     out_dir: Path | str = "out",
 ) -> dict[str, Any]:
-    """Run one night through the Prefect flow; returns the run id, counts and report paths."""
-    if fmt not in FORMATS:
-        raise SerosurvError(f"Unknown input format '{fmt}'; supported: {', '.join(FORMATS)}.")
-    missing = [str(p) for p in claims if not Path(p).is_file()]
+    """Run one night through the Prefect flow; returns the run id, counts and report paths.
+
+    `fmt` names the input layout (canonical, omop, scdm, pde, mimic-iv, mapping:FILE); other layouts
+    are mapped onto the canonical contract inside the flow's ingest step, keeping the source lineage."""
+    from transforms.adapters import check_format
+
+    check_format(fmt)
+    missing = [str(p) for p in claims if not Path(p).exists()]
     if missing:
         raise SerosurvError(f"Claims file {missing[0]} does not exist.")
     if patients is not None and not Path(patients).is_file():
@@ -66,7 +68,8 @@ def run(
         out_dir=str(out_dir),
         as_of=as_of.isoformat() if as_of else None,
         config_file=str(config_file) if config_file else None,
-        patients=str(patients) if patients else None,
+        patients=str(Path(patients).resolve()) if patients else None,
+        fmt=fmt,
     )
 
 

@@ -151,5 +151,5 @@ def test_a_failing_gate_stops_the_night_and_leaves_the_warehouse_as_it_was(
 
 
 def test_unknown_format_is_refused(tmp_path, generated):
-    with pytest.raises(SerosurvError, match="Unknown input format 'omop'"):
-        api.run([generated["claims"]], fmt="omop", out_dir=tmp_path)
+    with pytest.raises(SerosurvError, match="Unknown input format 'sas'"):
+        api.run([generated["claims"]], fmt="sas", out_dir=tmp_path)

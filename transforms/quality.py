@@ -49,7 +49,8 @@ def batch_metrics(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
         quarantined AS (SELECT reason_code FROM quarantine WHERE run_id = $run_id)
         SELECT
             (SELECT count(*) FROM accepted) AS rows_accepted,
-            (SELECT count(*) FROM quarantined WHERE reason_code <> 'already_loaded') AS rows_rejected,
+            (SELECT count(*) FROM quarantined WHERE reason_code NOT IN ('already_loaded', 'not_a_drug_order'))
+                AS rows_rejected,
             (SELECT count(*) FROM accepted) + (SELECT count(*) FROM quarantined) AS rows_read,
             (SELECT coalesce(avg((prescriber_id IS NULL)::INTEGER), 0) FROM accepted) AS unknown_prescriber_rate,
             (SELECT min(fill_date) FROM accepted) AS min_fill_date,

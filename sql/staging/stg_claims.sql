@@ -25,9 +25,20 @@ with trimmed as (
     from stg_raw
 ),
 
+-- Claim ids given more than once in this batch, and where their first copy is (file, then row).
+repeated as (
+    select
+        claim_id,
+        arg_min(source_file || ' row ' || source_row, struct_pack(f := source_file, r := source_row)) as first_copy
+    from trimmed
+    where claim_id is not null
+    group by claim_id
+    having count(*) > 1
+),
+
 typed as (
     select
-        *,
+        trimmed.*,
         coalesce(
             try_cast(fill_date_text as date),
             try_strptime(fill_date_text, '%m/%d/%Y')::date,
@@ -53,10 +64,10 @@ typed as (
         end as ndc,
         -- A plain 10-digit NDC cannot be padded without knowing its segment layout: kept as unmapped text.
         ndc_text is not null and regexp_full_match(ndc_text, '[0-9]{10}') as ndc_ambiguous,
-        count(*) over (partition by nullif(trim(claim_id), '')) as claim_id_copies,
-        min(source_file || ' row ' || source_row) over (partition by nullif(trim(claim_id), '')) as first_copy,
-        claim_id in (select loaded.claim_id from claims as loaded) as already_loaded
+        repeated.first_copy,
+        trimmed.claim_id in (select loaded.claim_id from claims as loaded) as already_loaded
     from trimmed
+    left join repeated on trimmed.claim_id = repeated.claim_id
 ),
 
 checked as (
@@ -81,7 +92,7 @@ checked as (
             when claim_status not in ('paid', 'reversed', 'adjusted') then 'bad_claim_status'
             when fill_number_text is not null and (fill_number is null or fill_number < 0 or fill_number > 99)
                 then 'bad_fill_number'
-            when claim_id_copies > 1 and (source_file || ' row ' || source_row) <> first_copy
+            when first_copy is not null and (source_file || ' row ' || source_row) <> first_copy
                 then 'duplicate_claim_id'
             when already_loaded then 'already_loaded'
         end as reason_code

@@ -1,0 +1,87 @@
+"""Input adapters: other well-known layouts -> the canonical claims contract (PRODUCT.md §2.1).
+
+`adapt(fmt, claims, patients, workdir)` writes canonical Parquet files into `workdir` and returns their
+paths. Each claims file has the canonical columns as text plus the source's own lineage, which
+`transforms.ingest.stage_claims` honours: `source_file` (the original file), `source_row` (1-based data
+row in it), `raw` (the original row as JSON) and, for rows the adapter already knows do not fit,
+`reject_code` / `reject_reason` (the row is quarantined with that reason, so every source row
+reconciles). The patients file, when the source has demographics, has patient_id, birth_year, sex,
+coverage_start and coverage_end.
+
+A `--patients` file that already has a `patient_id` column is taken as canonical and passed through
+(`Adapted.patients` is None); otherwise it is read in the format's own layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from serosurv.errors import SerosurvError
+
+FORMATS = ("canonical", "omop", "scdm", "pde", "mimic-iv", "mapping:FILE")
+
+
+@dataclass(frozen=True)
+class Adapted:
+    claims: list[Path]  # canonical claims Parquet files, with lineage columns
+    patients: Path | None  # canonical patients Parquet, or None when the adapter produced none
+
+
+Adapter = Callable[[duckdb.DuckDBPyConnection, list[Path], Path | None, Path], Adapted]
+
+
+def adapt(fmt: str, claims: list[Path], patients: Path | None, workdir: Path) -> Adapted:
+    """Map source files in layout `fmt` onto canonical Parquet files written under `workdir`."""
+    adapter = _adapter(fmt)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    patients = Path(patients) if patients is not None else None
+    if patients is not None and not patients.is_file():
+        raise SerosurvError(f"Patients file {patients} does not exist.")
+    con = duckdb.connect()
+    try:
+        if patients is not None and _is_canonical_patients(con, patients, workdir):
+            return Adapted(adapter(con, [Path(p) for p in claims], None, workdir).claims, None)
+        return adapter(con, [Path(p) for p in claims], patients, workdir)
+    finally:
+        con.close()
+
+
+def _adapter(fmt: str) -> Adapter:
+    if fmt.startswith("mapping:"):
+        from transforms.adapters.mapping import mapping_adapter
+
+        return mapping_adapter(Path(fmt.removeprefix("mapping:")))
+    if fmt == "omop":
+        from transforms.adapters.omop import adapt_omop
+
+        return adapt_omop
+    if fmt == "scdm":
+        from transforms.adapters.scdm import adapt_scdm
+
+        return adapt_scdm
+    if fmt == "pde":
+        from transforms.adapters.pde import adapt_pde
+
+        return adapt_pde
+    if fmt == "mimic-iv":
+        from transforms.adapters.mimic import adapt_mimic
+
+        return adapt_mimic
+    raise SerosurvError(f"Unknown input format '{fmt}'; supported: {', '.join(FORMATS)}.")
+
+
+def _is_canonical_patients(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> bool:
+    from transforms.adapters._source import Source
+
+    return Source(con, path, workdir, "patients").has("patient_id")
+
+
+def check_format(fmt: str) -> None:
+    """Fail early, with the supported list, on a format name no adapter knows."""
+    if fmt != "canonical":
+        _adapter(fmt)

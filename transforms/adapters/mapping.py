@@ -1,0 +1,134 @@
+"""`--format mapping:FILE`: any CSV/Parquet described by a TOML column mapping -> canonical claims.
+
+```toml
+[columns]                  # canonical field = source column (case-insensitive)
+claim_id = "RX_CLAIM_NBR"  # optional: without it a claim id is derived from the row's fields
+patient_id = "MEMBER_ID"
+fill_date = "DATE_FILLED"
+days_supply = "DAYS_SUPPLY"  # or end_date = "STOP_DATE" (one of the two is required)
+prescriber_id = "PRESCRIBER_NPI"
+
+[drug]                     # the drug column and what its codes are
+column = "PRODUCT_ID"
+code_type = "ndc"          # ndc | rxcui | drug_name
+
+[date_formats]             # strptime formats per date field (ISO is always accepted)
+fill_date = "%d.%m.%Y"
+
+[constants]                # fixed values for fields the file lacks
+pharmacy_id = "MAIL-ORDER-1"
+
+[values.claim_status]      # recode a field's values (others pass through and are validated)
+B1 = "paid"
+B2 = "reversed"
+
+[source]
+delimiter = ";"            # CSV only; default "," (tab for .tsv)
+```
+Every key is checked: an unknown section, field or code type is a one-sentence error naming the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import duckdb
+
+from serosurv.errors import SerosurvError
+from serosurv.warehouse import CANONICAL_COLUMNS
+from transforms.adapters import Adapted, Adapter
+from transforms.adapters._source import Source, derived_id, iso_date, literal, output_name, write_claims
+
+SECTIONS = ("columns", "drug", "date_formats", "constants", "values", "source")
+CODE_TYPES = ("ndc", "rxcui", "drug_name")
+DATE_FIELDS = ("fill_date", "end_date")
+
+
+def mapping_adapter(mapping_file: Path) -> Adapter:
+    spec = load_mapping(mapping_file)
+
+    def adapt_mapping(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None,
+                      workdir: Path) -> Adapted:  # fmt: skip
+        return Adapted([_adapt(con, path, workdir, spec, mapping_file) for path in claims], None)
+
+    return adapt_mapping
+
+
+def load_mapping(path: Path) -> dict:
+    if not path.is_file():
+        raise SerosurvError(
+            f"Mapping file {path} does not exist (use --format mapping:FILE with a TOML file)."
+        )
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SerosurvError(f"{path}: not valid TOML ({exc}).") from None
+
+    def fail(problem: str) -> SerosurvError:
+        return SerosurvError(f"{path}: {problem}.")
+
+    for section, value in spec.items():
+        if section not in SECTIONS or not isinstance(value, dict):
+            raise fail(f"unknown section [{section}]; use {', '.join(f'[{s}]' for s in SECTIONS)}")
+    columns = dict(spec.get("columns", {}))
+    for table in ("columns", "date_formats", "constants", "values"):
+        for field, value in spec.get(table, {}).items():
+            if field not in CANONICAL_COLUMNS:
+                raise fail(f"[{table}] {field} is not a canonical field ({', '.join(CANONICAL_COLUMNS)})")
+            if table == "values":
+                if not isinstance(value, dict):
+                    raise fail(f"[values.{field}] must be a table of source value = canonical value")
+            elif not isinstance(value, str):
+                raise fail(f"[{table}] {field} must be a string")
+    for field in spec.get("date_formats", {}):
+        if field not in DATE_FIELDS:
+            raise fail(f"[date_formats] {field} is not a date field ({', '.join(DATE_FIELDS)})")
+    drug = spec.get("drug", {})
+    if drug:
+        if set(drug) - {"column", "code_type"} or not isinstance(drug.get("column"), str):
+            raise fail('[drug] needs column = "SOURCE COLUMN" and code_type = "ndc", "rxcui" or "drug_name"')
+        code_type = drug.get("code_type", "drug_name")
+        if code_type not in CODE_TYPES:
+            raise fail(f"[drug] code_type '{code_type}' is not one of {', '.join(CODE_TYPES)}")
+        columns[code_type] = drug["column"]
+    given = set(columns) | set(spec.get("constants", {}))
+    for field in ("patient_id", "fill_date"):
+        if field not in given:
+            raise fail(f"[columns] must name the source column for {field}")
+    if not given & {"days_supply", "end_date"}:
+        raise fail("[columns] must name a days_supply or an end_date column")
+    if not given & {"ndc", "rxcui", "drug_name"}:
+        raise fail(
+            "needs a drug column: [drug] column and code_type, or ndc / rxcui / drug_name in [columns]"
+        )
+    delimiter = spec.get("source", {}).get("delimiter")
+    if set(spec.get("source", {})) - {"delimiter"} or (delimiter is not None and len(str(delimiter)) != 1):
+        raise fail('[source] takes only delimiter = "one character"')
+    return {**spec, "columns": columns}
+
+
+def _adapt(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, spec: dict, mapping_file: Path) -> Path:
+    s = Source(con, path, workdir, f"mapping {mapping_file.name}", spec.get("source", {}).get("delimiter"))
+    columns: dict[str, str] = spec["columns"]
+    for field, column in columns.items():
+        if not s.has(column):
+            raise SerosurvError(
+                f"{path}: column '{column}' (mapped to {field} by {mapping_file}) is missing "
+                f"(found: {', '.join(s.original)})."
+            )
+    fields = {field: s.col(column) for field, column in columns.items()}
+    for field, value in spec.get("constants", {}).items():
+        fields.setdefault(field, literal(value))
+    for field, recode in spec.get("values", {}).items():
+        if field in fields:
+            cases = " ".join(f"WHEN {literal(str(k))} THEN {literal(str(v))}" for k, v in recode.items())
+            fields[field] = f"CASE {fields[field]} {cases} ELSE {fields[field]} END"
+    for field in DATE_FIELDS:
+        if field in fields:
+            fields[field] = iso_date(fields[field], [spec.get("date_formats", {}).get(field, "%Y-%m-%d")])
+    if "claim_id" not in fields:
+        keys = ("patient_id", "fill_date", "ndc", "rxcui", "drug_name", "days_supply", "end_date",
+                "prescriber_id", "pharmacy_id", "claim_status", "rx_reference", "fill_number")  # fmt: skip
+        fields["claim_id"] = derived_id("map-", [fields[k] for k in keys if k in fields])
+    return write_claims(con, s, fields, output_name(workdir, "mapping", path))
