@@ -44,12 +44,14 @@ class Night:
     counts: dict[str, int] = field(default_factory=dict)
     gate: quality.GateResult | None = None
     last_step: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def _step(night: Night, message: str) -> None:
+def _step(night: Night, stage: str, message: str) -> None:
     """Progress for the operator, with the seconds since the previous step (no identifiers)."""
     now = time.perf_counter()
     log.info("%s: %s (%.1f s)", night.as_of, message, now - night.last_step)
+    night.timings[stage] = round(night.timings.get(stage, 0.0) + now - night.last_step, 3)
     night.last_step = now
 
 
@@ -61,11 +63,11 @@ def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: st
         if fmt != "canonical":
             adapted = adapters.adapt(fmt, files, patients_file, Path(workdir))
             files, patients_file = adapted.claims, adapted.patients or patients_file
-            _step(night, f"mapped {fmt} input onto the canonical contract")
+            _step(night, "adapt", f"mapped {fmt} input onto the canonical contract")
         night.counts["rows_read"] = ingest.stage_claims(night.con, files)
         if patients_file:
             night.counts["patients"] = ingest.load_patients(night.con, patients_file, night.run_id)
-    _step(night, f"read {night.counts['rows_read']:,} rows from {len(claims)} input(s)")
+    _step(night, "ingest", f"read {night.counts['rows_read']:,} rows from {len(claims)} input(s)")
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -77,13 +79,15 @@ def check_rows(night: Night) -> None:
         rows_accepted=counts.rows_accepted, rows_quarantined=counts.rows_quarantined,
         **{f"quarantined_{code}": n for code, n in counts.reasons.items()},
     )  # fmt: skip
-    _step(night, f"accepted {counts.rows_accepted:,} rows, quarantined {counts.rows_quarantined:,}")
+    _step(
+        night, "validate", f"accepted {counts.rows_accepted:,} rows, quarantined {counts.rows_quarantined:,}"
+    )
 
 
 @task(name="quality-gate", cache_policy=NO_CACHE)
 def quality_gate(night: Night) -> None:
     night.gate = quality.run_gate(night.con, night.run_id, night.as_of, night.config.validation)
-    _step(night, f"data-quality gate: {night.gate.summary()}")
+    _step(night, "quality_gate", f"data-quality gate: {night.gate.summary()}")
     if not night.gate.success:
         raise GateFailed(f"The data-quality gate stopped the night of {night.as_of}: {night.gate.summary()}.")
 
@@ -91,7 +95,7 @@ def quality_gate(night: Night) -> None:
 @task(name="normalise-drugs", cache_policy=NO_CACHE)
 def map_drugs(night: Night) -> None:
     night.counts.update(normalise.map_ingredients(night.con, night.ruleset, night.run_id))
-    _step(night, "mapped drugs to ingredients")
+    _step(night, "normalise", "mapped drugs to ingredients")
 
 
 @task(name="episodes", cache_policy=NO_CACHE)
@@ -104,31 +108,43 @@ def build_episodes(night: Night) -> None:
     )
     engine.register_rules(night.con, night.ruleset.pair_table(), serotonergic)
     night.counts.update(engine.build_episodes(night.con, night.as_of, night.config.episodes))
-    _step(night, f"built {night.counts['episodes']:,} episodes")
+    _step(night, "episodes", f"built {night.counts['episodes']:,} episodes")
 
 
 @task(name="interactions", cache_policy=NO_CACHE)
 def find_interactions(night: Night) -> None:
     found = engine.find_interactions(night.con, night.config.interactions, night.config.episodes)
     night.counts.update(found)
-    _step(night, f"found {sum(found.values()):,} interactions")
+    _step(night, "interactions", f"found {sum(found.values()):,} interactions")
 
 
 @task(name="serotonergic-burden", cache_policy=NO_CACHE)
 def measure_burden(night: Night) -> None:
     night.counts.update(engine.find_burden(night.con))
-    _step(night, f"found {night.counts['burden_periods']:,} periods of 3+ concurrent serotonergic drugs")
+    _step(
+        night,
+        "burden",
+        f"found {night.counts['burden_periods']:,} periods of 3+ concurrent serotonergic drugs",
+    )
 
 
 @task(name="alerts", cache_policy=NO_CACHE)
 def classify_alerts(night: Night) -> None:
-    night.counts.update(alerts.update_alerts(night.con, night.run_id, night.as_of, night.config.alerts))
-    _step(night, "alerts classified")
+    night.counts.update(
+        alerts.update_alerts(
+            night.con, night.run_id, night.as_of, night.config.alerts,
+            overlap_growth_days=night.config.alerts.overlap_growth_days,
+            merge_gap_days=night.config.interactions.merge_gap_days,
+        )
+    )  # fmt: skip
+    _step(night, "alerts", "alerts classified")
 
 
 @task(name="report", cache_policy=NO_CACHE)
 def write_reports(night: Night) -> dict[str, Path]:
-    return write_night_reports(night.con, night.run_id, night.out_dir)
+    staged = write_night_reports(night.con, night.run_id, night.out_dir)
+    _step(night, "report", "wrote the audit report and worklist")
+    return staged
 
 
 def _record_run(night: Night, status: str, message: str = "") -> None:
@@ -216,6 +232,9 @@ def nightly(
             name: tmp.rename(tmp.with_name(tmp.name.removesuffix(".tmp"))).resolve()
             for name, tmp in staged.items()
         }
-        return {"run_id": night.run_id, "as_of": str(night_date), "counts": night.counts, "reports": reports}
+        return {
+            "run_id": night.run_id, "as_of": str(night_date), "counts": night.counts, "reports": reports,
+            "timings": night.timings,
+        }  # fmt: skip
     finally:
         con.close()

@@ -11,7 +11,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from serosurv import __version__, rules_cli
+from serosurv import __version__, alerts_cli, rules_cli
 from serosurv.errors import SerosurvError
 
 
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     dem.add_argument("--patients", type=_positive, default=20_000, help="number of patients (default 20000)")
     dem.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     rules_cli.add_parsers(commands)
+    alerts_cli.add_parsers(commands)
     return parser
 
 
@@ -113,6 +114,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
     if args.command in ("rules", "reference"):
         return rules_cli.dispatch(args)
+    if args.command == "alerts":
+        return alerts_cli.dispatch(args)
     if args.command == "generate":
         written = api.generate(
             args.out, patients=args.patients, seed=args.seed, start=args.start, end=args.end

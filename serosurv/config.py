@@ -85,6 +85,7 @@ class RulesConfig:
 @dataclass(frozen=True)
 class AlertConfig:
     lookback_days: int = 30
+    overlap_growth_days: int = 30
 
 
 @dataclass(frozen=True)

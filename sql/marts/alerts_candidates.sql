@@ -1,0 +1,64 @@
+-- Tonight's current interactions, the raw material of the alerts: every interaction whose last
+-- co-exposure day is within $lookback_days of the run date (and that has begun by then), with the
+-- newest fill on each side (date, quantity, days supply) among the fills that cover it, for the
+-- NCPDP-style "previous fill of the other drug" fields and the recency part of the priority.
+-- The columns are exactly alert_history.snapshot's fields, in order. Parameters: $as_of, $lookback_days.
+with current_interactions as (
+    select *
+    from interactions
+    where last_overlap_date >= $as_of - $lookback_days::integer and first_overlap_date <= $as_of
+),
+
+side_claims as (
+    select interaction_id, 'a' as side, unnest(claim_ids_a) as claim_id from current_interactions
+    union all
+    select interaction_id, 'b' as side, unnest(claim_ids_b) as claim_id from current_interactions
+),
+
+last_fills as (
+    select
+        side_claims.interaction_id,
+        side_claims.side,
+        claims.fill_date,
+        claims.quantity,
+        coalesce(claims.days_supply, datediff('day', claims.fill_date, claims.end_date) + 1) as days_supply
+    from side_claims
+    inner join claims on side_claims.claim_id = claims.claim_id
+    where claims.fill_date <= $as_of
+    qualify row_number() over (
+        partition by side_claims.interaction_id, side_claims.side
+        order by claims.fill_date desc, claims.claim_id desc
+    ) = 1
+)
+
+select
+    i.patient_id,
+    i.ingredient_a,
+    i.ingredient_b,
+    i.interaction_id,
+    i.rule_id,
+    i.severity,
+    i.severity_rank::integer as severity_rank,
+    i.kind,
+    i.first_overlap_date,
+    i.last_overlap_date,
+    i.overlap_days::integer as overlap_days,
+    i.longest_overlap_days::integer as longest_overlap_days,
+    i.washout_gap_days::integer as washout_gap_days,
+    i.initiation_order,
+    coalesce(i.prescriber_ids_a, []::varchar[]) as prescriber_ids_a,
+    coalesce(i.prescriber_ids_b, []::varchar[]) as prescriber_ids_b,
+    coalesce(i.pharmacy_ids_a, []::varchar[]) as pharmacy_ids_a,
+    coalesce(i.pharmacy_ids_b, []::varchar[]) as pharmacy_ids_b,
+    coalesce(i.claim_ids_a, []::varchar[]) as claim_ids_a,
+    coalesce(i.claim_ids_b, []::varchar[]) as claim_ids_b,
+    coalesce(i.n_serotonergic_prescribers, 0)::integer as n_serotonergic_prescribers,
+    fill_a.fill_date as last_fill_date_a,
+    fill_a.quantity::double as last_fill_quantity_a,
+    fill_a.days_supply::integer as last_fill_days_supply_a,
+    fill_b.fill_date as last_fill_date_b,
+    fill_b.quantity::double as last_fill_quantity_b,
+    fill_b.days_supply::integer as last_fill_days_supply_b
+from current_interactions as i
+left join last_fills as fill_a on i.interaction_id = fill_a.interaction_id and fill_a.side = 'a'
+left join last_fills as fill_b on i.interaction_id = fill_b.interaction_id and fill_b.side = 'b'
