@@ -13,7 +13,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,8 @@ def map_drugs(night: Night) -> None:
     _step(night, "normalise", "mapped drugs to ingredients")
 
 
-@task(name="episodes", cache_policy=NO_CACHE)
-def build_episodes(night: Night) -> None:
+def register_rules(night: Night) -> None:
+    """The active rule pairs, and which of their ingredients count toward serotonergic burden."""
     serotonergic = frozenset(
         name
         for name, agent in night.ruleset.agents.items()
@@ -107,6 +107,11 @@ def build_episodes(night: Night) -> None:
         and name in night.ruleset.serotonergic_ingredients()
     )
     engine.register_rules(night.con, night.ruleset.pair_table(), serotonergic)
+
+
+@task(name="episodes", cache_policy=NO_CACHE)
+def build_episodes(night: Night) -> None:
+    register_rules(night)
     night.counts.update(engine.build_episodes(night.con, night.as_of, night.config.episodes))
     _step(night, "episodes", f"built {night.counts['episodes']:,} episodes")
 
@@ -116,6 +121,25 @@ def find_interactions(night: Night) -> None:
     found = engine.find_interactions(night.con, night.config.interactions, night.config.episodes)
     night.counts.update(found)
     _step(night, "interactions", f"found {sum(found.values()):,} interactions")
+
+
+@task(name="backfill", cache_policy=NO_CACHE)
+def backfill_nights(night: Night, first: date) -> None:
+    """The nights from `first` up to the day before the run date, in order, each as of its own date."""
+    register_rules(night)
+    nights = 0
+    for offset in range((night.as_of - first).days):
+        as_of = first + timedelta(days=offset)
+        engine.build_episodes(night.con, as_of, night.config.episodes)
+        engine.find_interactions(night.con, night.config.interactions, night.config.episodes)
+        alerts.backfill_night(
+            night.con, night.run_id, as_of, night.config.alerts, last_night=night.as_of,
+            overlap_growth_days=night.config.alerts.overlap_growth_days,
+            merge_gap_days=night.config.interactions.merge_gap_days,
+        )  # fmt: skip
+        nights += 1
+    night.counts["backfilled_nights"] = nights
+    _step(night, "backfill", f"backfilled {nights} night(s) from {first}")
 
 
 @task(name="serotonergic-burden", cache_policy=NO_CACHE)
@@ -197,6 +221,7 @@ def nightly(
     config_file: str | None = None,
     patients: str | None = None,
     fmt: str = "canonical",
+    backfill_from: str | None = None,
 ) -> dict[str, Any]:
     """One night: claims files in, warehouse tables and the audit report out."""
     config = load_config(config_file)
@@ -217,6 +242,8 @@ def nightly(
             quality_gate(night)
             catalog.write_rules_catalog(con, night.ruleset)
             map_drugs(night)
+            if backfill_from:
+                backfill_nights(night, date.fromisoformat(backfill_from))
             build_episodes(night)
             find_interactions(night)
             measure_burden(night)

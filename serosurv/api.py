@@ -44,8 +44,12 @@ def run(
     warehouse: Path | str | None = None,
     as_of: date | None = None,
     out_dir: Path | str = "out",
+    backfill_from: date | None = None,
 ) -> dict[str, Any]:
     """Run one night through the Prefect flow; returns the run id, counts and report paths.
+
+    With `backfill_from`, the alert worklist is also built for every night from that date up to the
+    run date, in order, each from the claims dated up to that night.
 
     `fmt` names the input layout (canonical, omop, scdm, pde, mimic-iv, mapping:FILE); other layouts
     are mapped onto the canonical contract inside the flow's ingest step, keeping the source lineage."""
@@ -57,6 +61,8 @@ def run(
         raise SerosurvError(f"Claims file {missing[0]} does not exist.")
     if patients is not None and not Path(patients).is_file():
         raise SerosurvError(f"Patients file {patients} does not exist.")
+    if backfill_from and as_of and backfill_from > as_of:
+        raise SerosurvError("--from must not be after --as-of.")
     quiet_environment()
     from flows.nightly import nightly
 
@@ -70,6 +76,7 @@ def run(
         config_file=str(config_file) if config_file else None,
         patients=str(Path(patients).resolve()) if patients else None,
         fmt=fmt,
+        backfill_from=backfill_from.isoformat() if backfill_from else None,
     )
 
 

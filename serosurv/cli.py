@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_date, help="the night's date (default: today); later fill dates are quarantined"
     )
     run.add_argument("--out", type=Path, default=Path("out"), help="folder for reports (default: ./out)")
+    run.add_argument("--from", dest="backfill_from", type=_date, metavar="DATE",
+                     help="back-fill: also build the worklist for every night from DATE up to --as-of, in order")  # fmt: skip
 
     dem = commands.add_parser("demo", help="generate demo data and run a night on it",
                               description="Generate a synthetic population and run the whole night on it, "
@@ -124,7 +126,8 @@ def dispatch(args: argparse.Namespace) -> int:
             print(f"{name}: {written[name]}")
     elif args.command == "run":
         result = api.run(args.claims, patients=args.patients, fmt=args.format, config_file=args.config,
-                         warehouse=args.warehouse, as_of=args.as_of, out_dir=args.out)  # fmt: skip
+                         warehouse=args.warehouse, as_of=args.as_of, out_dir=args.out,
+                         backfill_from=args.backfill_from)  # fmt: skip
         _print_night(result)
     elif args.command == "demo":
         print(f"Generating {args.patients:,} synthetic patients and running the night ...", file=sys.stderr)
