@@ -65,7 +65,7 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
     grace_days, grace_percent = settings.effective_grace
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE episode_fills AS {sql_text('intermediate/int_episode_fills.sql')}",
-        {"grace_days": grace_days, "grace_percent": grace_percent},
+        {"grace_days": grace_days, "grace_percent": grace_percent, "extension_days": settings.extension_days},
     )
     con.execute("DELETE FROM episodes")
     con.execute(
@@ -121,3 +121,16 @@ def find_interactions(
             con, "SELECT kind, severity, count(*) FROM interactions GROUP BY ALL ORDER BY ALL"
         )
     }
+
+
+def totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Warehouse-wide engine counts (after an incremental night, not just the recomputed patients')."""
+    counts = {
+        "episodes": rows(con, "SELECT count(*) FROM episodes")[0][0],
+        "burden_periods": rows(con, "SELECT count(*) FROM serotonergic_burden")[0][0],
+    }
+    for kind, severity, n in rows(
+        con, "SELECT kind, severity, count(*) FROM interactions GROUP BY ALL ORDER BY ALL"
+    ):
+        counts[f"interactions_{kind}_{severity}"] = n
+    return counts

@@ -1,7 +1,8 @@
 -- Paid and adjusted claims up to the run date that no reversal or adjustment cancelled.
 -- A reversal or adjustment cancels the claim it names in original_claim_id, or else (as NCPDP B2
 -- does) one paid claim with the same patient, pharmacy, date of service, Rx reference and fill
--- number. Parameter: $as_of.
+-- number: the n-th reversal (or adjustment) of a key cancels its n-th paid claim by claim id.
+-- Parameter: $as_of.
 with dated as (
     select * from claims where fill_date <= $as_of
 ),
@@ -36,7 +37,11 @@ reversals_by_key as (
 ),
 
 adjustments_by_key as (
-    select distinct patient_id, pharmacy_id, fill_date, rx_reference, fill_number
+    select
+        patient_id, pharmacy_id, fill_date, rx_reference, fill_number,
+        row_number() over (
+            partition by patient_id, pharmacy_id, fill_date, rx_reference, fill_number order by claim_id
+        ) as nth
     from dated
     where claim_status = 'adjusted' and original_claim_id is null and rx_reference is not null
 ),
@@ -64,6 +69,7 @@ cancelled as (
             and paid_by_key.fill_date = adjustments_by_key.fill_date
             and paid_by_key.rx_reference = adjustments_by_key.rx_reference
             and paid_by_key.fill_number is not distinct from adjustments_by_key.fill_number
+            and paid_by_key.nth = adjustments_by_key.nth
 )
 
 select *

@@ -1,5 +1,6 @@
 -- Assign each fill to an exposure episode of its patient and ingredient. A fill starts a new
--- episode when the uncovered days since everything before it exceed the grace: the larger of
+-- episode when the uncovered days since everything before it (extended by $extension_days, so
+-- that extended episodes of one ingredient never overlap) exceed the grace: the larger of
 -- $grace_days and $grace_percent % of the previous fill's supply. Each fill also gets the days it
 -- "owns" (until the next fill of its episode starts), so that every episode day can be traced to
 -- the claims, prescribers and pharmacies behind it. One row per claim.
@@ -22,7 +23,7 @@ flagged as (
         *,
         case
             when covered_until is null then 1
-            when datediff('day', covered_until, exposure_start) - 1
+            when datediff('day', covered_until + $extension_days, exposure_start) - 1
                 > greatest($grace_days, floor(previous_supply * $grace_percent / 100.0)) then 1
             else 0
         end as starts_episode
