@@ -12,6 +12,7 @@ import logging
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from serosurv.config import Config, load_config
 from serosurv.errors import GateFailed, SerosurvError
 from serosurv.rules import RuleSet, load_rules
 from serosurv.warehouse import connect
-from transforms import adapters, alerts, catalog, engine, ingest, normalise, quality, validate
+from transforms import adapters, alerts, catalog, engine, incremental, ingest, normalise, quality, validate
 
 log = logging.getLogger("serosurv")
 
@@ -45,6 +46,8 @@ class Night:
     gate: quality.GateResult | None = None
     last_step: float = field(default_factory=time.perf_counter)
     timings: dict[str, float] = field(default_factory=dict)
+    fingerprint: str = ""
+    recompute: str = "full"
 
 
 def _step(night: Night, stage: str, message: str) -> None:
@@ -57,6 +60,7 @@ def _step(night: Night, stage: str, message: str) -> None:
 
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: str) -> None:
+    incremental.remember_forgotten(night.con, night.as_of)
     validate.forget_night(night.con, night.as_of)
     with tempfile.TemporaryDirectory(prefix="serosurv-adapt-") as workdir:
         files, patients_file = [Path(p) for p in claims], Path(patients) if patients else None
@@ -90,6 +94,14 @@ def quality_gate(night: Night) -> None:
     _step(night, "quality_gate", f"data-quality gate: {night.gate.summary()}")
     if not night.gate.success:
         raise GateFailed(f"The data-quality gate stopped the night of {night.as_of}: {night.gate.summary()}.")
+
+
+def choose_recompute(night: Night, backfill: bool) -> None:
+    """Incremental when nothing but claims changed since the last successful night; else everyone."""
+    night.fingerprint = incremental.fingerprint(night.con, night.config.hash, night.ruleset.hash)
+    wanted = night.config.engine.incremental and not backfill
+    if wanted and incremental.can_update(night.con, night.fingerprint, night.as_of):
+        night.recompute = "incremental"
 
 
 @task(name="normalise-drugs", cache_policy=NO_CACHE)
@@ -178,13 +190,15 @@ def _record_run(night: Night, status: str, message: str = "") -> None:
         "INSERT INTO runs BY NAME SELECT $run_id AS run_id, $as_of AS as_of, $started AS started_at, "
         "now()::TIMESTAMP AS finished_at, $status AS status, $read AS rows_read, $accepted AS rows_accepted, "
         "$quarantined AS rows_quarantined, $config_hash AS config_hash, $rules_hash AS rules_hash, "
-        "$inputs AS input_files, $message AS message, $parameters AS parameters",
+        "$inputs AS input_files, $message AS message, $parameters AS parameters, "
+        "$fingerprint AS engine_fingerprint, $recompute AS recompute",
         {
             "run_id": night.run_id, "as_of": night.as_of, "started": night.started_at, "status": status,
             "read": c.get("rows_read"), "accepted": c.get("rows_accepted"),
             "quarantined": c.get("rows_quarantined"), "config_hash": night.config.hash,
             "rules_hash": night.ruleset.hash, "inputs": "; ".join(night.inputs), "message": message,
             "parameters": json.dumps(night.config.to_dict(), sort_keys=True),
+            "fingerprint": night.fingerprint, "recompute": night.recompute,
         },
     )  # fmt: skip
     night.con.execute("DELETE FROM attrition WHERE run_id = $run_id", {"run_id": night.run_id})
@@ -241,12 +255,21 @@ def nightly(
             _record_run(night, "running")
             quality_gate(night)
             catalog.write_rules_catalog(con, night.ruleset)
-            map_drugs(night)
+            choose_recompute(night, backfill=bool(backfill_from))
+            with ExitStack() as scope:
+                if night.recompute == "incremental":
+                    scope.enter_context(incremental.mapping_scope(con, night.run_id))
+                map_drugs(night)
             if backfill_from:
                 backfill_nights(night, date.fromisoformat(backfill_from))
-            build_episodes(night)
-            find_interactions(night)
-            measure_burden(night)
+            with ExitStack() as scope:
+                if night.recompute == "incremental":
+                    night.counts["patients_recomputed"] = incremental.mark_affected(con, night.run_id)
+                    scope.enter_context(incremental.patient_scope(con))
+                build_episodes(night)
+                find_interactions(night)
+                measure_burden(night)
+            night.counts.update(engine.totals(con))
             classify_alerts(night)
             _record_run(night, "success")
             staged = write_reports(night)

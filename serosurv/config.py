@@ -89,6 +89,11 @@ class AlertConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    incremental: bool = True
+
+
+@dataclass(frozen=True)
 class WarehouseConfig:
     memory_limit: str = ""
     threads: int = 0
@@ -102,6 +107,7 @@ class Config:
     rules: RulesConfig = field(default_factory=RulesConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     @property
     def hash(self) -> str:

@@ -49,7 +49,7 @@ SCHEMA = {
         run_id VARCHAR PRIMARY KEY, as_of DATE, started_at TIMESTAMP, finished_at TIMESTAMP,
         status VARCHAR, rows_read BIGINT, rows_accepted BIGINT, rows_quarantined BIGINT,
         config_hash VARCHAR, rules_hash VARCHAR, input_files VARCHAR, message VARCHAR,
-        parameters VARCHAR""",
+        parameters VARCHAR, engine_fingerprint VARCHAR, recompute VARCHAR""",
     "claims": """
         claim_id VARCHAR, patient_id VARCHAR, fill_date DATE, days_supply INTEGER, end_date DATE,
         ndc VARCHAR, rxcui VARCHAR, drug_name VARCHAR, quantity DOUBLE, prescriber_id VARCHAR,
@@ -126,7 +126,7 @@ def connect(path: Path | str, memory_limit: str = "", threads: int = 0) -> duckd
 
 
 # Tables whose later columns are added to warehouses created before them (ALTER TABLE ... ADD COLUMN).
-_MIGRATED_TABLES = ("alerts", "alert_history", "alert_actions")
+_MIGRATED_TABLES = tuple(SCHEMA)  # columns added since a warehouse was created are added to it
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
