@@ -79,7 +79,9 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
         """
         SELECT
             (SELECT count(*) FROM claims WHERE fill_date <= $as_of AND claim_status = 'reversed'),
-            (SELECT count(*) FROM claims WHERE fill_date <= $as_of AND claim_status IN ('paid', 'adjusted'))
+            (SELECT count(*) FROM claims WHERE fill_date <= $as_of AND (claim_status = 'adjusted'
+                OR claim_status = 'paid' AND claim_id IN (SELECT claim_id FROM fill_ingredients
+                    WHERE ingredient IN (SELECT ingredient FROM rule_ingredients))))
               - (SELECT count(*) FROM active_claims),
             (SELECT count(*) FROM active_claims JOIN fill_ingredients USING (claim_id)
               WHERE ingredient IN (SELECT ingredient FROM rule_ingredients)) - (SELECT count(*) FROM fill_exposure),
