@@ -29,7 +29,18 @@ from serosurv.config import Config, load_config
 from serosurv.errors import GateFailed, SerosurvError
 from serosurv.rules import RuleSet, load_rules
 from serosurv.warehouse import connect
-from transforms import adapters, alerts, catalog, engine, incremental, ingest, normalise, quality, validate
+from transforms import (
+    adapters,
+    alerts,
+    buckets,
+    catalog,
+    engine,
+    incremental,
+    ingest,
+    normalise,
+    quality,
+    validate,
+)
 
 log = logging.getLogger("serosurv")
 
@@ -101,7 +112,7 @@ def quality_gate(night: Night) -> None:
 def choose_recompute(night: Night, backfill: bool) -> None:
     """Incremental when nothing but claims changed since the last successful night; else everyone."""
     night.fingerprint = incremental.fingerprint(night.con, night.config.hash, night.ruleset.hash)
-    wanted = night.config.engine.incremental and not backfill
+    wanted = night.config.engine.incremental and night.config.engine.buckets == 1 and not backfill
     if wanted and incremental.can_update(night.con, night.fingerprint, night.as_of):
         night.recompute = "incremental"
 
@@ -154,6 +165,28 @@ def backfill_nights(night: Night, first: date) -> None:
         nights += 1
     night.counts["backfilled_nights"] = nights
     _step(night, "backfill", f"backfilled {nights} night(s) from {first}")
+
+
+@task(name="engine-bucket", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def engine_bucket(folder: str, bucket: int, as_of: str, episodes: dict, interactions: dict) -> str:
+    return buckets.run_bucket(folder, bucket, as_of, episodes, interactions)
+
+
+def run_in_buckets(night: Night, warehouse: Path) -> None:
+    """Episodes, interactions and burden per bucket of patients, on the flow's (Dask) task runner."""
+    settings = night.config.engine
+    register_rules(night)
+    with tempfile.TemporaryDirectory(
+        prefix="serosurv-buckets-", dir=settings.bucket_dir or warehouse.parent
+    ) as tmp:
+        buckets.export_buckets(night.con, Path(tmp), settings.buckets)
+        episodes, interactions = night.config.to_dict()["episodes"], night.config.to_dict()["interactions"]
+        futures = [
+            engine_bucket.submit(tmp, b, night.as_of.isoformat(), episodes, interactions)
+            for b in range(settings.buckets)
+        ]
+        night.counts.update(buckets.load_outputs(night.con, [f.result() for f in futures]))
+    _step(night, "engine", f"ran the engine on {settings.buckets} buckets of patients")
 
 
 @task(name="serotonergic-burden", cache_policy=NO_CACHE)
@@ -266,13 +299,16 @@ def nightly(
                 map_drugs(night)
             if backfill_from:
                 backfill_nights(night, date.fromisoformat(backfill_from))
-            with ExitStack() as scope:
-                if night.recompute == "incremental":
-                    night.counts["patients_recomputed"] = incremental.mark_affected(con, night.run_id)
-                    scope.enter_context(incremental.patient_scope(con))
-                build_episodes(night)
-                find_interactions(night)
-                measure_burden(night)
+            if night.config.engine.buckets > 1:
+                run_in_buckets(night, Path(warehouse))
+            else:
+                with ExitStack() as scope:
+                    if night.recompute == "incremental":
+                        night.counts["patients_recomputed"] = incremental.mark_affected(con, night.run_id)
+                        scope.enter_context(incremental.patient_scope(con))
+                    build_episodes(night)
+                    find_interactions(night)
+                    measure_burden(night)
             night.counts.update(engine.totals(con))
             classify_alerts(night)
             _record_run(night, "success")

@@ -65,6 +65,11 @@ def run(
         raise SerosurvError("--from must not be after --as-of.")
     quiet_environment()
     from flows.nightly import nightly
+    from serosurv.config import load_config
+
+    engine_settings = load_config(config_file).engine
+    if engine_settings.buckets > 1:
+        nightly = nightly.with_options(task_runner=dask_runner(engine_settings.dask_address))
 
     out_dir = Path(out_dir)
     warehouse = Path(warehouse) if warehouse else out_dir / "serosurv.duckdb"
@@ -78,6 +83,15 @@ def run(
         fmt=fmt,
         backfill_from=backfill_from.isoformat() if backfill_from else None,
     )
+
+
+def dask_runner(address: str = ""):
+    """Prefect's Dask task runner: the given scheduler, or a local cluster with one worker per core."""
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": os.cpu_count() or 2, "threads_per_worker": 1})
 
 
 def demo(out_dir: Path | str = "demo-out", patients: int = 20_000, seed: int = 42) -> dict[str, Any]:

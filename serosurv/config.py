@@ -91,6 +91,9 @@ class AlertConfig:
 @dataclass(frozen=True)
 class EngineConfig:
     incremental: bool = True
+    buckets: int = 1
+    dask_address: str = ""
+    bucket_dir: str = ""
 
 
 @dataclass(frozen=True)
