@@ -38,13 +38,19 @@ def export_buckets(con: duckdb.DuckDBPyConnection, folder: Path, buckets: int) -
     return [folder / f"bucket={b}" for b in range(buckets)]
 
 
-def run_bucket(folder: str, bucket: int, as_of: str, episodes: dict, interactions: dict) -> str:
-    """The engine on one bucket: reads folder/{claims,fill_ingredients}/bucket=N, writes folder/out/bucket=N."""
+def run_bucket(
+    folder: str, bucket: int, as_of: str, episodes: dict, interactions: dict, threads: int = 1
+) -> str:
+    """The engine on one bucket: reads folder/{claims,fill_ingredients}/bucket=N, writes folder/out/bucket=N.
+
+    One DuckDB thread by default: a Dask cluster runs one worker process per core."""
     root = Path(folder)
     out = root / "out" / f"bucket={bucket}"
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
         ensure_schema(con)
         for table in ("claims", "fill_ingredients"):
             files = root / table / f"bucket={bucket}"
