@@ -43,9 +43,10 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
     (stockpiling) and merge fills into episodes per patient and ingredient."""
     omop = settings.end_convention == "omop"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE active_claims AS {sql_text('intermediate/int_active_claims.sql')}",
+        f"CREATE OR REPLACE TEMP TABLE candidate_claims AS {sql_text('intermediate/int_candidate_claims.sql')}",
         {"as_of": as_of},
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE active_claims AS {sql_text('intermediate/int_active_claims.sql')}")
     con.execute("DELETE FROM fill_exposure")
     con.execute(
         f"INSERT INTO fill_exposure BY NAME {sql_text('intermediate/int_fill_exposure.sql')}",
@@ -78,10 +79,8 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
         con,
         """
         SELECT
-            (SELECT count(*) FROM claims WHERE fill_date <= $as_of AND claim_status = 'reversed'),
-            (SELECT count(*) FROM claims WHERE fill_date <= $as_of AND (claim_status = 'adjusted'
-                OR claim_status = 'paid' AND claim_id IN (SELECT claim_id FROM fill_ingredients
-                    WHERE ingredient IN (SELECT ingredient FROM rule_ingredients))))
+            (SELECT count(*) FROM candidate_claims WHERE claim_status = 'reversed'),
+            (SELECT count(*) FROM candidate_claims WHERE claim_status IN ('paid', 'adjusted'))
               - (SELECT count(*) FROM active_claims),
             (SELECT count(*) FROM active_claims JOIN fill_ingredients USING (claim_id)
               WHERE ingredient IN (SELECT ingredient FROM rule_ingredients)) - (SELECT count(*) FROM fill_exposure),
@@ -89,7 +88,6 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
             (SELECT count(*) FROM fill_exposure),
             (SELECT count(*) FROM episodes)
         """,
-        {"as_of": as_of},
     )
     names = (
         "reversal_claims", "claims_cancelled", "duplicate_fills_dropped", "same_day_fills_combined",

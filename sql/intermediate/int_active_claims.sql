@@ -3,24 +3,9 @@
 -- A reversal or adjustment cancels the claim it names in original_claim_id, or else (as NCPDP B2
 -- does) one paid claim with the same patient, pharmacy, date of service, Rx reference and fill
 -- number: the n-th reversal (or adjustment) of a key cancels its n-th paid claim by claim id.
--- Parameter: $as_of.
+-- Input: candidate_claims (sql/intermediate/int_candidate_claims.sql).
 with dated as (
-    -- Only paid claims of rule ingredients can become exposure; reversals and adjustments are kept
-    -- whatever they map to, so they can cancel the claims they reverse.
-    select
-        claim_id, patient_id, fill_date, days_supply, end_date, ndc, rxcui, drug_name, prescriber_id,
-        pharmacy_id, claim_status, fill_number, rx_reference, original_claim_id
-    from claims
-    where
-        fill_date <= $as_of
-        and (
-            claim_status <> 'paid'
-            or claim_id in (
-                select fill_ingredients.claim_id
-                from fill_ingredients
-                where fill_ingredients.ingredient in (select rule_ingredients.ingredient from rule_ingredients)
-            )
-        )
+    select * from candidate_claims
 ),
 
 named_originals as (
