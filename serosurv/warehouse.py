@@ -6,6 +6,7 @@ Add columns freely; rename only with a migration.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,8 +118,8 @@ def connect(path: Path | str, memory_limit: str = "", threads: int = 0) -> duckd
         con = duckdb.connect(str(path))
     except duckdb.IOException as exc:
         raise SerosurvError(f"Cannot open the warehouse {path}: {exc}".splitlines()[0]) from None
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+    # DuckDB's own default is 80% of RAM; leave room for Python, Polars and the OS, and spill instead.
+    con.execute(f"SET memory_limit = '{memory_limit or default_memory_limit()}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     ensure_schema(con)
@@ -127,6 +128,12 @@ def connect(path: Path | str, memory_limit: str = "", threads: int = 0) -> duckd
 
 # Tables whose later columns are added to warehouses created before them (ALTER TABLE ... ADD COLUMN).
 _MIGRATED_TABLES = tuple(SCHEMA)  # columns added since a warehouse was created are added to it
+
+
+def default_memory_limit() -> str:
+    """40% of physical memory (the warehouse spills to disk beyond it)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(int(total * 0.4) // 2**20, 256)}MB"
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

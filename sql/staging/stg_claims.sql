@@ -102,7 +102,18 @@ checked as (
 select
     source_file,
     source_row,
-    raw,
+    case
+        when reason_code is not null then coalesce(
+            raw,
+            to_json(struct_pack(
+                claim_id := claim_id, patient_id := patient_id, fill_date := fill_date_text,
+                days_supply := days_supply_text, end_date := end_date_text, ndc := ndc_text, rxcui := rxcui,
+                drug_name := drug_name, quantity := quantity_text, prescriber_id := prescriber_id,
+                pharmacy_id := pharmacy_id, claim_status := claim_status, fill_number := fill_number_text,
+                rx_reference := rx_reference, original_claim_id := original_claim_id
+            ))::varchar
+        )
+    end as raw,
     claim_id,
     patient_id,
     fill_date,
