@@ -46,7 +46,9 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
         f"CREATE OR REPLACE TEMP TABLE candidate_claims AS {sql_text('intermediate/int_candidate_claims.sql')}",
         {"as_of": as_of},
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE active_claims AS {sql_text('intermediate/int_active_claims.sql')}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE active_claims AS {sql_text('intermediate/int_active_claims.sql')}"
+    )
     con.execute("DELETE FROM fill_exposure")
     con.execute(
         f"INSERT INTO fill_exposure BY NAME {sql_text('intermediate/int_fill_exposure.sql')}",
