@@ -1,249 +1,530 @@
-"""The nightly audit report (one self-contained HTML file) and the worklist CSV, for pharmacists.
+"""The nightly audit report (one self-contained HTML file) and the worklist (CSV and Parquet), for
+pharmacists.
 
-Presentation only: everything shown is read from the warehouse tables of the night. Files are
-written under a `.tmp` name; the flow moves them into place after the warehouse commit.
+Presentation only: everything shown is read from the warehouse tables of the night. Files are written
+under a `.tmp` name; the flow moves them into place after the warehouse commit. The report stays fast
+with thousands of alerts: timelines are drawn for new and changed alerts (up to `MAX_TIMELINES`) and
+the top `ONGOING_TIMELINES` ongoing ones, from two batched queries, never one query per alert.
 """
 
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+import json
+from datetime import date, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 
+from reports.html import BASE_CSS, Raw, cards, severity_badge, table
+from reports.timeline import timeline_svg
 from serosurv.warehouse import rows
 
 STATUS_ORDER = ("new", "changed", "ongoing", "resolved")
+MAX_TIMELINES = 1000  # new and changed alerts drawn with a timeline (the rest are listed in the table)
+ONGOING_TIMELINES = 25  # top ongoing alerts by priority drawn with a timeline
+MAX_TABLE_ROWS = 500  # per status; the CSV and Parquet worklists have everything
+TIMELINE_MARGIN_DAYS = 180  # fills and episodes this far around the interaction window are drawn
+LOOKBACK_DAYS = 30  # burden periods shown: those reaching this close to the night
+
 WORKLIST_COLUMNS = (
-    "alert_id", "status", "priority", "severity", "patient_id", "ingredient_a", "ingredient_b", "rule_id",
-    "kind", "first_overlap_date", "last_overlap_date", "overlap_days", "longest_overlap_days",
-    "washout_gap_days", "initiation_order", "cross_prescriber", "cross_pharmacy", "prescriber_ids_a",
-    "prescriber_ids_b", "pharmacy_ids_a", "pharmacy_ids_b", "n_serotonergic_prescribers", "claim_ids_a",
-    "claim_ids_b", "guidance",
+    "alert_id", "status", "status_reasons", "quiet", "priority", "priority_parts", "severity", "patient_id",
+    "ingredient_a", "ingredient_b", "rule_id", "kind", "first_overlap_date", "last_overlap_date",
+    "overlap_days", "longest_overlap_days", "washout_gap_days", "initiation_order", "cross_prescriber",
+    "cross_pharmacy", "prescriber_ids_a", "prescriber_ids_b", "pharmacy_ids_a", "pharmacy_ids_b",
+    "n_serotonergic_prescribers", "claim_ids_a", "claim_ids_b", "reason_for_service", "clinical_significance",
+    "other_prescriber_indicator", "other_pharmacy_indicator", "opened_on", "last_change_on", "guidance",
+    "as_of", "run_id", "rules_hash", "config_hash",
+)  # fmt: skip
+PRIORITY_PARTS = (
+    ("severity", "severity"), ("cross_prescriber", "different prescribers"),
+    ("cross_pharmacy", "different pharmacies"), ("washout", "washout"), ("recency", "recent fill"),
+    ("overlap", "overlap length"), ("burden", "3+ serotonergic prescribers"),
 )  # fmt: skip
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d232a;max-width:1200px}
-h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
-table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #d0d7de;padding:.3rem .45rem;text-align:left;vertical-align:top}
-th{background:#f3f5f7}.muted{color:#57606a}.ok{color:#116329}.bad{color:#a40e26;font-weight:600}
-.sev{display:inline-block;padding:0 .4rem;border-radius:.6rem;font-size:.75rem;color:#fff}
-.contraindicated{background:#a40e26}.major{background:#c2410c}.moderate{background:#9a6700}.minor{background:#57606a}
-.status{font-weight:600;text-transform:uppercase;font-size:.75rem}
-.cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #d0d7de;border-radius:.4rem;padding:.6rem 1rem}
-.card b{display:block;font-size:1.3rem}
-@media print{body{margin:.5cm}h2{page-break-after:avoid}tr{page-break-inside:avoid}}
+CSS = (
+    BASE_CSS
+    + """
+.alert{border:1px solid #d0d7de;border-left:5px solid #57606a;border-radius:.3rem;padding:.5rem .8rem;
+margin:.7rem 0;break-inside:avoid;page-break-inside:avoid}
+.alert.sev-contraindicated{border-left-color:#a40e26}.alert.sev-major{border-left-color:#c2410c}
+.alert.sev-moderate{border-left-color:#9a6700}
+.alert .head{display:flex;gap:.6rem;align-items:baseline;flex-wrap:wrap}
+.alert .head .pair{font-weight:600;font-size:1rem}
+.alert dl{display:grid;grid-template-columns:13rem 1fr;gap:.1rem .6rem;margin:.3rem 0;font-size:.82rem}
+.alert dt{color:#57606a}.alert dd{margin:0}
+.status{font-weight:700;text-transform:uppercase;font-size:.72rem;letter-spacing:.04em}
+.status.new{color:#a40e26}.status.changed{color:#c2410c}
+svg.timeline{max-width:100%;height:auto;display:block;margin-top:.3rem}
+pre{white-space:pre-wrap;font-size:.8rem}
+@media print{body{margin:0;padding:0 .4cm;max-width:none;font-size:10pt}nav{display:none}
+h2{page-break-after:avoid}tr{page-break-inside:avoid}.alert{box-shadow:none}
+a{color:inherit;text-decoration:none}}
+@page{size:A4;margin:1.2cm}
 """
+)
 
 
-class Raw(str):
-    """Markup built here from escaped parts, shown as is."""
+# ---------------------------------------------------------------------------- queries
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, Raw):
-        return value
-    if value is None:
-        return '<span class="muted">unknown</span>'
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return escape(", ".join(str(v) for v in value)) or '<span class="muted">none</span>'
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return escape(str(value))
+def _run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    cursor = con.execute("SELECT * FROM runs WHERE run_id = $r", {"r": run_id})
+    names = [d[0] for d in cursor.description]
+    found = cursor.fetchall()
+    return dict(zip(names, found[0], strict=True)) if found else {"run_id": run_id}
 
 
-def _table(headers: list[str], body: list[list[Any]], empty: str = "Nothing to show.") -> str:
-    if not body:
-        return f'<p class="muted">{escape(empty)}</p>'
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    lines = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in body)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>"
-
-
-def _worklist(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
-    """Tonight's alerts with their explanation, new and changed first, then by priority."""
-    cursor = con.execute(
-        """
-        SELECT a.alert_id, a.status, a.priority, a.severity, a.patient_id, a.ingredient_a, a.ingredient_b,
-               a.rule_id, a.kind, a.first_overlap_date, a.last_overlap_date, a.overlap_days,
-               i.longest_overlap_days, i.washout_gap_days, i.initiation_order, a.cross_prescriber,
-               a.cross_pharmacy, i.prescriber_ids_a, i.prescriber_ids_b, i.pharmacy_ids_a, i.pharmacy_ids_b,
-               i.n_serotonergic_prescribers, i.claim_ids_a, i.claim_ids_b, r.clinical_guidance AS guidance
-        FROM alerts AS a
-        JOIN alert_history AS h ON h.alert_id = a.alert_id AND h.run_id = $run_id
-        LEFT JOIN interactions AS i ON i.interaction_id = a.alert_id
-        LEFT JOIN rules_catalog AS r ON r.rule_id = a.rule_id
-        ORDER BY list_position(['new', 'changed', 'ongoing', 'resolved'], a.status), a.priority DESC, a.alert_id
-        """,
-        {"run_id": run_id},
-    )
+def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _explanation(alert: dict[str, Any]) -> str:
+def _worklist(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> list[dict[str, Any]]:
+    """The night's alerts as they stood that night, new and changed first, then by priority."""
+    return _dicts(
+        con,
+        """
+        SELECT h.alert_id, h.status, h.status_reasons, coalesce(a.quiet AND a.as_of = h.as_of, false) AS quiet,
+               h.priority, h.priority_parts, h.severity, h.patient_id, h.ingredient_a, h.ingredient_b,
+               h.rule_id, h.kind, h.first_overlap_date, h.last_overlap_date, h.overlap_days,
+               h.longest_overlap_days, h.washout_gap_days, h.initiation_order, h.cross_prescriber,
+               h.cross_pharmacy, h.prescriber_ids_a, h.prescriber_ids_b, h.pharmacy_ids_a, h.pharmacy_ids_b,
+               h.n_serotonergic_prescribers, h.claim_ids_a, h.claim_ids_b, h.reason_for_service,
+               h.clinical_significance, h.other_prescriber_indicator, h.other_pharmacy_indicator,
+               h.opened_on, h.last_change_on, r.clinical_guidance AS guidance, h.as_of, h.run_id,
+               a.action AS last_action, a.action_result AS last_result, a.action_at AS last_action_at
+        FROM alert_history AS h
+        LEFT JOIN alerts AS a ON a.alert_id = h.alert_id
+        LEFT JOIN (SELECT rule_id, any_value(clinical_guidance) AS clinical_guidance
+                   FROM rules_catalog GROUP BY rule_id) AS r ON r.rule_id = h.rule_id
+        WHERE h.run_id = $run_id AND ($as_of IS NULL OR h.as_of = $as_of)
+        ORDER BY list_position(['new', 'changed', 'ongoing', 'resolved'], h.status), h.priority DESC, h.alert_id
+        """,
+        {"run_id": run_id, "as_of": as_of},
+    )
+
+
+def _charted(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    fresh = [a for a in alerts if a["status"] in ("new", "changed") and not a["quiet"]][:MAX_TIMELINES]
+    ongoing = [a for a in alerts if a["status"] == "ongoing" and not a["quiet"]][:ONGOING_TIMELINES]
+    return fresh + ongoing
+
+
+def _timeline_data(
+    con: duckdb.DuckDBPyConnection, charted: list[dict[str, Any]]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    """Fills and episodes of both drugs around each charted alert: two queries for all alerts."""
+    if not charted:
+        return {}, {}
+    frame = pl.DataFrame(
+        [
+            {
+                "alert_id": a["alert_id"], "patient_id": a["patient_id"], "ingredient_a": a["ingredient_a"],
+                "ingredient_b": a["ingredient_b"],
+                "window_start": (a["first_overlap_date"] or a["as_of"]) - timedelta(days=TIMELINE_MARGIN_DAYS),
+                "window_end": (a["last_overlap_date"] or a["as_of"]) + timedelta(days=TIMELINE_MARGIN_DAYS),
+            }
+            for a in charted
+        ]
+    )  # fmt: skip
+    con.register("report_charted_rows", frame)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE report_charted AS SELECT * FROM report_charted_rows")
+    finally:
+        con.unregister("report_charted_rows")
+    fills = _dicts(
+        con,
+        """
+        SELECT c.alert_id, f.ingredient, f.exposure_start, f.exposure_end, f.prescriber_id, f.pharmacy_id,
+               f.claim_id
+        FROM report_charted AS c
+        JOIN fill_exposure AS f ON f.patient_id = c.patient_id AND f.ingredient IN (c.ingredient_a, c.ingredient_b)
+             AND f.exposure_end >= c.window_start AND f.exposure_start <= c.window_end
+        ORDER BY c.alert_id, f.exposure_start, f.claim_id
+        """,
+        {},
+    )
+    episodes = _dicts(
+        con,
+        """
+        SELECT c.alert_id, e.ingredient, e.episode_start, e.episode_end
+        FROM report_charted AS c
+        JOIN episodes AS e ON e.patient_id = c.patient_id AND e.ingredient IN (c.ingredient_a, c.ingredient_b)
+             AND e.episode_end >= c.window_start AND e.episode_start <= c.window_end
+        ORDER BY c.alert_id, e.episode_start
+        """,
+        {},
+    )
+    con.execute("DROP TABLE IF EXISTS report_charted")
+    by_fill: dict[str, list[dict[str, Any]]] = {}
+    for fill in fills:
+        by_fill.setdefault(fill["alert_id"], []).append(fill)
+    by_episode: dict[str, list[dict[str, Any]]] = {}
+    for episode in episodes:
+        by_episode.setdefault(episode["alert_id"], []).append(episode)
+    return by_fill, by_episode
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def explanation(alert: dict[str, Any]) -> str:
+    """One sentence a pharmacist reads first: what overlapped (or started too soon), and who wrote it."""
     a, b = alert["ingredient_a"], alert["ingredient_b"]
     if alert["kind"] == "washout":
         first, second = (a, b) if alert["initiation_order"] == "a_first" else (b, a)
         what = (
-            f"{second} started {alert['washout_gap_days']} day(s) after the last covered day of {first}, "
-            f"inside the washout window ({alert['first_overlap_date']})"
+            f"{second} started on {alert['first_overlap_date']}, {alert['washout_gap_days']} day(s) after the "
+            f"last covered day of {first}, inside the washout window"
         )
     else:
         what = (
-            f"{a} and {b} covered together on {alert['overlap_days']} day(s) "
-            f"({alert['first_overlap_date']} to {alert['last_overlap_date']})"
+            f"{a} and {b} were covered together on {alert['overlap_days']} day(s) between "
+            f"{alert['first_overlap_date']} and {alert['last_overlap_date']}"
         )
-    fragmentation = {True: "different prescribers", False: "a shared prescriber", None: "prescriber unknown"}
-    return f"{what}; {fragmentation[alert['cross_prescriber']]}."
+        if alert.get("longest_overlap_days"):
+            what += f" (longest run {alert['longest_overlap_days']} days)"
+    prescribers = {True: "written by different prescribers", False: "a prescriber wrote both",
+                   None: "a prescriber is unknown"}[alert["cross_prescriber"]]  # fmt: skip
+    pharmacies = {True: "dispensed by different pharmacies", False: "one pharmacy dispensed both",
+                  None: "a pharmacy is unknown"}[alert["cross_pharmacy"]]  # fmt: skip
+    return f"{what}; {prescribers}; {pharmacies}."
 
 
-def _alert_section(alerts: list[dict[str, Any]]) -> str:
-    parts = []
-    for status in STATUS_ORDER:
-        chosen = [a for a in alerts if a["status"] == status]
-        parts.append(f"<h3>{status.capitalize()} ({len(chosen)})</h3>")
-        body = [
-            [
-                round(a["priority"] or 0, 1),
-                Raw(f'<span class="sev {escape(a["severity"] or "")}">{escape(a["severity"] or "")}</span>'),
-                a["patient_id"],
-                f"{a['ingredient_a']} + {a['ingredient_b']}",
-                a["rule_id"],
-                a["kind"],
-                _explanation(a) if a["kind"] else "",
-                a["prescriber_ids_a"],
-                a["prescriber_ids_b"],
-                a["pharmacy_ids_a"],
-                a["pharmacy_ids_b"],
-                a["guidance"],
-            ]
-            for a in chosen[:500]
+def priority_text(alert: dict[str, Any]) -> str:
+    parts = alert.get("priority_parts") or {}
+    shown = [
+        f"{label} {parts[key]:+.1f}".replace(".0", "") for key, label in PRIORITY_PARTS if parts.get(key)
+    ]
+    total = alert.get("priority") or 0
+    return f"{total:.1f} = " + " ".join(shown) if shown else f"{total:.1f}"
+
+
+def _alert_card(alert: dict[str, Any], svg: str | None) -> str:
+    reasons = ", ".join(r.replace("_", " ") for r in alert.get("status_reasons") or [])
+    details = [
+        ("Why", explanation(alert)),
+        ("Priority", priority_text(alert)),
+        ("Changed because", reasons) if reasons else None,
+        (f"Prescribers {alert['ingredient_a']}", ", ".join(alert["prescriber_ids_a"] or []) or "unknown"),
+        (f"Prescribers {alert['ingredient_b']}", ", ".join(alert["prescriber_ids_b"] or []) or "unknown"),
+        (f"Pharmacies {alert['ingredient_a']}", ", ".join(alert["pharmacy_ids_a"] or []) or "unknown"),
+        (f"Pharmacies {alert['ingredient_b']}", ", ".join(alert["pharmacy_ids_b"] or []) or "unknown"),
+        ("Serotonergic prescribers", alert.get("n_serotonergic_prescribers")),
+        ("Guidance", alert.get("guidance") or ""),
+        (
+            "Last action",
+            f"{alert['last_action']} / {alert['last_result'] or '-'} on {alert['last_action_at']:%Y-%m-%d}",
+        )
+        if alert.get("last_action") and alert.get("last_action_at")
+        else None,
+    ]
+    dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in filter(None, details))
+    severity = escape(alert["severity"] or "")
+    return (
+        f'<div class="alert sev-{severity}" id="alert-{escape(alert["alert_id"])}"><div class="head">'
+        f'<span class="status {escape(alert["status"])}">{escape(alert["status"])}</span>'
+        f"{severity_badge(alert['severity'])}"
+        f'<span class="pair">{escape(alert["ingredient_a"])} + {escape(alert["ingredient_b"])}</span>'
+        f"<span>patient {escape(alert['patient_id'])}</span><span>priority {alert['priority'] or 0:.1f}</span>"
+        f'<span class="muted">rule {escape(alert["rule_id"] or "")} · {escape(alert["kind"] or "")} · '
+        f"alert {escape(alert['alert_id'])}</span></div><dl>{dl}</dl>{svg or ''}</div>"
+    )
+
+
+def _alert_rows(alerts: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            Raw(f'<a href="#alert-{escape(a["alert_id"])}">{escape(a["alert_id"])}</a>'),
+            a["priority"],
+            severity_badge(a["severity"]),
+            a["patient_id"],
+            f"{a['ingredient_a']} + {a['ingredient_b']}",
+            a["kind"],
+            explanation(a) if a["kind"] else "",
+            a["cross_prescriber"],
+            a["cross_pharmacy"],
         ]
-        table = _table(
-            ["priority", "severity", "patient", "pair", "rule", "kind", "explanation", "prescribers A",
-             "prescribers B", "pharmacies A", "pharmacies B", "guidance"],
-            body, f"No {status} alerts tonight.",
-        )  # fmt: skip
-        parts.append(table)
-        if len(chosen) > 500:
-            parts.append(f'<p class="muted">{len(chosen) - 500} more in the worklist CSV.</p>')
+        for a in alerts[:MAX_TABLE_ROWS]
+    ]
+
+
+_ALERT_HEADERS = ["alert", "priority", "severity", "patient", "pair", "kind", "explanation", "cross-prescriber",
+                  "cross-pharmacy"]  # fmt: skip
+
+
+def _alerts_section(alerts: list[dict[str, Any]], svgs: dict[str, str]) -> str:
+    active = [a for a in alerts if not a["quiet"]]
+    quiet = [a for a in alerts if a["quiet"]]
+    parts = []
+    for status in ("new", "changed"):
+        chosen = [a for a in active if a["status"] == status]
+        parts.append(f'<h3 id="{status}">{status.capitalize()} ({len(chosen):,})</h3>')
+        if not chosen:
+            parts.append(f'<p class="muted">No {status} alerts tonight.</p>')
+        parts.extend(_alert_card(a, svgs.get(a["alert_id"])) for a in chosen[:MAX_TIMELINES])
+        if len(chosen) > MAX_TIMELINES:
+            parts.append(_table_with_more(chosen[MAX_TIMELINES:], f"more {status} alerts"))
+    ongoing = [a for a in active if a["status"] == "ongoing"]
+    parts.append(f'<h3 id="ongoing">Ongoing ({len(ongoing):,})</h3>')
+    top = ongoing[:ONGOING_TIMELINES]
+    if top:
+        parts.append(f'<p class="muted">The {len(top)} highest-priority ongoing alerts, then the rest.</p>')
+    parts.extend(_alert_card(a, svgs.get(a["alert_id"])) for a in top)
+    parts.append(_table_with_more(ongoing[len(top) :], "ongoing alerts") if ongoing[len(top) :] else "")
+    if not ongoing:
+        parts.append('<p class="muted">No ongoing alerts.</p>')
+    resolved = [a for a in alerts if a["status"] == "resolved"]
+    parts.append(f'<h3 id="resolved">Resolved ({len(resolved):,})</h3>')
+    parts.append(
+        _table_with_more(resolved, "resolved alerts")
+        if resolved
+        else '<p class="muted">None resolved tonight.</p>'
+    )
+    if quiet:
+        parts.append(f'<h3 id="quiet">Acted on, quiet until they change ({len(quiet):,})</h3>')
+        parts.append(_table_with_more(quiet, "quiet alerts"))
     return "".join(parts)
 
 
+def _table_with_more(alerts: list[dict[str, Any]], what: str) -> str:
+    html = table(_ALERT_HEADERS, _alert_rows(alerts), numeric={1})
+    if len(alerts) > MAX_TABLE_ROWS:
+        html += (
+            f'<p class="muted">{len(alerts) - MAX_TABLE_ROWS:,} more {escape(what)} in the worklist CSV.</p>'
+        )
+    return html
+
+
+def _fragmentation(alerts: list[dict[str, Any]]) -> str:
+    current = [a for a in alerts if a["status"] != "resolved"]
+    severities = sorted({a["severity"] for a in current}, key=lambda s: -max(
+        (a.get("priority_parts") or {}).get("severity") or 0 for a in current if a["severity"] == s))  # fmt: skip
+    body = []
+    for severity in [*severities, None]:
+        chosen = [a for a in current if severity is None or a["severity"] == severity]
+        n_prescribers = [a.get("n_serotonergic_prescribers") or 0 for a in chosen]
+        body.append(
+            [
+                severity_badge(severity) if severity else Raw("<b>all</b>"),
+                len(chosen),
+                sum(a["cross_prescriber"] is True for a in chosen),
+                sum(a["cross_prescriber"] is False for a in chosen),
+                sum(a["cross_prescriber"] is None for a in chosen),
+                sum(a["cross_pharmacy"] is True for a in chosen),
+                sum(a["cross_pharmacy"] is False for a in chosen),
+                sum(a["cross_pharmacy"] is None for a in chosen),
+                sum(n == 1 for n in n_prescribers),
+                sum(n == 2 for n in n_prescribers),
+                sum(n >= 3 for n in n_prescribers),
+            ]
+        )
+    return table(
+        ["severity", "alerts", "cross-prescriber", "same prescriber", "prescriber unknown", "cross-pharmacy",
+         "same pharmacy", "pharmacy unknown", "1 prescriber", "2 prescribers", "3+ prescribers"],
+        body if current else [], "No current alerts.", numeric=set(range(1, 11)),
+    )  # fmt: skip
+
+
+def _parameters(info: dict[str, Any]) -> str:
+    try:
+        settings = json.loads(info.get("parameters") or "{}")
+    except ValueError:
+        return f"<pre>{escape(str(info.get('parameters')))}</pre>"
+    body = [
+        [f"{section}.{key}", value if not isinstance(value, float) else f"{value:g}"]
+        for section, values in sorted(settings.items())
+        if isinstance(values, dict)
+        for key, value in sorted(values.items())
+    ]
+    return table(["setting", "value"], body, "No parameters recorded.")
+
+
 def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str, list[dict[str, Any]]]:
-    run = con.execute("SELECT * FROM runs WHERE run_id = $r", {"r": run_id}).fetchall()
-    names = [d[0] for d in con.execute("SELECT * FROM runs LIMIT 0").description]
-    info = dict(zip(names, run[0], strict=True)) if run else {}
-    alerts = _worklist(con, run_id)
-    counts = {s: sum(1 for a in alerts if a["status"] == s) for s in STATUS_ORDER}
-    reconciled = info.get("rows_read") == (info.get("rows_accepted") or 0) + (
-        info.get("rows_quarantined") or 0
+    """The report's HTML and the night's worklist (one dict per alert)."""
+    info = _run(con, run_id)
+    as_of = info.get("as_of")
+    alerts = _worklist(con, run_id, as_of)
+    for alert in alerts:
+        alert.update(rules_hash=info.get("rules_hash"), config_hash=info.get("config_hash"))
+    charted = _charted(alerts)
+    fills, episodes = _timeline_data(con, charted)
+    svgs = {
+        a["alert_id"]: timeline_svg(a, fills.get(a["alert_id"], []), episodes.get(a["alert_id"], []))
+        for a in charted
+    }
+    counts = {s: sum(1 for a in alerts if a["status"] == s and not a["quiet"]) for s in STATUS_ORDER}
+    read, accepted, quarantined = (
+        info.get(k) or 0 for k in ("rows_read", "rows_accepted", "rows_quarantined")
     )
-    cards = "".join(
-        f'<div class="card">{escape(label)}<b>{value}</b></div>'
-        for label, value in [
-            ("rows read", f"{info.get('rows_read') or 0:,}"),
-            ("accepted", f"{info.get('rows_accepted') or 0:,}"),
-            ("quarantined", f"{info.get('rows_quarantined') or 0:,}"),
-            ("new alerts", counts["new"]),
-            ("changed", counts["changed"]),
-            ("ongoing", counts["ongoing"]),
-            ("resolved", counts["resolved"]),
-        ]
-    )
+    reconciled = read == accepted + quarantined
     quarantine = rows(
         con,
-        "SELECT reason_code, count(*), min(source_file || ' row ' || source_row), any_value(reason) "
-        "FROM quarantine WHERE run_id = $r GROUP BY 1 ORDER BY 2 DESC",
+        "SELECT reason_code, count(*), any_value(reason), min(source_file || ' row ' || source_row) "
+        "FROM quarantine WHERE run_id = $r GROUP BY 1 ORDER BY 2 DESC, 1",
         {"r": run_id},
     )
     unmapped = rows(
         con, "SELECT drug_name, ndc, fills, patients FROM unmapped_drugs WHERE run_id = $r "
-        "ORDER BY fills DESC LIMIT 25", {"r": run_id},
+        "ORDER BY fills DESC, drug_name LIMIT 25", {"r": run_id},
     )  # fmt: skip
+    unmapped_total = rows(
+        con, "SELECT count(*), sum(fills) FROM unmapped_drugs WHERE run_id = $r", {"r": run_id}
+    )[0]
     quality = rows(
-        con, "SELECT suite, expectation, success, observed FROM dq_results WHERE run_id = $r", {"r": run_id}
-    )
-    fragmentation = rows(
         con,
-        """
-        SELECT severity,
-               count(*) FILTER (WHERE cross_prescriber), count(*) FILTER (WHERE NOT cross_prescriber),
-               count(*) FILTER (WHERE cross_prescriber IS NULL), count(*) FILTER (WHERE cross_pharmacy),
-               count(*) FILTER (WHERE n_serotonergic_prescribers >= 3), count(*)
-        FROM interactions WHERE interaction_id IN
-            (SELECT alert_id FROM alert_history WHERE run_id = $r AND status <> 'resolved')
-        GROUP BY severity ORDER BY max(severity_rank) DESC
-        """,
+        "SELECT suite, expectation, success, observed FROM dq_results WHERE run_id = $r ORDER BY success, suite, expectation",
         {"r": run_id},
     )
+    failed_checks = sum(not ok for _, _, ok, _ in quality)
     attrition = rows(
         con, "SELECT measure, value FROM attrition WHERE run_id = $r ORDER BY step", {"r": run_id}
     )
+    burden = rows(
+        con,
+        """
+        SELECT patient_id, burden_start, burden_end, burden_days, max_concurrent, ingredients, prescriber_ids,
+               n_prescribers
+        FROM serotonergic_burden
+        WHERE $as_of IS NULL OR (burden_end >= $as_of::date - $lookback AND burden_start <= $as_of)
+        ORDER BY max_concurrent DESC, n_prescribers DESC, burden_days DESC, patient_id LIMIT 200
+        """,
+        {"as_of": as_of, "lookback": LOOKBACK_DAYS},
+    )
+    rules_hash = str(info.get("rules_hash") or "unknown")
+    night = escape(str(as_of))
+    top_reasons = ", ".join(f"{code} {n:,}" for code, n, *_ in quarantine[:3]) or "none"
     html = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>serosurv audit {escape(str(info.get("as_of")))}</title>
-<style>{CSS}</style></head><body>
-<h1>Serotonergic co-prescribing audit — night of {escape(str(info.get("as_of")))}</h1>
-<p class="muted">Run {escape(run_id)} · generated {datetime.now():%Y-%m-%d %H:%M} · rules {
-        escape(str(info.get("rules_hash")))
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>serosurv audit {night}</title><style>{CSS}</style></head><body>
+<h1>Serotonergic co-prescribing audit — night of {night}</h1>
+<p class="muted">Run {escape(run_id)} ({escape(str(info.get("status") or "unknown"))}, {
+        escape(str(info.get("recompute") or "full"))
     }
-· configuration {escape(str(info.get("config_hash")))}</p>
-<div class="cards">{cards}</div>
+recompute) · generated {datetime.now():%Y-%m-%d %H:%M} · rules version <code>{escape(rules_hash[:12])}</code>
+· configuration <code>{escape(str(info.get("config_hash") or "unknown"))}</code></p>
+<nav><a href="#alerts">Alerts</a><a href="#fragmentation">Fragmentation</a><a href="#burden">Serotonergic burden</a>
+<a href="#summary">Run summary</a><a href="#dq">Data quality</a><a href="#parameters">Parameters</a></nav>
+{
+        cards(
+            [
+                ("new", counts["new"]),
+                ("changed", counts["changed"]),
+                ("ongoing", counts["ongoing"]),
+                ("resolved", counts["resolved"]),
+                ("rows read", read),
+                ("accepted", accepted),
+                ("quarantined", quarantined),
+                ("data-quality checks failed", failed_checks),
+            ]
+        )
+    }
+<h2 id="alerts">Alerts — new and changed first</h2>
+<p class="muted">Priority = severity first (100 points per level: contraindicated 400 … minor 100), then +20
+different prescribers, +10 different pharmacies, +5 washout, +5 newest fill within 7 days (+2 within 30), up to
++5 for overlap length, +2 for three or more serotonergic prescribers. Timelines: one lane per drug; bars are
+fills coloured by prescriber and labelled prescriber · pharmacy; dashed outlines are episodes; the shaded band is
+the overlap (red) or washout window (yellow); the dotted line is the night.</p>
+{_alerts_section(alerts, svgs)}
+<h2 id="fragmentation">Fragmentation of current alerts</h2>
+<p class="muted">Cross-prescriber: no prescriber in common between the two drugs' fills, both known. Number of
+prescribers: distinct prescribers of serotonergic drugs in the alert's window.</p>
+{_fragmentation(alerts)}
+<h2 id="burden">Serotonergic burden: three or more serotonergic drugs at once</h2>
+<p class="muted">Periods reaching into the last {
+        LOOKBACK_DAYS
+    } days before the night (up to 200, most concurrent drugs first).</p>
+{
+        table(
+            ["patient", "from", "to", "days", "max concurrent", "drugs", "prescribers", "n prescribers"],
+            [list(r) for r in burden],
+            "No period of three or more concurrent serotonergic drugs.",
+            numeric={3, 4, 7},
+        )
+    }
+<h2 id="summary">Run summary</h2>
 <p>{
         '<span class="ok">Rows reconcile</span>'
         if reconciled
         else '<span class="bad">Rows do not reconcile</span>'
     }:
-every row read was accepted or quarantined with a reason. Inputs: {escape(str(info.get("input_files")))}</p>
-<h2>Alerts — new and changed first</h2>
-<p class="muted">Priority: severity first (100 points per level), then +20 different prescribers, +10 different
-pharmacies, +5 washout, +5 co-exposure in the last 7 days, up to +5 for overlap length, +2 for three or more
-serotonergic prescribers.</p>
-{_alert_section(alerts)}
-<h2>Fragmentation of current interactions</h2>
-{
-        _table(
-            [
-                "severity",
-                "cross-prescriber",
-                "same prescriber",
-                "prescriber unknown",
-                "cross-pharmacy",
-                "3+ serotonergic prescribers",
-                "total",
-            ],
-            [list(r) for r in fragmentation],
-            "No current interactions.",
-        )
-    }
-<h2>Data quality</h2>
-{_table(["suite", "expectation", "passed", "observed"], [list(r) for r in quality], "No results recorded.")}
+{read:,} read = {accepted:,} accepted + {quarantined:,} quarantined. Top quarantine reasons: {
+        escape(top_reasons)
+    }.</p>
+<p>Inputs: {escape(str(info.get("input_files") or "none recorded"))}</p>
 <h3>Quarantined rows by reason</h3>
 {
-        _table(
-            ["reason", "rows", "first example", "example reason"],
+        table(
+            ["reason code", "rows", "reason", "first example"],
             [list(r) for r in quarantine],
             "No row was quarantined.",
+            numeric={1},
         )
     }
-<h3>Unmapped drugs (top 25)</h3>
-{_table(["drug name", "NDC", "fills", "patients"], [list(r) for r in unmapped], "Every drug was mapped.")}
-<h2>Attrition</h2>
-{_table(["measure", "value"], [list(r) for r in attrition])}
-<h2>Parameters</h2><pre>{escape(str(info.get("parameters")))}</pre>
+<h3>Unmapped drugs (top 25 of {unmapped_total[0] or 0:,}, {unmapped_total[1] or 0:,} fills)</h3>
+{
+        table(
+            ["drug name", "NDC", "fills", "patients"],
+            [list(r) for r in unmapped],
+            "Every drug was mapped.",
+            numeric={2, 3},
+        )
+    }
+<h3>Attrition</h3>
+{table(["measure", "value"], [list(r) for r in attrition], "No counts recorded.", numeric={1})}
+<h2 id="dq">Data quality</h2>
+<p>{
+        "<span class='ok'>Every check passed.</span>"
+        if not failed_checks
+        else f"<span class='bad'>{failed_checks} check(s) failed.</span>"
+    }</p>
+{table(["suite", "expectation", "passed", "observed"], [list(r) for r in quality], "No results recorded.")}
+<h2 id="parameters">Rules and parameters</h2>
+<p>Rules hash <code>{escape(rules_hash)}</code>; configuration hash <code>{
+        escape(str(info.get("config_hash") or ""))
+    }</code>.</p>
+{_parameters(info)}
 </body></html>"""
     return html, alerts
 
 
+# ---------------------------------------------------------------------------- files
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    if isinstance(value, dict):
+        return ";".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items() if v)
+    return value
+
+
+def worklist_frame(alerts: list[dict[str, Any]]) -> pl.DataFrame:
+    """The worklist with typed columns (lists stay lists) for the Parquet export."""
+    records = [{c: a.get(c) for c in WORKLIST_COLUMNS} for a in alerts]
+    schema = {
+        c: pl.List(pl.String)
+        if c.endswith("_ids_a") or c.endswith("_ids_b") or c == "status_reasons"
+        else None
+        for c in WORKLIST_COLUMNS
+    }
+    for record in records:
+        parts = record.get("priority_parts")
+        record["priority_parts"] = json.dumps(parts, sort_keys=True) if parts is not None else None
+    if not records:
+        return pl.DataFrame(schema={c: (t or pl.String) for c, t in schema.items()})
+    return pl.DataFrame(
+        records, schema_overrides={c: t for c, t in schema.items() if t}, infer_schema_length=None
+    )
+
+
 def write_night_reports(con: duckdb.DuckDBPyConnection, run_id: str, out_dir: Path) -> dict[str, Path]:
-    """Write report.html and alerts.csv for the night under `.tmp` names; return the temporary paths."""
+    """Write report.html, alerts.csv and alerts.parquet for the night under `.tmp` names; return them."""
     as_of = rows(con, "SELECT as_of FROM runs WHERE run_id = $r", {"r": run_id})[0][0]
     night_dir = Path(out_dir) / str(as_of)
     night_dir.mkdir(parents=True, exist_ok=True)
@@ -255,7 +536,7 @@ def write_night_reports(con: duckdb.DuckDBPyConnection, run_id: str, out_dir: Pa
         writer = csv.DictWriter(handle, fieldnames=WORKLIST_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for alert in alerts:
-            writer.writerow(
-                {k: ";".join(map(str, v)) if isinstance(v, list) else v for k, v in alert.items()}
-            )
-    return {"report": report, "alerts": worklist}
+            writer.writerow({k: _flat(v) for k, v in alert.items()})
+    parquet = night_dir / "alerts.parquet.tmp"
+    worklist_frame(alerts).write_parquet(parquet)
+    return {"report": report, "alerts": worklist, "alerts_parquet": parquet}

@@ -85,6 +85,22 @@ def run(
     )
 
 
+def dashboard(
+    warehouse: Path | str, date_from: date, date_to: date, out: Path | str = "dashboard.html"
+) -> Path:
+    """The quality dashboard (self-contained HTML, no patient identifiers, small cells suppressed)."""
+    from serosurv import report_cli
+
+    return report_cli.dashboard(warehouse, date_from, date_to, out)
+
+
+def prevalence(warehouse: Path | str, out: Path | str, **options: Any) -> dict[str, Path]:
+    """Combination prevalence for researchers (see docs/prevalence.md); options as `serosurv prevalence`."""
+    from serosurv import report_cli
+
+    return report_cli.prevalence(warehouse, out, **options)
+
+
 def dask_runner(address: str = ""):
     """Prefect's Dask task runner: the given scheduler, or a local cluster with one worker per core."""
     from prefect_dask import DaskTaskRunner
@@ -99,7 +115,10 @@ def demo(out_dir: Path | str = "demo-out", patients: int = 20_000, seed: int = 4
     out_dir = Path(out_dir)
     data = generate(out_dir / "data", patients=patients, seed=seed)
     as_of = _generated_end(data)
-    return run([data["claims"]], patients=data["patients"], out_dir=out_dir, as_of=as_of)
+    result = run([data["claims"]], patients=data["patients"], out_dir=out_dir, as_of=as_of)
+    first = date(as_of.year, 1, 1)
+    result["dashboard"] = dashboard(out_dir / "serosurv.duckdb", first, as_of, out_dir / "dashboard.html")
+    return result
 
 
 def _generated_end(data: dict[str, Any]) -> date:

@@ -11,7 +11,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from serosurv import __version__, alerts_cli, rules_cli
+from serosurv import __version__, alerts_cli, report_cli, rules_cli
 from serosurv.errors import SerosurvError
 
 
@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     dem.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     rules_cli.add_parsers(commands)
     alerts_cli.add_parsers(commands)
+    report_cli.add_parsers(commands)
     return parser
 
 
@@ -97,7 +98,9 @@ def _print_night(result: dict) -> None:
         f"{counts.get('alerts_ongoing', 0):,} ongoing, {counts.get('alerts_resolved', 0):,} resolved alerts."
     )
     print(f"Report:   {result['reports']['report']}")
-    print(f"Worklist: {result['reports']['alerts']}")
+    print(f"Worklist: {result['reports']['alerts']} (and {result['reports']['alerts_parquet'].name})")
+    if result.get("dashboard"):
+        print(f"Quality dashboard: {result['dashboard']}")
 
 
 def _show_progress() -> None:
@@ -118,6 +121,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return rules_cli.dispatch(args)
     if args.command == "alerts":
         return alerts_cli.dispatch(args)
+    if args.command in ("report", "prevalence"):
+        return report_cli.dispatch(args)
     if args.command == "generate":
         written = api.generate(
             args.out, patients=args.patients, seed=args.seed, start=args.start, end=args.end
