@@ -15,11 +15,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from serosurv.cli_args import WAREHOUSE_HELP, iso_date
 from serosurv.errors import SerosurvError
 
 _WIDTH = 100
 _DEFAULT_WAREHOUSE = Path("serosurv.duckdb")
-_WAREHOUSE_HELP = "DuckDB warehouse file (default: ./serosurv.duckdb)"
 _PRESCRIBER_FLAG = {"0": "not specified", "1": "same prescriber", "2": "other prescriber"}
 _PHARMACY_FLAG = {"0": "not specified", "1": "your pharmacy", "3": "other pharmacy"}
 _SIGNIFICANCE = {"1": "major", "2": "moderate", "3": "minor"}
@@ -56,13 +56,6 @@ LIST_COLUMNS = (
 # ---------------------------------------------------------------------------- parsers
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from None
-
-
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Add `alerts` to the `serosurv` subcommands (the parser class is inherited)."""
     alerts = commands.add_parser(
@@ -97,7 +90,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     listing.add_argument("--format", choices=("table", "csv", "json"), default="table", help="default: table")
     listing.add_argument(
-        "--warehouse", type=Path, default=_DEFAULT_WAREHOUSE, metavar="FILE", help=_WAREHOUSE_HELP
+        "--warehouse", type=Path, default=_DEFAULT_WAREHOUSE, metavar="FILE", help=WAREHOUSE_HELP
     )
 
     show = actions.add_parser(
@@ -111,7 +104,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     show.add_argument("alert_id", metavar="ALERT_ID", help="the alert id (or its first 6+ characters)")
     show.add_argument(
-        "--warehouse", type=Path, default=_DEFAULT_WAREHOUSE, metavar="FILE", help=_WAREHOUSE_HELP
+        "--warehouse", type=Path, default=_DEFAULT_WAREHOUSE, metavar="FILE", help=WAREHOUSE_HELP
     )
 
     act = actions.add_parser(
@@ -133,11 +126,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     act.add_argument("--response", metavar="CATEGORY",
                      help="RetroDUR prescriber response: agree, disagree, not_my_patient, did_not_prescribe")  # fmt: skip
     act.add_argument("--note", metavar="TEXT", help="free text kept with the action")
-    act.add_argument("--snooze-until", type=_date, metavar="DATE",
+    act.add_argument("--snooze-until", type=iso_date, metavar="DATE",
                      help="keep the alert off the worklist until the night of DATE (or until it changes)")  # fmt: skip
     act.add_argument("--operator", required=True, metavar="NAME", help="who took the action")
     act.add_argument(
-        "--warehouse", type=Path, default=_DEFAULT_WAREHOUSE, metavar="FILE", help=_WAREHOUSE_HELP
+        "--warehouse", type=Path, default=_DEFAULT_WAREHOUSE, metavar="FILE", help=WAREHOUSE_HELP
     )
 
     export = actions.add_parser(
@@ -147,7 +140,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--out", type=Path, required=True, metavar="FILE", help="CSV file to write")
     export.add_argument(
-        "--warehouse", type=Path, default=_DEFAULT_WAREHOUSE, metavar="FILE", help=_WAREHOUSE_HELP
+        "--warehouse", type=Path, default=_DEFAULT_WAREHOUSE, metavar="FILE", help=WAREHOUSE_HELP
     )
 
     actions.add_parser(
@@ -190,13 +183,9 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def _open(warehouse: Path):
-    from serosurv.warehouse import connect
+    from serosurv.warehouse import open_existing
 
-    if not Path(warehouse).is_file():
-        raise SerosurvError(
-            f"The warehouse {warehouse} does not exist; run a night first or pass --warehouse."
-        )
-    return connect(warehouse)
+    return open_existing(warehouse)
 
 
 def list_alerts(

@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import date
 from pathlib import Path
 
 from serosurv import __version__, alerts_cli, report_cli, rules_cli
+from serosurv.cli_args import iso_date
 from serosurv.errors import SerosurvError
 
 
@@ -19,13 +19,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # usage errors: one sentence, exit 2
         self.print_usage(sys.stderr)
         raise SerosurvError(f"{message}.")
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from None
 
 
 def _positive(text: str) -> int:
@@ -54,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--patients", type=_positive, default=20_000, help="number of patients (default 20000)")
     gen.add_argument("--out", type=Path, required=True, help="folder to write to")
     gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    gen.add_argument("--start", type=_date, help="first fill date (default 2025-01-01)")
-    gen.add_argument("--end", type=_date, help="last fill date (default 2025-12-31)")
+    gen.add_argument("--start", type=iso_date, help="first fill date (default 2025-01-01)")
+    gen.add_argument("--end", type=iso_date, help="last fill date (default 2025-12-31)")
 
     run = commands.add_parser("run", help="run one night: claims in, alerts and audit report out",
                               description="Load the night's claims into the warehouse, check them, map drugs to "
@@ -71,10 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--warehouse", type=Path, help="DuckDB warehouse file (default: OUT/serosurv.duckdb)")
     run.add_argument(
-        "--as-of", type=_date, help="the night's date (default: today); later fill dates are quarantined"
+        "--as-of", type=iso_date, help="the night's date (default: today); later fill dates are quarantined"
     )
     run.add_argument("--out", type=Path, default=Path("out"), help="folder for reports (default: ./out)")
-    run.add_argument("--from", dest="backfill_from", type=_date, metavar="DATE",
+    run.add_argument("--from", dest="backfill_from", type=iso_date, metavar="DATE",
                      help="back-fill: also build the worklist for every night from DATE up to --as-of, in order")  # fmt: skip
 
     dem = commands.add_parser("demo", help="generate demo data and run a night on it",

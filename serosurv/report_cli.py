@@ -14,17 +14,10 @@ from pathlib import Path
 
 import duckdb
 
+from serosurv.cli_args import WAREHOUSE_HELP, iso_date
 from serosurv.errors import SerosurvError
 from serosurv.rules import load_rules
-
-_WAREHOUSE_HELP = "DuckDB warehouse file (default: ./serosurv.duckdb)"
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from None
+from serosurv.warehouse import open_existing
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -46,10 +39,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
             "contains no patient identifier, and shows counts of 1-10 as '<11'."
         ),
     )
-    dash.add_argument("--from", dest="date_from", type=_date, required=True, metavar="DATE", help="first day")
-    dash.add_argument("--to", dest="date_to", type=_date, required=True, metavar="DATE", help="last day")
     dash.add_argument(
-        "--warehouse", type=Path, default=Path("serosurv.duckdb"), metavar="FILE", help=_WAREHOUSE_HELP
+        "--from", dest="date_from", type=iso_date, required=True, metavar="DATE", help="first day"
+    )
+    dash.add_argument("--to", dest="date_to", type=iso_date, required=True, metavar="DATE", help="last day")
+    dash.add_argument(
+        "--warehouse", type=Path, default=Path("serosurv.duckdb"), metavar="FILE", help=WAREHOUSE_HELP
     )
     dash.add_argument("--out", type=Path, default=Path("dashboard.html"), metavar="FILE",
                       help="HTML file to write (default: ./dashboard.html)")  # fmt: skip
@@ -78,16 +73,16 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                       help="all (every pair seen, its class pairs and any interacting pair) or pairs written "
                       "A+B, e.g. tramadol+sertraline or SSRI+MAOI")  # fmt: skip
     prev.add_argument(
-        "--from", dest="date_from", type=_date, metavar="DATE", help="first day (default: first episode)"
+        "--from", dest="date_from", type=iso_date, metavar="DATE", help="first day (default: first episode)"
     )
     prev.add_argument(
-        "--to", dest="date_to", type=_date, metavar="DATE", help="last day (default: latest night)"
+        "--to", dest="date_to", type=iso_date, metavar="DATE", help="last day (default: latest night)"
     )
     prev.add_argument(
         "--out", type=Path, required=True, metavar="FILE", help="the table: FILE.csv or FILE.parquet"
     )
     prev.add_argument(
-        "--warehouse", type=Path, default=Path("serosurv.duckdb"), metavar="FILE", help=_WAREHOUSE_HELP
+        "--warehouse", type=Path, default=Path("serosurv.duckdb"), metavar="FILE", help=WAREHOUSE_HELP
     )
 
 
@@ -117,14 +112,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def _open(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    if not Path(warehouse).is_file():
-        raise SerosurvError(
-            f"The warehouse {warehouse} does not exist; give --warehouse FILE or run a night first."
-        )
-    try:
-        return duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error as exc:
-        raise SerosurvError(f"Cannot open the warehouse {warehouse}: {str(exc).splitlines()[0]}") from None
+    return open_existing(warehouse, read_only=True)
 
 
 def dashboard(

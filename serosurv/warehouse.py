@@ -130,6 +130,21 @@ def connect(path: Path | str, memory_limit: str = "", threads: int = 0) -> duckd
 _MIGRATED_TABLES = tuple(SCHEMA)  # columns added since a warehouse was created are added to it
 
 
+def open_existing(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A warehouse that a night already created (commands other than `run` never create one)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SerosurvError(
+            f"The warehouse {path} does not exist; run a night first or pass --warehouse FILE."
+        )
+    if not read_only:
+        return connect(path)
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise SerosurvError(f"Cannot open the warehouse {path}: {str(exc).splitlines()[0]}") from None
+
+
 def default_memory_limit() -> str:
     """40% of physical memory (the warehouse spills to disk beyond it)."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
