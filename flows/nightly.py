@@ -27,6 +27,7 @@ from prefect.cache_policies import NO_CACHE
 from reports.audit import write_night_reports
 from serosurv.config import Config, load_config
 from serosurv.errors import GateFailed, SerosurvError
+from serosurv.lock import warehouse_lock
 from serosurv.rules import RuleSet, load_rules
 from serosurv.warehouse import connect
 from transforms import (
@@ -279,52 +280,54 @@ def nightly(
     rules_dir = Path(config.rules.directory) if config.rules.directory else None
     ruleset = load_rules(rules_dir, include_related=config.rules.include_related)
     night_date = date.fromisoformat(as_of) if as_of else date.today()
-    con = connect(warehouse, config.warehouse.memory_limit, config.warehouse.threads)
-    night = Night(
-        con=con, run_id=f"{night_date:%Y%m%d}-{uuid.uuid4().hex[:8]}", as_of=night_date, config=config,
-        ruleset=ruleset, out_dir=Path(out_dir), inputs=[f"{fmt}: {p}" for p in claims],
-    )  # fmt: skip
-    try:
-        con.execute("BEGIN TRANSACTION")
+    # One writer at a time: a second run on this warehouse is refused before it reads anything.
+    with warehouse_lock(warehouse, "run"):
+        con = connect(warehouse, config.warehouse.memory_limit, config.warehouse.threads)
+        night = Night(
+            con=con, run_id=f"{night_date:%Y%m%d}-{uuid.uuid4().hex[:8]}", as_of=night_date, config=config,
+            ruleset=ruleset, out_dir=Path(out_dir), inputs=[f"{fmt}: {p}" for p in claims],
+        )  # fmt: skip
         try:
-            ingest_claims(night, claims, patients, fmt)
-            check_rows(night)
-            _record_run(night, "running")
-            quality_gate(night)
-            catalog.write_rules_catalog(con, night.ruleset)
-            choose_recompute(night, backfill=bool(backfill_from))
-            with ExitStack() as scope:
-                if night.recompute == "incremental":
-                    scope.enter_context(incremental.mapping_scope(con, night.run_id))
-                map_drugs(night)
-            if backfill_from:
-                backfill_nights(night, date.fromisoformat(backfill_from))
-            if night.config.engine.buckets > 1:
-                run_in_buckets(night, Path(warehouse))
-            else:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                ingest_claims(night, claims, patients, fmt)
+                check_rows(night)
+                _record_run(night, "running")
+                quality_gate(night)
+                catalog.write_rules_catalog(con, night.ruleset)
+                choose_recompute(night, backfill=bool(backfill_from))
                 with ExitStack() as scope:
                     if night.recompute == "incremental":
-                        night.counts["patients_recomputed"] = incremental.mark_affected(con, night.run_id)
-                        scope.enter_context(incremental.patient_scope(con))
-                    build_episodes(night)
-                    find_interactions(night)
-                    measure_burden(night)
-            night.counts.update(engine.totals(con))
-            classify_alerts(night)
-            _record_run(night, "success")
-            staged = write_reports(night)
-            con.execute("COMMIT")
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            _record_failure(night, exc)
-            raise
-        reports = {
-            name: tmp.rename(tmp.with_name(tmp.name.removesuffix(".tmp"))).resolve()
-            for name, tmp in staged.items()
-        }
-        return {
-            "run_id": night.run_id, "as_of": str(night_date), "counts": night.counts, "reports": reports,
-            "timings": night.timings,
-        }  # fmt: skip
-    finally:
-        con.close()
+                        scope.enter_context(incremental.mapping_scope(con, night.run_id))
+                    map_drugs(night)
+                if backfill_from:
+                    backfill_nights(night, date.fromisoformat(backfill_from))
+                if night.config.engine.buckets > 1:
+                    run_in_buckets(night, Path(warehouse))
+                else:
+                    with ExitStack() as scope:
+                        if night.recompute == "incremental":
+                            night.counts["patients_recomputed"] = incremental.mark_affected(con, night.run_id)
+                            scope.enter_context(incremental.patient_scope(con))
+                        build_episodes(night)
+                        find_interactions(night)
+                        measure_burden(night)
+                night.counts.update(engine.totals(con))
+                classify_alerts(night)
+                _record_run(night, "success")
+                staged = write_reports(night)
+                con.execute("COMMIT")
+            except BaseException as exc:
+                con.execute("ROLLBACK")
+                _record_failure(night, exc)
+                raise
+            reports = {
+                name: tmp.rename(tmp.with_name(tmp.name.removesuffix(".tmp"))).resolve()
+                for name, tmp in staged.items()
+            }
+            return {
+                "run_id": night.run_id, "as_of": str(night_date), "counts": night.counts, "reports": reports,
+                "timings": night.timings,
+            }  # fmt: skip
+        finally:
+            con.close()

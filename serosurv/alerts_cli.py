@@ -262,18 +262,20 @@ def show_alert(warehouse: Path, alert_id: str) -> str:
 def act_on_alert(warehouse: Path, alert_id: str, *, action: str, operator: str, result: str | None = None,
                  response: str | None = None, note: str | None = None,
                  snooze_until: date | None = None) -> str:  # fmt: skip
+    from serosurv.lock import warehouse_lock
     from serosurv.warehouse import transaction
     from transforms import alerts
 
-    con = _open(warehouse)
-    try:
-        with transaction(con):
-            stored = alerts.record_action(
-                con, alert_id, action=action, operator=operator, result=result, response=response,
-                note=note, snooze_until=snooze_until,
-            )  # fmt: skip
-    finally:
-        con.close()
+    with warehouse_lock(warehouse, "alerts act"):
+        con = _open(warehouse)
+        try:
+            with transaction(con):
+                stored = alerts.record_action(
+                    con, alert_id, action=action, operator=operator, result=result, response=response,
+                    note=note, snooze_until=snooze_until,
+                )  # fmt: skip
+        finally:
+            con.close()
     what = f"{stored['action_code']} ({alerts.label('professional_service', stored['action_code'])})"
     if stored["result_code"]:
         what += (

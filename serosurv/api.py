@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from serosurv.errors import SerosurvError
+from serosurv.lock import warehouse_lock
 
 
 def quiet_environment() -> None:
@@ -73,16 +74,18 @@ def run(
 
     out_dir = Path(out_dir)
     warehouse = Path(warehouse) if warehouse else out_dir / "serosurv.duckdb"
-    return nightly(
-        claims=[str(Path(p).resolve()) for p in claims],
-        warehouse=str(warehouse),
-        out_dir=str(out_dir),
-        as_of=as_of.isoformat() if as_of else None,
-        config_file=str(config_file) if config_file else None,
-        patients=str(Path(patients).resolve()) if patients else None,
-        fmt=fmt,
-        backfill_from=backfill_from.isoformat() if backfill_from else None,
-    )
+    # Taken here too (re-entrant in the flow) so a busy warehouse is refused before Prefect starts.
+    with warehouse_lock(warehouse, "run"):
+        return nightly(
+            claims=[str(Path(p).resolve()) for p in claims],
+            warehouse=str(warehouse),
+            out_dir=str(out_dir),
+            as_of=as_of.isoformat() if as_of else None,
+            config_file=str(config_file) if config_file else None,
+            patients=str(Path(patients).resolve()) if patients else None,
+            fmt=fmt,
+            backfill_from=backfill_from.isoformat() if backfill_from else None,
+        )
 
 
 def dashboard(

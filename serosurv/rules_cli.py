@@ -351,15 +351,17 @@ def check_rules(path: Path | None = None) -> str:
 
 def import_ndc(directory: Path, warehouse: Path, rules_dir: Path | None = None) -> str:
     """Load the FDA NDC Directory in `directory` into the warehouse's `ref_ndc`; a one-paragraph summary."""
+    from serosurv.lock import warehouse_lock
     from serosurv.warehouse import connect
     from transforms.ndc_import import SOURCE, import_ndc_directory
 
     ruleset = load_rules(rules_dir)  # agents and synonyms do not depend on the rule sets
-    con = connect(warehouse)
-    try:
-        counts = import_ndc_directory(con, Path(directory), ruleset)
-    finally:
-        con.close()
+    with warehouse_lock(warehouse, "reference import-ndc"):
+        con = connect(warehouse)
+        try:
+            counts = import_ndc_directory(con, Path(directory), ruleset)
+        finally:
+            con.close()
     summary = (
         f"FDA NDC Directory from {directory}: {counts['products_read']:,} products and "
         f"{counts['packages_read']:,} packages read; {counts['packages_mapped']:,} packages contain one "

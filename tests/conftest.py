@@ -44,3 +44,13 @@ def generated(tmp_path_factory):
 def write_csv(path: Path, header: str, *lines: str) -> Path:
     path.write_text("\n".join((header, *lines)) + "\n", encoding="utf-8")
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow are opt-in: they run only when `-m` names them (e.g. `-m slow`)."""
+    if "slow" in (config.getoption("markexpr", default="") or ""):
+        return
+    skip = pytest.mark.skip(reason="long-running; run with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
