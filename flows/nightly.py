@@ -28,6 +28,7 @@ from reports.audit import write_night_reports
 from serosurv.config import Config, load_config
 from serosurv.errors import GateFailed, SerosurvError
 from serosurv.lock import warehouse_lock
+from serosurv.permissions import owner_only
 from serosurv.rules import RuleSet, load_rules
 from serosurv.warehouse import connect
 from transforms import (
@@ -39,6 +40,7 @@ from transforms import (
     incremental,
     ingest,
     normalise,
+    pseudonymise,
     quality,
     validate,
 )
@@ -82,7 +84,8 @@ def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: st
             adapted = adapters.adapt(fmt, files, patients_file, Path(workdir))
             files, patients_file = adapted.claims, adapted.patients or patients_file
             _step(night, "adapt", f"mapped {fmt} input onto the canonical contract")
-        night.counts["rows_read"] = ingest.stage_claims(night.con, files)
+        night.counts["rows_read"] = ingest.stage_claims(night.con, files, adapted=fmt != "canonical")
+        patients_file = pseudonymise.apply(night.con, night.config.privacy, patients_file, Path(workdir))
         if patients_file:
             night.counts["patients"] = ingest.load_patients(night.con, patients_file, night.run_id)
     _step(night, "ingest", f"read {night.counts['rows_read']:,} rows from {len(claims)} input(s)")
@@ -93,6 +96,8 @@ def check_rows(night: Night) -> None:
     counts = validate.check_claims(
         night.con, night.run_id, night.as_of, night.config.validation.earliest_fill_date
     )
+    # The staged text copies are as large as the input; free them (or their spill files) for the engine.
+    night.con.execute("DROP TABLE IF EXISTS stg_checked; DROP TABLE IF EXISTS stg_raw")
     night.counts.update(
         rows_accepted=counts.rows_accepted, rows_quarantined=counts.rows_quarantined,
         **{f"quarantined_{code}": n for code, n in counts.reasons.items()},
@@ -139,7 +144,10 @@ def register_rules(night: Night) -> None:
 def build_episodes(night: Night) -> None:
     register_rules(night)
     night.counts.update(engine.build_episodes(night.con, night.as_of, night.config.episodes))
-    _step(night, "episodes", f"built {night.counts['episodes']:,} episodes")
+    scope = ""
+    if "patients_recomputed" in night.counts:
+        scope = f" (incremental: recomputed {night.counts['patients_recomputed']:,} patients)"
+    _step(night, "episodes", f"built {night.counts['episodes']:,} episodes{scope}")
 
 
 @task(name="interactions", cache_policy=NO_CACHE)
@@ -281,8 +289,8 @@ def nightly(
     ruleset = load_rules(rules_dir, include_related=config.rules.include_related)
     night_date = date.fromisoformat(as_of) if as_of else date.today()
     # One writer at a time: a second run on this warehouse is refused before it reads anything.
-    with warehouse_lock(warehouse, "run"):
-        con = connect(warehouse, config.warehouse.memory_limit, config.warehouse.threads)
+    with warehouse_lock(warehouse, "run"), owner_only():
+        con = connect(warehouse, **vars(config.warehouse))
         night = Night(
             con=con, run_id=f"{night_date:%Y%m%d}-{uuid.uuid4().hex[:8]}", as_of=night_date, config=config,
             ruleset=ruleset, out_dir=Path(out_dir), inputs=[f"{fmt}: {p}" for p in claims],

@@ -9,6 +9,7 @@ from typing import Any
 
 from serosurv.errors import SerosurvError
 from serosurv.lock import warehouse_lock
+from serosurv.permissions import owner_only
 
 
 def quiet_environment() -> None:
@@ -19,6 +20,7 @@ def quiet_environment() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+@owner_only()
 def generate(out_dir: Path | str, patients: int = 20_000, seed: int = 42,
              start: date | None = None, end: date | None = None) -> dict[str, Any]:  # fmt: skip
     """Write a synthetic population (claims, patients, planted truth) to out_dir."""
@@ -36,6 +38,7 @@ def generate(out_dir: Path | str, patients: int = 20_000, seed: int = 42,
     return generator.generate(Path(out_dir), patients, **kwargs)
 
 
+@owner_only()
 def run(
     claims: list[Path | str],
     *,
@@ -55,6 +58,7 @@ def run(
     `fmt` names the input layout (canonical, omop, scdm, pde, mimic-iv, mapping:FILE); other layouts
     are mapped onto the canonical contract inside the flow's ingest step, keeping the source lineage."""
     from transforms.adapters import check_format
+    from transforms.pseudonymise import check_key
 
     check_format(fmt)
     missing = [str(p) for p in claims if not Path(p).exists()]
@@ -69,6 +73,7 @@ def run(
     from serosurv.config import load_config
 
     engine_settings = load_config(config_file).engine
+    check_key(load_config(config_file).privacy)  # a missing key stops the night before Prefect starts
     if engine_settings.buckets > 1:
         nightly = nightly.with_options(task_runner=dask_runner(engine_settings.dask_address))
 
@@ -88,6 +93,38 @@ def run(
         )
 
 
+@owner_only()
+def serve(
+    config_file: Path | str | None = None,
+    *,
+    dry_run: bool = False,
+    once: bool = False,
+    as_of: date | None = None,
+) -> str | dict[str, Any] | None:
+    """Register the nightly run (the `[schedule]` settings of the configuration) with the Prefect server
+    at PREFECT_API_URL and run each night as it comes due, until stopped; see docs/operations.md.
+
+    `dry_run` returns what would be registered, as text, without contacting a server. `once` runs one
+    night now exactly as the schedule would (files from the patterns, retries) and returns its result,
+    like `run`: the night `as_of`, else the one the current time names. Neither needs a server."""
+    if as_of and not once:
+        raise SerosurvError(
+            "--as-of goes with --once; the schedule takes each night's date from its start time."
+        )
+    if not (dry_run or once):
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")  # served nights log to the server's UI
+    quiet_environment()
+    from flows import serve as serving
+
+    if dry_run:
+        return serving.describe(*serving.schedule_settings(config_file))
+    if once:
+        return serving.run_once(config_file, as_of)
+    serving.serve_nightly(config_file)
+    return None
+
+
+@owner_only()
 def dashboard(
     warehouse: Path | str, date_from: date, date_to: date, out: Path | str = "dashboard.html"
 ) -> Path:
@@ -97,6 +134,7 @@ def dashboard(
     return report_cli.dashboard(warehouse, date_from, date_to, out)
 
 
+@owner_only()
 def prevalence(warehouse: Path | str, out: Path | str, **options: Any) -> dict[str, Path]:
     """Combination prevalence for researchers (see docs/prevalence.md); options as `serosurv prevalence`."""
     from serosurv import report_cli
@@ -113,6 +151,7 @@ def dask_runner(address: str = ""):
     return DaskTaskRunner(cluster_kwargs={"n_workers": os.cpu_count() or 2, "threads_per_worker": 1})
 
 
+@owner_only()
 def demo(out_dir: Path | str = "demo-out", patients: int = 20_000, seed: int = 42) -> dict[str, Any]:
     """Generate a synthetic population and run the night on it; returns the run result."""
     out_dir = Path(out_dir)

@@ -13,6 +13,7 @@ from pathlib import Path
 from serosurv import __version__, alerts_cli, report_cli, rules_cli
 from serosurv.cli_args import iso_date
 from serosurv.errors import SerosurvError
+from serosurv.permissions import owner_only
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,6 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     dem.add_argument("--out", type=Path, default=Path("demo-out"), help="folder (default: ./demo-out)")
     dem.add_argument("--patients", type=_positive, default=20_000, help="number of patients (default 20000)")
     dem.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+
+    srv = commands.add_parser("serve", help="run the nightly audit on a schedule (registers it with a Prefect server)",
+                              description="Register the nightly run with the Prefect server at PREFECT_API_URL "
+                              "(start one with `prefect server start`): the cron schedule, time zone, claims "
+                              "location and retries of the [schedule] section of --config. Then run each night "
+                              "as it comes due, until stopped. Each run processes the night its scheduled start "
+                              "time names, so a late or retried run still processes its own night. See "
+                              "docs/operations.md.")  # fmt: skip
+    srv.add_argument(
+        "--config", type=Path, help="configuration TOML with a [schedule] section (see serosurv.toml)"
+    )
+    mode = srv.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true",
+                      help="show what would be registered (schedule, next nights, files, retries) and exit")  # fmt: skip
+    mode.add_argument("--once", action="store_true",
+                      help="run one night now as the schedule would, in this process, and exit (no server needed)")  # fmt: skip
+    srv.add_argument("--as-of", type=iso_date, help="with --once: the night to run (default: the night the "
+                     "current time names, e.g. yesterday with night = previous_day)")  # fmt: skip
     rules_cli.add_parsers(commands)
     alerts_cli.add_parsers(commands)
     report_cli.add_parsers(commands)
@@ -107,6 +126,7 @@ def _show_progress() -> None:
     logger.propagate = False
 
 
+@owner_only()  # every file and folder a command creates is readable by its owner only
 def dispatch(args: argparse.Namespace) -> int:
     from serosurv import api
 
@@ -130,6 +150,12 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "demo":
         print(f"Generating {args.patients:,} synthetic patients and running the night ...", file=sys.stderr)
         _print_night(api.demo(args.out, patients=args.patients, seed=args.seed))
+    elif args.command == "serve":
+        outcome = api.serve(args.config, dry_run=args.dry_run, once=args.once, as_of=args.as_of)
+        if isinstance(outcome, str):
+            print(outcome)
+        elif outcome:
+            _print_night(outcome)
     return 0
 
 
@@ -143,10 +169,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         _show_progress()
-        if args.verbose:
-            import os
+        import os
 
+        if args.verbose:
             os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+        elif args.command != "serve":  # serve's console is the scheduler's log
+            # The command reports its own errors (one sentence, or the traceback with --debug); Prefect's
+            # console would repeat a failed run with its traceback. Its API handler keeps the run's logs.
+            # Read when Prefect is first imported, which the commands do lazily (after this line).
+            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
         return dispatch(args)
     except SerosurvError as exc:
         print(f"serosurv: error: {exc}", file=sys.stderr)
@@ -157,6 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # internal errors: say so, keep identifiers out, traceback only on request
         if debug:
             raise
+        if "No space left on device" in str(exc):
+            print(
+                "serosurv: error: out of disk space (DuckDB spills beyond its memory limit to the warehouse's "
+                "temp_directory); the warehouse is left as it was: free space or set [warehouse] temp_directory "
+                "to a larger disk.",
+                file=sys.stderr,
+            )
+            return 1
         print(
             f"serosurv: internal error: {type(exc).__name__}; rerun with --debug for details.",
             file=sys.stderr,

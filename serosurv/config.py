@@ -97,9 +97,117 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    """Keyed pseudonymisation of patient, prescriber and pharmacy ids at ingest (docs/privacy.md)."""
+
+    pseudonymise: bool = False
+    key_env: str = "SEROSURV_PSEUDONYM_KEY"
+
+    def __post_init__(self) -> None:
+        import re
+
+        # Only a variable's name belongs here (the configuration is recorded in every run): a value that
+        # does not look like one may be the key itself, so it is refused without being echoed.
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]{0,63}", self.key_env):
+            raise SerosurvError(
+                "Setting 'privacy.key_env' must be the name of an environment variable (upper-case letters, "
+                "digits and _, e.g. SEROSURV_PSEUDONYM_KEY); put the key in that variable, never in the file."
+            )
+
+
+@dataclass(frozen=True)
 class WarehouseConfig:
     memory_limit: str = ""
     threads: int = 0
+    temp_directory: str = ""
+
+
+NIGHTS = ("previous_day", "same_day")
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12),
+                ("day-of-week", 0, 7))  # fmt: skip
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_NAMES = {
+    "month": {m: i + 1 for i, m in enumerate(_MONTHS)},
+    "day-of-week": {d: i for i, d in enumerate(_WEEKDAYS)},
+}
+
+
+def cron_problem(expression: str) -> str:
+    """What is wrong with a five-field cron expression (minute hour day-of-month month day-of-week); ''."""
+    parts = expression.split()
+    if len(parts) != 5:
+        return "needs five fields (minute hour day-of-month month day-of-week)"
+    for text, (name, low, high) in zip(parts, _CRON_FIELDS, strict=True):
+        for item in text.split(","):
+            base, slash, step = item.partition("/")
+            if slash and not (step.isdigit() and int(step) > 0):
+                return f"has a bad step '{item}' in the {name} field"
+            for bound in [] if base == "*" else base.split("-", 1):
+                value = _CRON_NAMES.get(name, {}).get(bound.lower(), int(bound) if bound.isdigit() else None)
+                if value is None or not low <= value <= high:
+                    return f"has '{item}' in the {name} field, which allows {low}-{high}"
+    return ""
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When `serosurv serve` runs a night, which files it reads and how it retries (see docs/operations.md)."""
+
+    name: str = "nightly"
+    cron: str = "30 2 * * *"
+    timezone: str = "UTC"
+    night: str = "previous_day"
+    claims: str = ""
+    patients: str = ""
+    format: str = "canonical"
+    warehouse: str = ""
+    out_dir: str = "out"
+    retries: int = 4
+    retry_delay_seconds: int = 60
+    retry_max_delay_seconds: int = 1800
+
+    def __post_init__(self) -> None:
+        from datetime import date
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if not self.name or any(c in self.name for c in "/%"):
+            raise SerosurvError(
+                f"Setting 'schedule.name' must be a name without '/' or '%', got {self.name!r}."
+            )
+        if problem := cron_problem(self.cron):
+            raise SerosurvError(f"Setting 'schedule.cron' {problem}, got {self.cron!r}.")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SerosurvError(
+                f"Setting 'schedule.timezone' must be an IANA time zone such as 'America/New_York', got {self.timezone!r}."
+            ) from None
+        if self.night not in NIGHTS:
+            raise SerosurvError(
+                f"Setting 'schedule.night' must be one of {', '.join(NIGHTS)}, got {self.night!r}."
+            )
+        for key in ("claims", "patients"):
+            try:
+                getattr(self, key).format(date=date(2000, 1, 31))
+            except (KeyError, IndexError, ValueError):
+                raise SerosurvError(
+                    f"Setting 'schedule.{key}' may only use the placeholder {{date}} (or e.g. {{date:%Y%m%d}}), "
+                    f"got {getattr(self, key)!r}."
+                ) from None
+        if self.retries > 20:
+            raise SerosurvError(f"Setting 'schedule.retries' must be at most 20, got {self.retries}.")
+        if self.retry_max_delay_seconds < self.retry_delay_seconds:
+            raise SerosurvError(
+                "Setting 'schedule.retry_max_delay_seconds' must not be below 'schedule.retry_delay_seconds'."
+            )
+
+    @property
+    def retry_delays(self) -> list[int]:
+        """Seconds to wait before each retry: doubling from retry_delay_seconds, capped at the maximum."""
+        return [
+            min(self.retry_delay_seconds * 2**i, self.retry_max_delay_seconds) for i in range(self.retries)
+        ]
 
 
 @dataclass(frozen=True)
@@ -111,10 +219,16 @@ class Config:
     alerts: AlertConfig = field(default_factory=AlertConfig)
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     @property
     def hash(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
+        # [schedule] says when and from where nights run, not how they are computed: leaving it out means
+        # editing it never forces a full recompute, and hashes recorded before it existed still match.
+        # [privacy] counts only when on (pseudonyms change every output), so hashes recorded before it match.
+        hashed = {k: v for k, v in asdict(self).items() if k != "privacy" or self.privacy.pseudonymise}
+        text = json.dumps({k: v for k, v in hashed.items() if k != "schedule"}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,3 +15,16 @@ class SerosurvError(Exception):
 
 class GateFailed(SerosurvError):
     """The data-quality gate stopped the night; the warehouse is left as it was."""
+
+
+def header_note(header: list[str]) -> str:
+    """What an error message may say about a file's header: its names, but only those without a digit.
+
+    A file without a header row has its first data row read as the header, so a name with a digit may be
+    a value of the file (a patient, prescriber or pharmacy id, a date): it is counted, never quoted."""
+    named = [name for name in header if not any(c.isdigit() for c in name)]
+    others = len(header) - len(named)
+    if not others:
+        return f"found: {', '.join(named) or 'none'}"
+    hidden = f"{others} name(s) with digits, not shown as they may be data: is the header row missing?"
+    return f"found: {', '.join(named)}, and {hidden}" if named else f"found {hidden}"

@@ -110,7 +110,9 @@ SCHEMA = {
 }
 
 
-def connect(path: Path | str, memory_limit: str = "", threads: int = 0) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path | str, memory_limit: str = "", threads: int = 0, temp_directory: str = ""
+) -> duckdb.DuckDBPyConnection:
     """Open (or create) the warehouse file and make sure every contract table exists."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +124,9 @@ def connect(path: Path | str, memory_limit: str = "", threads: int = 0) -> duckd
     con.execute(f"SET memory_limit = '{memory_limit or default_memory_limit()}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
+    if temp_directory:
+        Path(temp_directory).mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory = $d", {"d": str(temp_directory)})
     ensure_schema(con)
     return con
 

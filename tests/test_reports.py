@@ -12,11 +12,16 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
+from reports.dashboard import SUPPRESSED, dashboard_data
 from serosurv import api
 from serosurv.report_cli import build_standalone_parser, dashboard, dispatch
+from serosurv.rules import load_rules
+from tests.test_prevalence import recoverable, two_way
+from transforms.prevalence import MIN_CELL, suppress_cells
 
 AS_OF = date(2025, 12, 31)
 SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
@@ -100,6 +105,176 @@ def test_report_dashboard_command_and_its_errors(night, tmp_path, capsys):
     table = pl.read_parquet(tmp_path / "p.parquet")
     assert set(table.get_column("interval")) == {"2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"}
     assert (tmp_path / "p.html").is_file()
+
+
+# ---------------------------------------------------------------------------- research outputs audit
+
+SMALL = range(1, MIN_CELL)  # counts 1..10: never published
+
+
+def _published_counts(rows: list[dict]) -> list[int]:
+    """Every count a dashboard table publishes (rates and shares are not counts)."""
+    return [
+        value
+        for row in rows
+        for key, value in row.items()
+        if isinstance(value, int) and not isinstance(value, bool) and not key.startswith(("rate", "share"))
+    ]
+
+
+def test_dashboard_publishes_no_count_from_1_to_10_and_hides_what_would_give_one_away(night):
+    _, out, _ = night
+    con = duckdb.connect(str(out / "serosurv.duckdb"), read_only=True)
+    try:
+        data = dashboard_data(con, date(2025, 1, 1), AS_OF, load_rules())
+    finally:
+        con.close()
+    tables = [
+        data[k] for k in ("rates", "shares", "pairs", "classes", "prescribers", "pharmacies", "outcomes")
+    ]
+    counts = [n for rows in tables for n in _published_counts(rows)]
+    assert len(counts) > 50 and data["exposed"] not in SMALL
+    assert not [n for n in counts if n in SMALL]
+    assert any(value == SUPPRESSED for rows in tables for row in rows for value in row.values())
+    for row in data["rates"]:  # a rate from a hidden count would give the count back
+        assert row["rate_per_1000"] is None or SUPPRESSED not in (row["patients"], row["exposed"])
+    for row in data["shares"]:
+        for measure in ("cross_prescriber", "cross_pharmacy"):
+            assert row[measure] != SUPPRESSED or row[f"share_{measure}"] is None
+    months = {r["month"] for r in data["rates"]}
+    for month in months:  # people with any interaction = the sum of the severities, as an attacker may assume
+        cells = {r["severity"]: r["patients"] for r in data["rates"] if r["month"] == month}
+        hidden = {k for k, v in cells.items() if v == SUPPRESSED}
+        values = {k: 0 if v == SUPPRESSED else v for k, v in cells.items()}
+        relation = [("any", [s for s in cells if s != "any"])]
+        assert recoverable(values, relation, hidden) & hidden == set(), (month, cells)
+
+
+def derivable(hidden: set, relations: list) -> set:
+    """The hidden cells an attacker can compute from the published ones through the relations (total =
+    sum of parts): a cell is fixed when it is zero in every solution of the relations restricted to the
+    hidden cells, i.e. its row of the null space (by SVD, per connected group of hidden cells) is zero.
+    tests/test_prevalence.py checks the same exactly, in rationals, on small tables; this scales."""
+    rows = [[k for k in (total, *parts) if k in hidden] for total, parts in relations]
+    signs = [
+        {k: (1.0 if k == total else -1.0) for k in (total, *parts) if k in hidden}
+        for total, parts in relations
+    ]
+    parent = {k: k for k in hidden}
+
+    def root(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for members in rows:
+        for k in members[1:]:
+            parent[root(k)] = root(members[0])
+    groups: dict = {}
+    for k in hidden:
+        groups.setdefault(root(k), []).append(k)
+    found = set()
+    for cells in groups.values():
+        column = {k: i for i, k in enumerate(cells)}
+        matrix = np.array(
+            [[sign.get(k, 0.0) for k in cells] for members, sign in zip(rows, signs, strict=True)
+             if members and members[0] in column]
+        )  # fmt: skip
+        if not len(matrix):
+            continue
+        _, singular, vt = np.linalg.svd(matrix)
+        rank = int((singular > 1e-9 * max(1.0, singular[0])).sum())
+        null_space = vt[rank:]
+        found |= {
+            k for k, i in column.items() if not null_space.size or np.all(np.abs(null_space[:, i]) < 1e-7)
+        }
+    return found
+
+
+def test_derivable_finds_what_exact_elimination_finds():
+    values, relations = two_way({("a", "F"): 7, ("a", "M"): 0, ("b", "F"): 12, ("b", "M"): 40})
+    for hidden in ({("a", "F")}, {("a", "F"), ("a", "M")}, {("a", "F"), ("b", "F"), ("a", "M"), ("b", "M")},
+                   suppress_cells(values, relations)):  # fmt: skip
+        assert derivable(hidden, relations) == recoverable(values, relations, hidden) & hidden
+    assert derivable({("a", "F")}, relations) == {("a", "F")}  # one hidden cell of a row: given away
+
+
+def _relations(part: pl.DataFrame, column: str, classes: dict[str, str], complete: bool) -> list:
+    """The additive relations an attacker can use within one interval: each margin of a row is the sum
+    of its strata; for numerators of a complete table (every pair seen is a row), "any interacting pair"
+    and each class pair are (assumed to be) the sum of their ingredient pairs."""
+    keys = {(r["pair"], r["age_band"], r["sex"]) for r in part.iter_rows(named=True)}
+    labels = {k[0] for k in keys}
+    ages = sorted({k[1] for k in keys} - {"all"})
+    sexes = sorted({k[2] for k in keys} - {"all"})
+    relations = []
+    for label in labels:
+        for sex in ["all", *sexes]:
+            parts = [(label, a, sex) for a in ages if (label, a, sex) in keys]
+            if parts and (label, "all", sex) in keys:
+                relations.append(((label, "all", sex), parts))
+        for age in ["all", *ages]:
+            parts = [(label, age, s) for s in sexes if (label, age, s) in keys]
+            if parts and (label, age, "all") in keys:
+                relations.append(((label, age, "all"), parts))
+    kinds = dict(part.select("pair", "row_type").unique().iter_rows())
+    pairs = [label for label in labels if kinds[label] == "pair"]
+    if column == "numerator" and complete:
+        for age, sex in {(k[1], k[2]) for k in keys}:
+            relations.append((("any interacting pair", age, sex), [(p, age, sex) for p in pairs]))
+            for label in labels:
+                if kinds[label] == "class_pair":
+                    members = [
+                        p for p in pairs
+                        if " + ".join(sorted((classes[p.split(" + ")[0]], classes[p.split(" + ")[1]]), key=str.lower))
+                        == label
+                    ]  # fmt: skip
+                    if members:
+                        relations.append(((label, age, sex), [(p, age, sex) for p in members]))
+    return relations
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"interval": "month"},
+        {"interval": "quarter", "by": ["age_band", "sex"], "pairs": ["tramadol+sertraline", "SSRI+MAOI"]},
+        {"interval": "year", "denominator": "members", "by": ["sex"]},
+        {"interval": "quarter", "measure": "point", "denominator": "users_of:SSRI", "by": ["sex"]},
+    ],
+    ids=["month", "quarter-age-sex", "year-members", "point-ssri-users"],
+)
+def test_prevalence_publishes_no_count_from_1_to_10_and_no_suppressed_cell_can_be_derived(
+    night, tmp_path, options
+):
+    _, out, _ = night
+    written = api.prevalence(out / "serosurv.duckdb", tmp_path / "prevalence.parquet", **options)
+    table = pl.read_parquet(written["table"])
+    assert table.height > 20 and table.get_column("suppressed").any()
+    for column in ("numerator", "denominator"):
+        shown = table.get_column(column).drop_nulls()
+        assert shown.len() and not shown.is_in(list(SMALL)).any(), column
+        assert (
+            table.filter(pl.col(f"{column}_suppressed")).get_column(column).null_count()
+            == table.filter(pl.col(f"{column}_suppressed")).height
+        )
+    both = table.drop_nulls(["numerator", "denominator"])
+    assert not (both["denominator"] - both["numerator"]).is_in(list(SMALL)).any()  # people without it, too
+    assert (
+        table.filter(pl.col("suppressed")).get_column("estimate").null_count()
+        == table.get_column("suppressed").sum()
+    )
+    classes = {name: agent.drug_class for name, agent in load_rules().agents.items()}
+    for (interval,), part in table.group_by(["interval"]):
+        for column in ("numerator", "denominator"):
+            cells = {(r["pair"], r["age_band"], r["sex"]): r[column] for r in part.iter_rows(named=True)}
+            hidden = {k for k, v in cells.items() if v is None}
+            found = derivable(hidden, _relations(part, column, classes, "pairs" not in options))
+            assert not found, (interval, column, sorted(found)[:3])
+    summary = written["summary"].read_text(encoding="utf-8").split("<h2>Parameters")[0]
+    shown = [int(n.replace(",", "")) for n in re.findall(r"<td[^>]*>([\d,]+)</td>", summary)]
+    assert not [n for n in shown if n in SMALL]
 
 
 # ---------------------------------------------------------------------------- real browser

@@ -18,8 +18,8 @@ HEADER = (
 AS_OF = date(2025, 6, 30)
 
 
-def load(con, *paths):
-    read = ingest.stage_claims(con, list(paths))
+def load(con, *paths, adapted=False):
+    read = ingest.stage_claims(con, list(paths), adapted=adapted)
     counts = validate.check_claims(con, "r1", AS_OF, "2000-01-01")
     assert counts.rows_read == read
     return counts
@@ -144,7 +144,7 @@ def test_adapter_output_keeps_the_source_lineage_and_its_rejections(warehouse, t
         'M1,P1,2025-01-05,2025-01-10,sertraline,prescriptions.csv.gz,17,"{""drug"":""sertraline""}",,',
         "M2,P1,2025-01-05,2025-01-10,NS,prescriptions.csv.gz,18,{},diluent_or_base,drug_type BASE is a diluent",
     )
-    counts = load(warehouse, path)
+    counts = load(warehouse, path, adapted=True)
     assert (counts.rows_accepted, counts.rows_quarantined) == (1, 1)
     assert rows(warehouse, "SELECT claim_id, source_file, source_row FROM claims") == [
         ("M1", "prescriptions.csv.gz", 17)

@@ -1,24 +1,45 @@
 """Ingest: read claims files (CSV, Parquet, gzip) into the staging table `stg_raw`, as text, with lineage.
 
 Everything is read as text so that a malformed value becomes a quarantined row with a reason, never a
-failed read. Lineage: the file name and the 1-based data row number (the header is not counted).
+failed read. Lineage: the file name and the 1-based data row number (the header is not counted). A CSV
+row with more fields than the header (a value with an unquoted comma, or a delimiter at the end of the
+line) is quarantined as `too_many_fields`: which of its values belong to which column cannot be known,
+and an empty last field cannot be told from a shifted row whose last value is empty.
+
+Refusals (SerosurvError) name the file and never quote the file's contents: in a file without a header
+row, the "column names" are a patient's values.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import logging
+import re
+import sys
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from serosurv.errors import SerosurvError
+from serosurv.errors import SerosurvError, header_note
 from serosurv.warehouse import CANONICAL_COLUMNS
 
 REQUIRED = ("claim_id", "patient_id", "fill_date")
 ONE_OF = (("days_supply", "end_date"), ("ndc", "rxcui", "drug_name"))
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Written by transforms/adapters next to the canonical columns; honoured only in adapter output.
+LINEAGE = ("source_file", "source_row", "raw", "reject_code", "reject_reason")
+ROW, OVERFLOW = "__row", "__overflow"  # columns of the Parquet a CSV is converted to
+BATCH_ROWS = 100_000
+MASK = "\udc00"  # stands for a line-break character inside a record while the csv module reads it
+# Parse every field of every row, read or not: a row longer than the header must fail the fast read.
+EVERY_FIELD = pl.QueryOptFlags(projection_pushdown=False)
+
+log = logging.getLogger("serosurv")
 
 
 def file_kind(path: Path) -> str:
@@ -32,34 +53,178 @@ def file_kind(path: Path) -> str:
     )
 
 
-def check_columns(path: Path, columns: list[str]) -> None:
-    present = set(columns)
+def check_columns(path: Path, present: Collection[str], width: int, hint: str) -> None:
+    """The contract's required columns are in the header. Of the header, the message names only the
+    contract's columns it found: the others may be data (a file without a header row)."""
+    if present:
+        found = [c for c in (*CANONICAL_COLUMNS, *LINEAGE) if c in present]
+        others = width - len(found)
+        summary = f"the header has {', '.join(found)}" + (f" and {others} other column(s)" if others else "")
+    else:
+        summary = f"none of the header's {width} column(s) is a claims column; {hint}"
     for column in REQUIRED:
         if column not in present:
-            raise SerosurvError(
-                f"{path}: required column '{column}' is missing (found: {', '.join(columns) or 'none'})."
-            )
+            raise SerosurvError(f"{path}: required column '{column}' is missing ({summary}).")
     for group in ONE_OF:
-        if not present.intersection(group):
-            raise SerosurvError(
-                f"{path}: needs at least one of the columns {', '.join(group)}; none was found."
-            )
+        if not set(present).intersection(group):
+            raise SerosurvError(f"{path}: needs one of the columns {', '.join(group)} ({summary}).")
 
 
-def _csv_to_parquet(path: Path, workdir: Path) -> Path:
-    """Stream a CSV into a text-only Parquet file with its row numbers (Polars keeps file order)."""
+def _contract_columns(path: Path, header: list[str | None], known: Collection[str]) -> dict[str, int]:
+    """Contract name -> position in the header, for the header's names that are `known` once trimmed,
+    without a byte-order mark and in lower case. The header's other columns are not read.
+
+    Two columns that name the same field (e.g. `claim_id` and `CLAIM_ID `) are refused: which one to
+    trust cannot be guessed."""
+    positions: dict[str, int] = {}
+    for position, column in enumerate(header):
+        name = (column or "").strip().lstrip("\ufeff").strip().lower()
+        if name in known:
+            if name in positions:
+                raise SerosurvError(
+                    f"{path}: the column '{name}' appears more than once in the header; keep one."
+                )
+            positions[name] = position
+    return positions
+
+
+def _quoted(column: str) -> str:
+    """A column name as a SQL identifier, whatever characters the file's header used."""
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _without_values(message: str) -> str:
+    """A reader's message, first sentence, without what it quotes (it can quote a value of the file) or
+    bytes it echoes (a damaged file's)."""
+    first = (message.strip().splitlines() or [""])[0]
+    first = re.sub(r"\"[^\"]*\"|'[^']*'", "…", first)
+    first = "".join(c if c.isprintable() else "?" for c in first)
+    return re.split(r"(?<=[.!?])\s", first)[0].rstrip(" .:") or "unreadable"
+
+
+def _csv_to_parquet(path: Path, workdir: Path, known: Collection[str]) -> tuple[Path, list[str], int]:
+    """Stream a CSV into a text-only Parquet file of the contract's columns with the row numbers (Polars
+    keeps file order) and whether each row had more fields than the header; returns the file, the
+    contract's columns in it and the header's width."""
     separator = "\t" if ".tsv" in path.name.lower() else ","
+    delimiter = "tab" if separator == "\t" else "comma"
     target = workdir / (path.name.replace(".", "_") + ".parquet")
+    options = {
+        "separator": separator,
+        "infer_schema": False,
+        "encoding": "utf8-lossy",
+        "eol_char": _line_end(path),
+    }
     try:
-        frame = pl.scan_csv(
-            path, separator=separator, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True
-        )
-        frame = frame.rename({c: c.strip().lstrip("\ufeff").lower() for c in frame.collect_schema().names()})
-        frame.with_row_index("__row", offset=1).sink_parquet(target)
+        # The header as written (Polars would rename a repeated name), then the rows at its width.
+        header = _header(path, options)
+        if not any((name or "").strip().lstrip("\ufeff").strip() for name in header):
+            raise pl.exceptions.NoDataError("no header")
+        positions = _contract_columns(path, header, known)
+        check_columns(path, positions, len(header),
+                      f"check that the file is {delimiter}-separated and starts with a header row")  # fmt: skip
+        frame = pl.scan_csv(path, **options)
+        names = frame.collect_schema().names()
+        try:
+            frame.select(
+                *(pl.col(names[i]).alias(name) for name, i in positions.items()),
+                pl.lit(False).alias(OVERFLOW),
+            ).with_row_index(ROW, offset=1).sink_parquet(target, optimizations=EVERY_FIELD)
+        except pl.exceptions.ComputeError as exc:
+            if not str(exc).startswith("found more fields than defined"):
+                raise
+            log.info("%s: some rows have more fields than the header; reading it row by row", path.name)
+            # Another file: the failed sink's threads may still be writing the first one.
+            target = target.with_name(target.stem + "-rows.parquet")
+            _ragged_csv_to_parquet(path, separator, options["eol_char"], positions, len(header), target)
     except pl.exceptions.NoDataError:
         raise SerosurvError(f"{path}: the file is empty (no header row).") from None
-    except (pl.exceptions.ComputeError, OSError) as exc:
-        raise SerosurvError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]}).") from None
+    except (pl.exceptions.PolarsError, OSError, EOFError, csv.Error, UnicodeError) as exc:
+        # The reader's own message can quote a line of the file (patient ids): name only its kind.
+        raise SerosurvError(
+            f"{path}: cannot be read as CSV ({type(exc).__name__}); check that it is complete, "
+            f"{delimiter}-separated, UTF-8 and quoted with double quotes."
+        ) from None
+    return target, list(positions), len(header)
+
+
+def _opener(path: Path):
+    with path.open("rb") as head:
+        return gzip.open if head.read(2) == b"\x1f\x8b" else open
+
+
+def _line_end(path: Path) -> str:
+    """'\r' when the file's first line ends with a bare carriage return (old Mac exports; Polars would
+    read the whole file as one header line), else '\n' (which reads CRLF too)."""
+    try:
+        with _opener(path)(path, "rb") as handle:
+            start = handle.read(1 << 16)
+    except (OSError, EOFError):
+        return "\n"  # the reader will name the problem
+    cr, lf = start.find(b"\r"), start.find(b"\n")
+    return "\r" if cr != -1 and (lf == -1 or cr < lf) and start[cr + 1 : cr + 2] != b"\n" else "\n"
+
+
+def _header(path: Path, options: dict) -> list[str | None]:
+    first = pl.scan_csv(path, has_header=False, n_rows=1, truncate_ragged_lines=True, **options).collect()
+    return list(first.row(0)) if first.height else []
+
+
+def _records(handle, eol: str):
+    """The file's lines, split only where Polars splits records (at `eol`; '\n' ends '\r\n' too), for
+    the csv module, which would also end a row at the other line-break character in an unquoted
+    field: that one is masked with a lone surrogate, which decoded text cannot hold."""
+    other = "\r" if eol == "\n" else "\n"
+    for line in handle:
+        end = "\r\n" if eol == "\n" and line.endswith("\r\n") else eol if line.endswith(eol) else ""
+        yield line[: len(line) - len(end)].replace(other, MASK) + end
+
+
+def _ragged_csv_to_parquet(
+    path: Path, separator: str, eol: str, positions: dict[str, int], width: int, target: Path
+) -> None:
+    """The same Parquet for a CSV whose rows are not all as wide as its header, read with Python's csv
+    module (slower than Polars, so only for such files). A row with more fields than the header is
+    flagged; a shorter row has nulls for the fields it lacks, as Polars reads it."""
+    import pyarrow.parquet as pq
+
+    csv.field_size_limit(sys.maxsize)  # a very long field is a value like any other
+    schema = {ROW: pl.Int64, **dict.fromkeys(positions, pl.String), OVERFLOW: pl.Boolean}
+    batch: list[tuple] = []
+    with (
+        _opener(path)(path, "rt", encoding="utf-8", errors="replace", newline=eol) as handle,
+        pq.ParquetWriter(target, pl.DataFrame(schema=schema).to_arrow().schema) as writer,
+    ):
+        rows = csv.reader(_records(handle, eol), delimiter=separator)
+        next(rows, None)  # the header
+        other = "\r" if eol == "\n" else "\n"
+        for number, row in enumerate(rows, start=1):
+            values = (
+                row[i].replace(MASK, other) if i < len(row) and row[i] != "" else None
+                for i in positions.values()
+            )
+            batch.append((number, *values, len(row) > width))
+            if len(batch) == BATCH_ROWS:
+                writer.write_table(pl.DataFrame(batch, schema=schema, orient="row").to_arrow())
+                batch.clear()
+        writer.write_table(pl.DataFrame(batch, schema=schema, orient="row").to_arrow())
+
+
+def _contract_copy(
+    con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, columns: dict[str, str]
+) -> Path:
+    """The contract's columns of a Parquet file whose own column named `file_row_number` hides DuckDB's
+    row number, copied in file order (DuckDB preserves insertion order): the copy's row numbers are the
+    file's."""
+    target = workdir / "contract-copy.parquet"  # a name of ours: it is written into the SQL text
+    select = ", ".join(f"{_quoted(column)} AS {name}" for name, column in columns.items())
+    literal = "'" + str(target).replace("'", "''") + "'"
+    try:
+        con.execute(
+            f"COPY (SELECT {select} FROM read_parquet($p)) TO {literal} (FORMAT parquet)", {"p": str(path)}
+        )
+    except duckdb.Error as exc:
+        raise SerosurvError(f"{path}: cannot be read as Parquet ({_without_values(str(exc))}).") from None
     return target
 
 
@@ -67,60 +232,84 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     try:
         described = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(path)}).fetchall()
     except duckdb.Error as exc:
-        raise SerosurvError(f"{path}: cannot be read as Parquet ({str(exc).splitlines()[0]}).") from None
+        raise SerosurvError(f"{path}: cannot be read as Parquet ({_without_values(str(exc))}).") from None
     return [name for name, *_ in described]
 
 
-def _lineage(lowered: dict[str, str], row_expr: str) -> str:
+def _lineage(columns: dict[str, str], row_expr: str, shape_checked: bool) -> str:
     """Lineage; an adapter's output (transforms/adapters) carries the source's own lineage
     (source_file, source_row, raw) and may pre-reject rows (reject_code, reject_reason)."""
     # Without an adapter's raw text, the quarantine keeps the canonical fields as read (built in
     # sql/staging/stg_claims.sql only for quarantined rows: JSON for every row is slow and large).
     raw = "NULL::VARCHAR"
+    reject_code = reject_reason = "NULL::VARCHAR"
+    if shape_checked:
+        reject_code = f"CASE WHEN {OVERFLOW} THEN 'too_many_fields' END"
+        reject_reason = f"CASE WHEN {OVERFLOW} THEN $too_many END"
 
     def given(name: str, default: str, sql_type: str = "VARCHAR") -> str:
-        return f'CAST("{lowered[name]}" AS {sql_type})' if name in lowered else default
+        return f"CAST({_quoted(columns[name])} AS {sql_type})" if name in columns else default
 
     return ", ".join(
         (
             given("source_file", "$file") + " AS source_file",
             given("source_row", row_expr, "BIGINT") + " AS source_row",
             given("raw", raw) + " AS raw",
-            given("reject_code", "NULL::VARCHAR") + " AS reject_code",
-            given("reject_reason", "NULL::VARCHAR") + " AS reject_reason",
+            given("reject_code", reject_code) + " AS reject_code",
+            given("reject_reason", reject_reason) + " AS reject_reason",
         )
     )
 
 
-def stage_claims(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> int:
-    """(Re)create `stg_raw` from the claims files; returns the number of rows read."""
+def stage_claims(con: duckdb.DuckDBPyConnection, paths: list[Path], *, adapted: bool = False) -> int:
+    """(Re)create `stg_raw` from the claims files; returns the number of rows read.
+
+    `adapted`: the files are an adapter's output, whose lineage columns (source_file, source_row, raw,
+    reject_code, reject_reason) are honoured; in the user's own files such columns are not read."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stg_raw ("
         + ", ".join(f"{c} VARCHAR" for c in CANONICAL_COLUMNS)
         + ", source_file VARCHAR, source_row BIGINT, raw VARCHAR, reject_code VARCHAR, reject_reason VARCHAR)"
     )
     with tempfile.TemporaryDirectory(prefix="serosurv-ingest-") as tmp:
-        for path in paths:
-            path = Path(path)
+        for path in map(Path, paths):
             if not path.is_file():
                 raise SerosurvError(f"Claims file {path} does not exist.")
+            known = (*CANONICAL_COLUMNS, *LINEAGE) if adapted else CANONICAL_COLUMNS
             if file_kind(path) == "csv":
-                parquet, row_expr = _csv_to_parquet(path, Path(tmp)), "__row"
+                parquet, names, width = _csv_to_parquet(path, Path(tmp), known)
+                columns, row_expr, shape_checked = {name: name for name in names}, ROW, True
             else:
-                parquet, row_expr = path, "file_row_number + 1"
-            columns = [c for c in _parquet_columns(con, parquet) if c != "__row"]
-            lowered = {c.lower(): c for c in columns}
-            check_columns(path, list(lowered))
+                parquet, row_expr, shape_checked = path, "file_row_number + 1", False
+                header = _parquet_columns(con, path)
+                columns = {name: header[i] for name, i in _contract_columns(path, header, known).items()}
+                check_columns(path, columns, len(header), "check the column names against the input contract")
+                if any(name.lower() == "file_row_number" for name in header):  # hides DuckDB's row number
+                    parquet, columns = _contract_copy(con, path, Path(tmp), columns), {c: c for c in columns}
             selected = ", ".join(
-                f'CAST("{lowered[c]}" AS VARCHAR) AS {c}' if c in lowered else f"NULL::VARCHAR AS {c}"
+                f"CAST({_quoted(columns[c])} AS VARCHAR) AS {c}" if c in columns else f"NULL::VARCHAR AS {c}"
                 for c in CANONICAL_COLUMNS
             )
-            lineage = _lineage(lowered, row_expr)
+            lineage = _lineage(columns, row_expr, shape_checked)
             params = {"p": str(parquet)} | ({"file": str(path)} if "$file" in lineage else {})
-            con.execute(
-                f"INSERT INTO stg_raw SELECT {selected}, {lineage} FROM read_parquet($p, file_row_number = true)",
-                params,
-            )
+            if "$too_many" in lineage:
+                params["too_many"] = (
+                    f"the row has more fields than the header's {width} columns "
+                    "(a value with an unquoted delimiter, or a delimiter at the end of the line)"
+                )
+            try:
+                con.execute(
+                    f"INSERT INTO stg_raw SELECT {selected}, {lineage} "
+                    "FROM read_parquet($p, file_row_number = true)",
+                    params,
+                )
+            except duckdb.Error as exc:
+                if parquet != path or adapted:  # a file serosurv wrote: not the user's to fix
+                    raise
+                # A corrupt page shows only when read (the footer can be intact).
+                raise SerosurvError(
+                    f"{path}: cannot be read as Parquet ({_without_values(str(exc))})."
+                ) from None
     return con.execute("SELECT count(*) FROM stg_raw").fetchall()[0][0]
 
 
@@ -138,7 +327,7 @@ def load_patients(con: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> in
         row[0].lower() for row in con.execute(f"DESCRIBE SELECT * FROM {reader}", {"p": str(path)}).fetchall()
     ]
     if "patient_id" not in columns:
-        raise SerosurvError(f"{path}: required column 'patient_id' is missing (found: {', '.join(columns)}).")
+        raise SerosurvError(f"{path}: required column 'patient_id' is missing ({header_note(columns)}).")
 
     def column(name: str, sql_type: str) -> str:
         return f"TRY_CAST({name} AS {sql_type})" if name in columns else f"NULL::{sql_type}"

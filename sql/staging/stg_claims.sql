@@ -49,9 +49,13 @@ typed as (
             try_strptime(end_date_text, '%m/%d/%Y')::date,
             try_strptime(end_date_text, '%Y%m%d')::date
         ) as end_date,
-        try_cast(days_supply_text as integer) as days_supply,
-        try_cast(quantity_text as double) as quantity,
-        try_cast(fill_number_text as integer) as fill_number,
+        -- Whole numbers as written ('30', '30.0'): a cast alone would round '30.5' and read '0x1E' or '3_0'.
+        case when regexp_full_match(days_supply_text, '[+-]?[0-9]+(\.0*)?')
+            then try_cast(days_supply_text as integer) end as days_supply,
+        -- A quantity is a finite number ('NaN' and 'inf' cast to doubles that compare above 0).
+        case when isfinite(try_cast(quantity_text as double)) then try_cast(quantity_text as double) end as quantity,
+        case when regexp_full_match(fill_number_text, '[+-]?[0-9]+(\.0*)?')
+            then try_cast(fill_number_text as integer) end as fill_number,
         case
             when ndc_text is null then null
             when regexp_full_match(ndc_text, '[0-9]{11}') then ndc_text

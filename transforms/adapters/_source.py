@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from serosurv.errors import SerosurvError
+from serosurv.errors import SerosurvError, header_note
 from serosurv.warehouse import CANONICAL_COLUMNS
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz")
@@ -99,7 +99,7 @@ class Source:
                 wanted = " or ".join(f"'{o}'" for o in options)
                 raise SerosurvError(
                     f"{self.path}: required column {wanted} of the {self.what} layout is missing "
-                    f"(found: {', '.join(self.original) or 'none'})."
+                    f"({header_note(self.original)})."
                 )
 
     def col(self, *names: str) -> str:

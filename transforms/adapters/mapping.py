@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from serosurv.errors import SerosurvError
+from serosurv.errors import SerosurvError, header_note
 from serosurv.warehouse import CANONICAL_COLUMNS
 from transforms.adapters import Adapted, Adapter
 from transforms.adapters._source import Source, derived_id, iso_date, literal, output_name, write_claims
@@ -115,7 +115,7 @@ def _adapt(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, spec: dict
         if not s.has(column):
             raise SerosurvError(
                 f"{path}: column '{column}' (mapped to {field} by {mapping_file}) is missing "
-                f"(found: {', '.join(s.original)})."
+                f"({header_note(s.original)})."
             )
     fields = {field: s.col(column) for field, column in columns.items()}
     for field, value in spec.get("constants", {}).items():

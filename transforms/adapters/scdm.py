@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from serosurv.errors import SerosurvError
+from serosurv.errors import SerosurvError, header_note
 from transforms.adapters import Adapted
 from transforms.adapters._source import (
     Source,
@@ -46,7 +46,7 @@ def adapt_scdm(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Pat
         if s not in dispensing and s is not enrollment and s is not demographic:
             raise SerosurvError(
                 f"{s.path}: not an SCDM Dispensing (RxDate), Enrollment (Enr_Start) or Demographic "
-                f"(Birth_Date) table (found: {', '.join(s.original)})."
+                f"(Birth_Date) table ({header_note(s.original)})."
             )
     if not dispensing:
         raise SerosurvError("No SCDM Dispensing table (with PatID, RxDate, Rx, RxSup) among the files given.")
