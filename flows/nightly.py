@@ -25,7 +25,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from reports.audit import write_night_reports
-from serosurv.config import Config, load_config
+from serosurv.config import Config, EngineConfig, load_config
 from serosurv.errors import GateFailed, SerosurvError
 from serosurv.lock import warehouse_lock
 from serosurv.permissions import owner_only
@@ -339,3 +339,19 @@ def nightly(
             }  # fmt: skip
         finally:
             con.close()
+
+
+def configured(engine: EngineConfig):
+    """The nightly flow with the task runner the engine settings ask for: Dask (a given scheduler, or a
+    local cluster with one worker per core) when the engine runs on buckets, else Prefect's default."""
+    if engine.buckets <= 1:
+        return nightly
+    import os
+
+    from prefect_dask import DaskTaskRunner
+
+    if engine.dask_address:
+        runner = DaskTaskRunner(address=engine.dask_address)
+    else:
+        runner = DaskTaskRunner(cluster_kwargs={"n_workers": os.cpu_count() or 2, "threads_per_worker": 1})
+    return nightly.with_options(task_runner=runner)

@@ -30,7 +30,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as current_run
 
-from flows.nightly import nightly
+from flows.nightly import configured
 from serosurv.config import ScheduleConfig, load_config
 from serosurv.errors import SerosurvError
 from serosurv.lock import WarehouseBusy
@@ -131,13 +131,7 @@ def run_night(
     claims = _files_for("claims", settings.claims, as_of, scheduled)
     patients = _patients_file(settings, as_of, scheduled)
     out_dir = Path(settings.out_dir)
-    run = nightly
-    engine = load_config(config_file).engine
-    if engine.buckets > 1:
-        from serosurv.api import dask_runner
-
-        run = nightly.with_options(task_runner=dask_runner(engine.dask_address))
-    return run(
+    return configured(load_config(config_file).engine)(
         claims=claims,
         warehouse=settings.warehouse or str(out_dir / "serosurv.duckdb"),
         out_dir=str(out_dir),

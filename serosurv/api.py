@@ -69,13 +69,12 @@ def run(
     if backfill_from and as_of and backfill_from > as_of:
         raise SerosurvError("--from must not be after --as-of.")
     quiet_environment()
-    from flows.nightly import nightly
+    from flows.nightly import configured
     from serosurv.config import load_config
 
-    engine_settings = load_config(config_file).engine
-    check_key(load_config(config_file).privacy)  # a missing key stops the night before Prefect starts
-    if engine_settings.buckets > 1:
-        nightly = nightly.with_options(task_runner=dask_runner(engine_settings.dask_address))
+    config = load_config(config_file)
+    check_key(config.privacy)  # a missing key stops the night before Prefect starts
+    nightly = configured(config.engine)
 
     out_dir = Path(out_dir)
     warehouse = Path(warehouse) if warehouse else out_dir / "serosurv.duckdb"
@@ -140,15 +139,6 @@ def prevalence(warehouse: Path | str, out: Path | str, **options: Any) -> dict[s
     from serosurv import report_cli
 
     return report_cli.prevalence(warehouse, out, **options)
-
-
-def dask_runner(address: str = ""):
-    """Prefect's Dask task runner: the given scheduler, or a local cluster with one worker per core."""
-    from prefect_dask import DaskTaskRunner
-
-    if address:
-        return DaskTaskRunner(address=address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": os.cpu_count() or 2, "threads_per_worker": 1})
 
 
 @owner_only()

@@ -227,8 +227,8 @@ class Config:
         # [schedule] says when and from where nights run, not how they are computed: leaving it out means
         # editing it never forces a full recompute, and hashes recorded before it existed still match.
         # [privacy] counts only when on (pseudonyms change every output), so hashes recorded before it match.
-        hashed = {k: v for k, v in asdict(self).items() if k != "privacy" or self.privacy.pseudonymise}
-        text = json.dumps({k: v for k, v in hashed.items() if k != "schedule"}, sort_keys=True)
+        left_out = {"schedule"} | (set() if self.privacy.pseudonymise else {"privacy"})
+        text = json.dumps({k: v for k, v in asdict(self).items() if k not in left_out}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:

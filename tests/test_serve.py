@@ -275,13 +275,18 @@ def _hold_lock_in_child(warehouse: Path) -> subprocess.Popen:
 def counted_nights(monkeypatch):
     """Every attempt at a night, by date, while the real nightly flow runs."""
     attempts: list[str] = []
-    real = serving.nightly
+    real = serving.configured
 
-    def counting(**parameters):
-        attempts.append(parameters["as_of"])
-        return real(**parameters)
+    def counting_flow(engine):
+        night = real(engine)
 
-    monkeypatch.setattr(serving, "nightly", counting)
+        def counting(**parameters):
+            attempts.append(parameters["as_of"])
+            return night(**parameters)
+
+        return counting
+
+    monkeypatch.setattr(serving, "configured", counting_flow)
     return attempts
 
 

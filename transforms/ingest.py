@@ -313,19 +313,24 @@ def stage_claims(con: duckdb.DuckDBPyConnection, paths: list[Path], *, adapted: 
     return con.execute("SELECT count(*) FROM stg_raw").fetchall()[0][0]
 
 
-def load_patients(con: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> int:
-    """The optional patient table (demographics and coverage); each run that provides one replaces it."""
-    path = Path(path)
-    if not path.is_file():
-        raise SerosurvError(f"Patients file {path} does not exist.")
+def patients_reader(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
+    """The SQL that reads a patient file (Parquet, or CSV as text; the path is the parameter $p) and its
+    column names in lower case."""
     reader = (
         "read_parquet($p)"
         if file_kind(path) == "parquet"
         else "read_csv($p, header = true, all_varchar = true)"
     )
-    columns = [
-        row[0].lower() for row in con.execute(f"DESCRIBE SELECT * FROM {reader}", {"p": str(path)}).fetchall()
-    ]
+    described = con.execute(f"DESCRIBE SELECT * FROM {reader}", {"p": str(path)}).fetchall()
+    return reader, [name.lower() for name, *_ in described]
+
+
+def load_patients(con: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> int:
+    """The optional patient table (demographics and coverage); each run that provides one replaces it."""
+    path = Path(path)
+    if not path.is_file():
+        raise SerosurvError(f"Patients file {path} does not exist.")
+    reader, columns = patients_reader(con, path)
     if "patient_id" not in columns:
         raise SerosurvError(f"{path}: required column 'patient_id' is missing ({header_note(columns)}).")
 

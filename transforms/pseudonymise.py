@@ -152,23 +152,18 @@ def apply(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig, patients: Pat
 
 def _patients_copy(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, function: str) -> Path:
     """The patient table with pseudonymised ids, as Parquet under `workdir` (the loader reads it as is)."""
-    from transforms.ingest import file_kind
+    from transforms.ingest import patients_reader
 
     if not path.is_file():
         return path  # the loader says so in its own words
-    quoted = "'" + str(path).replace("'", "''") + "'"
-    reader = (
-        f"read_parquet({quoted})"
-        if file_kind(path) == "parquet"
-        else f"read_csv({quoted}, header = true, all_varchar = true)"
-    )
-    columns = [name.lower() for name, *_ in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+    reader, columns = patients_reader(con, path)
     if "patient_id" not in columns:
         return path  # the loader names the missing column
     target = workdir / "pseudonymised-patients.parquet"
     target_quoted = "'" + str(target).replace("'", "''") + "'"
     con.execute(
         f"COPY (SELECT * REPLACE ({function}(CAST(patient_id AS VARCHAR)) AS patient_id) FROM {reader}) "
-        f"TO {target_quoted} (FORMAT parquet)"
+        f"TO {target_quoted} (FORMAT parquet)",
+        {"p": str(path)},
     )
     return target
