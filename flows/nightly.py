@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -57,6 +58,7 @@ class Night:
     ruleset: RuleSet
     out_dir: Path
     inputs: list[str]
+    workdir: Path  # converted, adapted and pseudonymised inputs, from ingest until validation is done
     started_at: datetime = field(default_factory=datetime.now)
     counts: dict[str, int] = field(default_factory=dict)
     gate: quality.GateResult | None = None
@@ -78,16 +80,17 @@ def _step(night: Night, stage: str, message: str) -> None:
 def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: str) -> None:
     incremental.remember_forgotten(night.con, night.as_of)
     validate.forget_night(night.con, night.as_of)
-    with tempfile.TemporaryDirectory(prefix="serosurv-adapt-") as workdir:
-        files, patients_file = [Path(p) for p in claims], Path(patients) if patients else None
-        if fmt != "canonical":
-            adapted = adapters.adapt(fmt, files, patients_file, Path(workdir))
-            files, patients_file = adapted.claims, adapted.patients or patients_file
-            _step(night, "adapt", f"mapped {fmt} input onto the canonical contract")
-        night.counts["rows_read"] = ingest.stage_claims(night.con, files, adapted=fmt != "canonical")
-        patients_file = pseudonymise.apply(night.con, night.config.privacy, patients_file, Path(workdir))
-        if patients_file:
-            night.counts["patients"] = ingest.load_patients(night.con, patients_file, night.run_id)
+    files, patients_file = [Path(p) for p in claims], Path(patients) if patients else None
+    if fmt != "canonical":
+        adapted = adapters.adapt(fmt, files, patients_file, night.workdir / "adapted")
+        files, patients_file = adapted.claims, adapted.patients or patients_file
+        _step(night, "adapt", f"mapped {fmt} input onto the canonical contract")
+    night.counts["rows_read"] = ingest.stage_claims(
+        night.con, files, night.workdir / "staged", adapted=fmt != "canonical"
+    )
+    patients_file = pseudonymise.apply(night.con, night.config.privacy, patients_file, night.workdir)
+    if patients_file:
+        night.counts["patients"] = ingest.load_patients(night.con, patients_file, night.run_id)
     _step(night, "ingest", f"read {night.counts['rows_read']:,} rows from {len(claims)} input(s)")
 
 
@@ -96,8 +99,8 @@ def check_rows(night: Night) -> None:
     counts = validate.check_claims(
         night.con, night.run_id, night.as_of, night.config.validation.earliest_fill_date
     )
-    # The staged text copies are as large as the input; free them (or their spill files) for the engine.
-    night.con.execute("DROP TABLE IF EXISTS stg_checked; DROP TABLE IF EXISTS stg_raw")
+    night.con.execute("DROP VIEW IF EXISTS stg_raw")
+    shutil.rmtree(night.workdir, ignore_errors=True)  # converted inputs: the engine may want the disk
     night.counts.update(
         rows_accepted=counts.rows_accepted, rows_quarantined=counts.rows_quarantined,
         **{f"quarantined_{code}": n for code, n in counts.reasons.items()},
@@ -291,9 +294,14 @@ def nightly(
     # One writer at a time: a second run on this warehouse is refused before it reads anything.
     with warehouse_lock(warehouse, "run"), owner_only():
         con = connect(warehouse, **vars(config.warehouse))
+        # On the spill disk when one is configured: a converted 100M-row CSV is gigabytes.
+        workdir = tempfile.TemporaryDirectory(
+            prefix="serosurv-night-", dir=config.warehouse.temp_directory or None, ignore_cleanup_errors=True
+        )
         night = Night(
             con=con, run_id=f"{night_date:%Y%m%d}-{uuid.uuid4().hex[:8]}", as_of=night_date, config=config,
             ruleset=ruleset, out_dir=Path(out_dir), inputs=[f"{fmt}: {p}" for p in claims],
+            workdir=Path(workdir.name),
         )  # fmt: skip
         try:
             con.execute("BEGIN TRANSACTION")
@@ -339,6 +347,7 @@ def nightly(
             }  # fmt: skip
         finally:
             con.close()
+            workdir.cleanup()
 
 
 def configured(engine: EngineConfig):

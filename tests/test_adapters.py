@@ -23,7 +23,7 @@ AS_OF = date(2200, 1, 1)
 
 def load(con, fmt, claims, patients=None, tmp_path=None, earliest="1950-01-01"):
     adapted = adapt(fmt, claims, patients, tmp_path / "adapted")
-    read = ingest.stage_claims(con, adapted.claims, adapted=True)
+    read = ingest.stage_claims(con, adapted.claims, tmp_path / "staged", adapted=True)
     counts = validate.check_claims(con, "r1", AS_OF, earliest)
     assert read == counts.rows_accepted + counts.rows_quarantined  # every row reconciles
     return adapted, counts

@@ -39,7 +39,7 @@ def loaded(generated, tmp_path):
     from serosurv.warehouse import connect
 
     con = connect(tmp_path / "single.duckdb")
-    ingest.stage_claims(con, [Path(generated["claims"])])
+    ingest.stage_claims(con, [Path(generated["claims"])], tmp_path / "staged")
     validate.check_claims(con, "r1", AS_OF, "2000-01-01")
     normalise.map_ingredients(con, load_rules(), "r1")
     engine.register_rules(con, load_rules().pair_table())

@@ -365,7 +365,7 @@ def stage_and_check(folder: Path, files: list[ClaimsFile]) -> Outcome:
     try:
         ensure_schema(con)
         try:
-            read = ingest.stage_claims(con, paths)
+            read = ingest.stage_claims(con, paths, folder / "staged")
             counts = validate.check_claims(con, "fuzz", AS_OF, EARLIEST)
         except SerosurvError as exc:
             check_refusal(str(exc), paths, files)

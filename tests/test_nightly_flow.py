@@ -153,3 +153,37 @@ def test_a_failing_gate_stops_the_night_and_leaves_the_warehouse_as_it_was(
 def test_unknown_format_is_refused(tmp_path, generated):
     with pytest.raises(SerosurvError, match="Unknown input format 'sas'"):
         api.run([generated["claims"]], fmt="sas", out_dir=tmp_path)
+
+
+def test_a_damaged_parquet_input_stops_the_night_naming_it_and_loads_nothing(prefect_harness, tmp_path):
+    """Validation streams from the input files, so a page that cannot be decoded shows up mid-night,
+    inside the night's transaction: the error still names the file, quotes none of it, and the night
+    leaves no claims, no quarantine and no staging files behind."""
+    import io
+
+    import polars as pl
+
+    good = tmp_path / "good.csv"
+    good.write_text("claim_id,patient_id,fill_date,days_supply,drug_name\nG1,PATQ1,2025-01-01,30,sertraline\n")
+    buffer = io.BytesIO()
+    pl.DataFrame(
+        {"claim_id": ["C1"], "patient_id": ["PATQ9999"], "fill_date": ["2025-01-01"], "days_supply": ["30"],
+         "drug_name": ["tramadol"]}
+    ).write_parquet(buffer, compression="uncompressed", statistics=False)  # fmt: skip
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(buffer.getvalue().replace(b"PATQ9999", b"PATQ\xff999"))
+    spill = tmp_path / "spill"
+    config = tmp_path / "spill.toml"
+    config.write_text(f'[warehouse]\ntemp_directory = "{spill}"\n')
+    with pytest.raises(SerosurvError) as refused:
+        api.run([good, damaged], out_dir=tmp_path / "out", as_of=AS_OF, config_file=config)
+    message = str(refused.value)
+    assert message.startswith(f"{damaged}: cannot be read as Parquet") and "PATQ" not in message
+    con = duckdb.connect(str(tmp_path / "out" / "serosurv.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM claims").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
+        assert con.execute("SELECT status FROM runs").fetchall() == [("failed",)]
+    finally:
+        con.close()
+    assert not list(spill.glob("serosurv-night-*"))  # the converted CSV went with the night

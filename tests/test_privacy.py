@@ -536,7 +536,7 @@ def test_staged_claims_and_patient_table_are_pseudonymised_before_validation(
     )
     patients = tmp_path / "p.csv"
     patients.write_text("PATIENT_ID,birth_year,sex\nP1,1970,F\n", encoding="utf-8")
-    ingest.stage_claims(warehouse, [claims])
+    ingest.stage_claims(warehouse, [claims], tmp_path / "staged")
     settings = PrivacyConfig(pseudonymise=True)
     loaded = pseudonymise.apply(warehouse, settings, patients, tmp_path)
     name = pseudonymise.pseudonymiser(KEY.encode(), "patient_id")

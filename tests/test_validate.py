@@ -19,7 +19,7 @@ AS_OF = date(2025, 6, 30)
 
 
 def load(con, *paths, adapted=False):
-    read = ingest.stage_claims(con, list(paths), adapted=adapted)
+    read = ingest.stage_claims(con, list(paths), paths[0].parent / "staged", adapted=adapted)
     counts = validate.check_claims(con, "r1", AS_OF, "2000-01-01")
     assert counts.rows_read == read
     return counts
@@ -117,21 +117,21 @@ def test_gzip_csv_and_parquet_inputs_are_read_with_row_numbers(warehouse, tmp_pa
 def test_missing_required_column_is_a_one_sentence_error(warehouse, tmp_path):
     path = write_csv(tmp_path / "c.csv", "claim_id,patient_id,days_supply,drug_name", "C1,P1,30,x")
     with pytest.raises(SerosurvError, match=r"c\.csv: required column 'fill_date' is missing"):
-        ingest.stage_claims(warehouse, [path])
+        ingest.stage_claims(warehouse, [path], tmp_path / "staged")
 
 
 def test_unknown_file_type_and_missing_file_are_errors(warehouse, tmp_path):
     (tmp_path / "claims.xlsx").write_text("x")
     with pytest.raises(SerosurvError, match="unknown file type"):
-        ingest.stage_claims(warehouse, [tmp_path / "claims.xlsx"])
+        ingest.stage_claims(warehouse, [tmp_path / "claims.xlsx"], tmp_path / "staged")
     with pytest.raises(SerosurvError, match="does not exist"):
-        ingest.stage_claims(warehouse, [tmp_path / "nope.csv"])
+        ingest.stage_claims(warehouse, [tmp_path / "nope.csv"], tmp_path / "staged")
 
 
 def test_claims_loaded_by_an_earlier_night_are_not_loaded_twice(warehouse, tmp_path):
     path = write_csv(tmp_path / "c.csv", HEADER, "C1,P1,2025-01-05,30,,sertraline,30,D1,PH1,paid")
     load(warehouse, path)
-    ingest.stage_claims(warehouse, [path])
+    ingest.stage_claims(warehouse, [path], tmp_path / "staged")
     counts = validate.check_claims(warehouse, "r2", AS_OF, "2000-01-01")
     assert counts.reasons == {"already_loaded": 1}
     assert rows(warehouse, "SELECT count(*) FROM claims") == [(1,)]

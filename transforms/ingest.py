@@ -1,4 +1,4 @@
-"""Ingest: read claims files (CSV, Parquet, gzip) into the staging table `stg_raw`, as text, with lineage.
+"""Ingest: present claims files (CSV, Parquet, gzip) as the staging view `stg_raw`, as text, with lineage.
 
 Everything is read as text so that a malformed value becomes a quarantined row with a reason, never a
 failed read. Lineage: the file name and the 1-based data row number (the header is not counted). A CSV
@@ -17,7 +17,6 @@ import gzip
 import logging
 import re
 import sys
-import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
@@ -216,9 +215,9 @@ def _contract_copy(
     """The contract's columns of a Parquet file whose own column named `file_row_number` hides DuckDB's
     row number, copied in file order (DuckDB preserves insertion order): the copy's row numbers are the
     file's."""
-    target = workdir / "contract-copy.parquet"  # a name of ours: it is written into the SQL text
+    target = workdir / "contract-copy.parquet"
     select = ", ".join(f"{_quoted(column)} AS {name}" for name, column in columns.items())
-    literal = "'" + str(target).replace("'", "''") + "'"
+    literal = sql_literal(str(target))
     try:
         con.execute(
             f"COPY (SELECT {select} FROM read_parquet($p)) TO {literal} (FORMAT parquet)", {"p": str(path)}
@@ -236,7 +235,7 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     return [name for name, *_ in described]
 
 
-def _lineage(columns: dict[str, str], row_expr: str, shape_checked: bool) -> str:
+def _lineage(columns: dict[str, str], row_expr: str, shape_checked: bool, path: Path, width: int) -> str:
     """Lineage; an adapter's output (transforms/adapters) carries the source's own lineage
     (source_file, source_row, raw) and may pre-reject rows (reject_code, reject_reason)."""
     # Without an adapter's raw text, the quarantine keeps the canonical fields as read (built in
@@ -244,15 +243,19 @@ def _lineage(columns: dict[str, str], row_expr: str, shape_checked: bool) -> str
     raw = "NULL::VARCHAR"
     reject_code = reject_reason = "NULL::VARCHAR"
     if shape_checked:
+        too_many = (
+            f"the row has more fields than the header's {width} columns "
+            "(a value with an unquoted delimiter, or a delimiter at the end of the line)"
+        )
         reject_code = f"CASE WHEN {OVERFLOW} THEN 'too_many_fields' END"
-        reject_reason = f"CASE WHEN {OVERFLOW} THEN $too_many END"
+        reject_reason = f"CASE WHEN {OVERFLOW} THEN {sql_literal(too_many)} END"
 
     def given(name: str, default: str, sql_type: str = "VARCHAR") -> str:
         return f"CAST({_quoted(columns[name])} AS {sql_type})" if name in columns else default
 
     return ", ".join(
         (
-            given("source_file", "$file") + " AS source_file",
+            given("source_file", sql_literal(str(path))) + " AS source_file",
             given("source_row", row_expr, "BIGINT") + " AS source_row",
             given("raw", raw) + " AS raw",
             given("reject_code", reject_code) + " AS reject_code",
@@ -261,56 +264,85 @@ def _lineage(columns: dict[str, str], row_expr: str, shape_checked: bool) -> str
     )
 
 
-def stage_claims(con: duckdb.DuckDBPyConnection, paths: list[Path], *, adapted: bool = False) -> int:
-    """(Re)create `stg_raw` from the claims files; returns the number of rows read.
+def sql_literal(text: str) -> str:
+    """A string as a SQL literal (views cannot take parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def stage_claims(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], workdir: Path, *, adapted: bool = False
+) -> int:
+    """(Re)create the view `stg_raw` over the claims files, as text with lineage; returns the rows read.
+
+    A view, not a copy: validation streams from the files, so a night never holds its input twice (a
+    text copy of 100M claims spills tens of GB). Parquet is read where it lies; CSV is converted once to
+    a text Parquet under `workdir`, which must outlive validation. `stg_inputs` lists the user's own
+    Parquet files, which a failed read names (`unreadable_input`): a corrupt page shows only when read.
 
     `adapted`: the files are an adapter's output, whose lineage columns (source_file, source_row, raw,
     reject_code, reject_reason) are honoured; in the user's own files such columns are not read."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE stg_raw ("
-        + ", ".join(f"{c} VARCHAR" for c in CANONICAL_COLUMNS)
-        + ", source_file VARCHAR, source_row BIGINT, raw VARCHAR, reject_code VARCHAR, reject_reason VARCHAR)"
-    )
-    with tempfile.TemporaryDirectory(prefix="serosurv-ingest-") as tmp:
-        for path in map(Path, paths):
-            if not path.is_file():
-                raise SerosurvError(f"Claims file {path} does not exist.")
-            known = (*CANONICAL_COLUMNS, *LINEAGE) if adapted else CANONICAL_COLUMNS
-            if file_kind(path) == "csv":
-                parquet, names, width = _csv_to_parquet(path, Path(tmp), known)
-                columns, row_expr, shape_checked = {name: name for name in names}, ROW, True
-            else:
-                parquet, row_expr, shape_checked = path, "file_row_number + 1", False
-                header = _parquet_columns(con, path)
-                columns = {name: header[i] for name, i in _contract_columns(path, header, known).items()}
-                check_columns(path, columns, len(header), "check the column names against the input contract")
-                if any(name.lower() == "file_row_number" for name in header):  # hides DuckDB's row number
-                    parquet, columns = _contract_copy(con, path, Path(tmp), columns), {c: c for c in columns}
-            selected = ", ".join(
-                f"CAST({_quoted(columns[c])} AS VARCHAR) AS {c}" if c in columns else f"NULL::VARCHAR AS {c}"
-                for c in CANONICAL_COLUMNS
-            )
-            lineage = _lineage(columns, row_expr, shape_checked)
-            params = {"p": str(parquet)} | ({"file": str(path)} if "$file" in lineage else {})
-            if "$too_many" in lineage:
-                params["too_many"] = (
-                    f"the row has more fields than the header's {width} columns "
-                    "(a value with an unquoted delimiter, or a delimiter at the end of the line)"
-                )
+    parts, theirs = [], []
+    for position, path in enumerate(map(Path, paths)):
+        if not path.is_file():
+            raise SerosurvError(f"Claims file {path} does not exist.")
+        known = (*CANONICAL_COLUMNS, *LINEAGE) if adapted else CANONICAL_COLUMNS
+        folder = Path(workdir) / f"input-{position}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if file_kind(path) == "csv":
+            parquet, names, width = _csv_to_parquet(path, folder, known)
+            columns, row_expr, shape_checked = {name: name for name in names}, ROW, True
+        else:
+            parquet, row_expr, shape_checked, width = path, "file_row_number + 1", False, 0
+            header = _parquet_columns(con, path)
+            columns = {name: header[i] for name, i in _contract_columns(path, header, known).items()}
+            check_columns(path, columns, len(header), "check the column names against the input contract")
+            if any(name.lower() == "file_row_number" for name in header):  # hides DuckDB's row number
+                parquet, columns = _contract_copy(con, path, folder, columns), {c: c for c in columns}
+            elif not adapted:
+                theirs.append((str(path), [columns[c] for c in CANONICAL_COLUMNS if c in columns]))
+        selected = ", ".join(
+            f"CAST({_quoted(columns[c])} AS VARCHAR) AS {c}" if c in columns else f"NULL::VARCHAR AS {c}"
+            for c in CANONICAL_COLUMNS
+        )
+        lineage = _lineage(columns, row_expr, shape_checked, path, width)
+        parts.append(
+            f"SELECT {selected}, {lineage} FROM read_parquet({sql_literal(str(parquet))}, file_row_number = true)"
+        )
+    con.execute("CREATE OR REPLACE TEMP VIEW stg_raw AS " + " UNION ALL ".join(parts))
+    con.execute("CREATE OR REPLACE TEMP TABLE stg_inputs (path VARCHAR, columns VARCHAR[])")
+    if theirs:
+        con.executemany("INSERT INTO stg_inputs VALUES (?, ?)", theirs)
+    try:
+        return con.execute("SELECT count(*) FROM stg_raw").fetchall()[0][0]
+    except duckdb.Error as exc:
+        unreadable_input(con, exc, theirs)
+        raise
+
+
+def staged_inputs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[str]]]:
+    """The user's Parquet files behind `stg_raw` and their contract columns, for `unreadable_input`: read
+    them before a statement that may fail, as a failure aborts the night's transaction."""
+    return con.execute("SELECT path, columns FROM stg_inputs").fetchall()
+
+
+def unreadable_input(
+    con: duckdb.DuckDBPyConnection, exc: duckdb.Error, inputs: list[tuple[str, list[str]]]
+) -> None:
+    """After a failed read of `stg_raw`: raise the one-sentence error naming the user's Parquet file that
+    cannot be read, if one cannot; else return (the caller re-raises: a file serosurv wrote, or not a
+    read error). Reads on a connection of its own: the failure aborted the night's transaction."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return
+    with con.cursor() as probe:
+        for path, columns in inputs:
+            # Every value of every contract column decoded: a damaged page fails here as it failed there.
+            decoded = ", ".join(f"max(length(CAST({_quoted(c)} AS VARCHAR)))" for c in columns) or "count(*)"
             try:
-                con.execute(
-                    f"INSERT INTO stg_raw SELECT {selected}, {lineage} "
-                    "FROM read_parquet($p, file_row_number = true)",
-                    params,
-                )
-            except duckdb.Error as exc:
-                if parquet != path or adapted:  # a file serosurv wrote: not the user's to fix
-                    raise
-                # A corrupt page shows only when read (the footer can be intact).
+                probe.execute(f"SELECT {decoded} FROM read_parquet($p)", {"p": path}).fetchall()
+            except duckdb.Error as failed:
                 raise SerosurvError(
-                    f"{path}: cannot be read as Parquet ({_without_values(str(exc))})."
+                    f"{path}: cannot be read as Parquet ({_without_values(str(failed))})."
                 ) from None
-    return con.execute("SELECT count(*) FROM stg_raw").fetchall()[0][0]
 
 
 def patients_reader(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:

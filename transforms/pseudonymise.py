@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from serosurv.config import PrivacyConfig
 from serosurv.errors import SerosurvError
+from transforms.ingest import patients_reader, sql_literal, staged_inputs, unreadable_input
 
 PREFIXES = {"patient_id": "pt_", "prescriber_id": "pr_", "pharmacy_id": "ph_"}
 HEX_DIGITS = 20  # 80 bits: a collision among 100 million ids has a chance of about 1 in 250 million
@@ -132,19 +133,28 @@ def check_warehouse(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig) -> 
 
 def apply(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig, patients: Path | None,
           workdir: Path) -> Path | None:  # fmt: skip
-    """The ingest hook: pseudonymise the staged claims (`stg_raw`) in place and return the patient file to
-    load (a pseudonymised copy written under `workdir`, or `patients` itself when pseudonymisation is off).
+    """The ingest hook: point the staging view `stg_raw` at a pseudonymised copy of the claims and return
+    the patient file to load (copies written under `workdir`, which must outlive validation; `patients`
+    itself when pseudonymisation is off).
     """
     check_warehouse(con, settings)
     if not settings.pseudonymise:
         return patients
     key = key_from_environment(settings)
     with _functions(con, key) as udf:
+        # Written once as Parquet (not a view: the functions holding the key go when this block ends).
         replaced = ", ".join(f"{udf[column]}({column}) AS {column}" for column in PREFIXES)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE stg_raw AS SELECT * REPLACE ({replaced}, NULL::VARCHAR AS raw) "
-            "FROM stg_raw"
-        )
+        target = sql_literal(str(Path(workdir) / "pseudonymised-claims.parquet"))
+        inputs = staged_inputs(con)
+        try:
+            con.execute(
+                f"COPY (SELECT * REPLACE ({replaced}, NULL::VARCHAR AS raw) FROM stg_raw) TO {target} "
+                "(FORMAT parquet)"
+            )
+        except duckdb.Error as exc:
+            unreadable_input(con, exc, inputs)
+            raise
+        con.execute(f"CREATE OR REPLACE TEMP VIEW stg_raw AS SELECT * FROM read_parquet({target})")
         if patients is not None:
             patients = _patients_copy(con, Path(patients), Path(workdir), udf["patient_id"])
     return patients
@@ -152,15 +162,13 @@ def apply(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig, patients: Pat
 
 def _patients_copy(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, function: str) -> Path:
     """The patient table with pseudonymised ids, as Parquet under `workdir` (the loader reads it as is)."""
-    from transforms.ingest import patients_reader
-
     if not path.is_file():
         return path  # the loader says so in its own words
     reader, columns = patients_reader(con, path)
     if "patient_id" not in columns:
         return path  # the loader names the missing column
     target = workdir / "pseudonymised-patients.parquet"
-    target_quoted = "'" + str(target).replace("'", "''") + "'"
+    target_quoted = sql_literal(str(target))
     con.execute(
         f"COPY (SELECT * REPLACE ({function}(CAST(patient_id AS VARCHAR)) AS patient_id) FROM {reader}) "
         f"TO {target_quoted} (FORMAT parquet)",

@@ -1,5 +1,7 @@
 -- Cast the raw text rows to the canonical contract and give every row that breaks it one reason
 -- (the first that applies). Parameters: $as_of (run date), $earliest (earliest plausible fill date).
+-- Reads the staging view `stg_raw` row by row; what needs the whole batch (repeated claim ids, ids an
+-- earlier night loaded) comes from the small tables `stg_repeats` and `stg_loaded`, computed first.
 with trimmed as (
     select
         source_file,
@@ -23,17 +25,6 @@ with trimmed as (
         nullif(trim(rx_reference), '') as rx_reference,
         nullif(trim(original_claim_id), '') as original_claim_id
     from stg_raw
-),
-
--- Claim ids given more than once in this batch, and where their first copy is (file, then row).
-repeated as (
-    select
-        claim_id,
-        arg_min(source_file || ' row ' || source_row, struct_pack(f := source_file, r := source_row)) as first_copy
-    from trimmed
-    where claim_id is not null
-    group by claim_id
-    having count(*) > 1
 ),
 
 typed as (
@@ -68,10 +59,11 @@ typed as (
         end as ndc,
         -- A plain 10-digit NDC cannot be padded without knowing its segment layout: kept as unmapped text.
         ndc_text is not null and regexp_full_match(ndc_text, '[0-9]{10}') as ndc_ambiguous,
-        repeated.first_copy,
-        trimmed.claim_id in (select loaded.claim_id from claims as loaded) as already_loaded
+        repeats.first_copy,
+        loaded.claim_id is not null as already_loaded
     from trimmed
-    left join repeated on trimmed.claim_id = repeated.claim_id
+    left join stg_repeats as repeats on trimmed.claim_id = repeats.claim_id
+    left join stg_loaded as loaded on trimmed.claim_id = loaded.claim_id
 ),
 
 checked as (
