@@ -273,6 +273,12 @@ def _record_failure(night: Night, exc: BaseException) -> None:
     night.con.execute("COMMIT")
 
 
+def import_gate_in_background() -> None:
+    """Great Expectations takes ~4 s to import: import it while Prefect starts and the claims are read
+    and checked, rather than when the night reaches the gate (a second call is a no-op import)."""
+    threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
+
+
 @flow(name="serosurv-nightly", log_prints=False, validate_parameters=False)
 def nightly(
     claims: list[str],
@@ -285,8 +291,7 @@ def nightly(
     backfill_from: str | None = None,
 ) -> dict[str, Any]:
     """One night: claims files in, warehouse tables and the audit report out."""
-    # Great Expectations takes ~4 s to import; import it while the claims are read and checked.
-    threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
+    import_gate_in_background()
     config = load_config(config_file)
     rules_dir = Path(config.rules.directory) if config.rules.directory else None
     ruleset = load_rules(rules_dir, include_related=config.rules.include_related)

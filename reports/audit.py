@@ -9,7 +9,6 @@ the top `ONGOING_TIMELINES` ongoing ones, from two batched queries, never one qu
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import date, datetime, timedelta
 from html import escape
@@ -22,6 +21,7 @@ import polars as pl
 from reports.html import BASE_CSS, Raw, cards, severity_badge, table
 from reports.timeline import timeline_svg
 from serosurv.warehouse import rows
+from transforms.sql import sql_literal, sql_text
 
 STATUS_ORDER = ("new", "changed", "ongoing", "resolved")
 MAX_TIMELINES = 1000  # new and changed alerts drawn with a timeline (the rest are listed in the table)
@@ -86,27 +86,7 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> 
 
 def _worklist(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> list[dict[str, Any]]:
     """The night's alerts as they stood that night, new and changed first, then by priority."""
-    return _dicts(
-        con,
-        """
-        SELECT h.alert_id, h.status, h.status_reasons, coalesce(a.quiet AND a.as_of = h.as_of, false) AS quiet,
-               h.priority, h.priority_parts, h.severity, h.patient_id, h.ingredient_a, h.ingredient_b,
-               h.rule_id, h.kind, h.first_overlap_date, h.last_overlap_date, h.overlap_days,
-               h.longest_overlap_days, h.washout_gap_days, h.initiation_order, h.cross_prescriber,
-               h.cross_pharmacy, h.prescriber_ids_a, h.prescriber_ids_b, h.pharmacy_ids_a, h.pharmacy_ids_b,
-               h.n_serotonergic_prescribers, h.claim_ids_a, h.claim_ids_b, h.reason_for_service,
-               h.clinical_significance, h.other_prescriber_indicator, h.other_pharmacy_indicator,
-               h.opened_on, h.last_change_on, r.clinical_guidance AS guidance, h.as_of, h.run_id,
-               a.action AS last_action, a.action_result AS last_result, a.action_at AS last_action_at
-        FROM alert_history AS h
-        LEFT JOIN alerts AS a ON a.alert_id = h.alert_id
-        LEFT JOIN (SELECT rule_id, any_value(clinical_guidance) AS clinical_guidance
-                   FROM rules_catalog GROUP BY rule_id) AS r ON r.rule_id = h.rule_id
-        WHERE h.run_id = $run_id AND ($as_of IS NULL OR h.as_of = $as_of)
-        ORDER BY list_position(['new', 'changed', 'ongoing', 'resolved'], h.status), h.priority DESC, h.alert_id
-        """,
-        {"run_id": run_id, "as_of": as_of},
-    )
+    return _dicts(con, sql_text("marts/worklist.sql"), {"run_id": run_id, "as_of": as_of})
 
 
 def _charted(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -345,13 +325,11 @@ def _parameters(info: dict[str, Any]) -> str:
     return table(["setting", "value"], body, "No parameters recorded.")
 
 
-def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str, list[dict[str, Any]]]:
-    """The report's HTML and the night's worklist (one dict per alert)."""
+def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """The report's HTML."""
     info = _run(con, run_id)
     as_of = info.get("as_of")
     alerts = _worklist(con, run_id, as_of)
-    for alert in alerts:
-        alert.update(rules_hash=info.get("rules_hash"), config_hash=info.get("config_hash"))
     charted = _charted(alerts)
     fills, episodes = _timeline_data(con, charted)
     svgs = {
@@ -490,36 +468,29 @@ prescribers: distinct prescribers of serotonergic drugs in the alert's window.</
     }</code>.</p>
 {_parameters(info)}
 </body></html>"""
-    return html, alerts
+    return html
 
 
 # ---------------------------------------------------------------------------- files
 
 
-def _flat(value: Any) -> Any:
-    if isinstance(value, list):
-        return ";".join(map(str, value))
-    if isinstance(value, dict):
-        return ";".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items() if v)
-    return value
-
-
-def worklist_frame(alerts: list[dict[str, Any]]) -> pl.DataFrame:
-    """The worklist with typed columns (lists stay lists) for the Parquet export."""
-    records = [{c: a.get(c) for c in WORKLIST_COLUMNS} for a in alerts]
-    schema = {
-        c: pl.List(pl.String)
-        if c.endswith("_ids_a") or c.endswith("_ids_b") or c == "status_reasons"
-        else None
-        for c in WORKLIST_COLUMNS
-    }
-    for record in records:
-        parts = record.get("priority_parts")
-        record["priority_parts"] = json.dumps(parts, sort_keys=True) if parts is not None else None
-    if not records:
-        return pl.DataFrame(schema={c: (t or pl.String) for c, t in schema.items()})
-    return pl.DataFrame(
-        records, schema_overrides={c: t for c, t in schema.items() if t}, infer_schema_length=None
+def _copy_worklist(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, target: Path, csv: bool) -> None:
+    """The worklist written by DuckDB (a night can have hundreds of thousands of alerts): Parquet keeps
+    lists as lists; CSV joins them with ';' and spells the non-zero priority parts out as `part=points`."""
+    replaced = ["to_json(priority_parts)::VARCHAR AS priority_parts"]
+    if csv:
+        lists = [c for c in WORKLIST_COLUMNS if c.endswith(("_ids_a", "_ids_b")) or c == "status_reasons"]
+        parts = ", ".join(
+            f"CASE WHEN priority_parts.{name} <> 0 THEN '{name}=' || format('{{:g}}', priority_parts.{name}) END"
+            for name, _ in PRIORITY_PARTS
+        )
+        replaced = [f"array_to_string({c}, ';') AS {c}" for c in lists]
+        replaced.append(f"nullif(concat_ws(';', {parts}), '') AS priority_parts")
+    worklist = f"SELECT {', '.join(WORKLIST_COLUMNS)} FROM ({sql_text('marts/worklist.sql')})"
+    query = f"SELECT * REPLACE ({', '.join(replaced)}) FROM ({worklist})"
+    options = "FORMAT csv, HEADER true" if csv else "FORMAT parquet"
+    con.execute(
+        f"COPY ({query}) TO {sql_literal(str(target))} ({options})", {"run_id": run_id, "as_of": as_of}
     )
 
 
@@ -528,15 +499,11 @@ def write_night_reports(con: duckdb.DuckDBPyConnection, run_id: str, out_dir: Pa
     as_of = rows(con, "SELECT as_of FROM runs WHERE run_id = $r", {"r": run_id})[0][0]
     night_dir = Path(out_dir) / str(as_of)
     night_dir.mkdir(parents=True, exist_ok=True)
-    html, alerts = render_report(con, run_id)
+    html = render_report(con, run_id)
     report = night_dir / "report.html.tmp"
     report.write_text(html, encoding="utf-8")
     worklist = night_dir / "alerts.csv.tmp"
-    with worklist.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=WORKLIST_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for alert in alerts:
-            writer.writerow({k: _flat(v) for k, v in alert.items()})
+    _copy_worklist(con, run_id, as_of, worklist, csv=True)
     parquet = night_dir / "alerts.parquet.tmp"
-    worklist_frame(alerts).write_parquet(parquet)
+    _copy_worklist(con, run_id, as_of, parquet, csv=False)
     return {"report": report, "alerts": worklist, "alerts_parquet": parquet}

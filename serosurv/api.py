@@ -69,7 +69,7 @@ def run(
     if backfill_from and as_of and backfill_from > as_of:
         raise SerosurvError("--from must not be after --as-of.")
     quiet_environment()
-    from flows.nightly import configured
+    from flows.nightly import configured, import_gate_in_background
     from serosurv.config import load_config
 
     config = load_config(config_file)
@@ -80,6 +80,7 @@ def run(
     warehouse = Path(warehouse) if warehouse else out_dir / "serosurv.duckdb"
     # Taken here too (re-entrant in the flow) so a busy warehouse is refused before Prefect starts.
     with warehouse_lock(warehouse, "run"):
+        import_gate_in_background()
         return nightly(
             claims=[str(Path(p).resolve()) for p in claims],
             warehouse=str(warehouse),

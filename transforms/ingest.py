@@ -25,6 +25,7 @@ import polars as pl
 
 from serosurv.errors import SerosurvError, header_note
 from serosurv.warehouse import CANONICAL_COLUMNS
+from transforms.sql import sql_literal
 
 REQUIRED = ("claim_id", "patient_id", "fill_date")
 ONE_OF = (("days_supply", "end_date"), ("ndc", "rxcui", "drug_name"))
@@ -262,11 +263,6 @@ def _lineage(columns: dict[str, str], row_expr: str, shape_checked: bool, path: 
             given("reject_reason", reject_reason) + " AS reject_reason",
         )
     )
-
-
-def sql_literal(text: str) -> str:
-    """A string as a SQL literal (views cannot take parameters)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def stage_claims(

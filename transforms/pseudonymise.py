@@ -33,7 +33,8 @@ import pyarrow.compute as pc
 
 from serosurv.config import PrivacyConfig
 from serosurv.errors import SerosurvError
-from transforms.ingest import patients_reader, sql_literal, staged_inputs, unreadable_input
+from transforms.ingest import patients_reader, staged_inputs, unreadable_input
+from transforms.sql import sql_literal
 
 PREFIXES = {"patient_id": "pt_", "prescriber_id": "pr_", "pharmacy_id": "ph_"}
 HEX_DIGITS = 20  # 80 bits: a collision among 100 million ids has a chance of about 1 in 250 million

@@ -10,6 +10,11 @@ import duckdb
 from serosurv.resources import data_dir
 
 
+def sql_literal(text: str) -> str:
+    """A string as a SQL literal, for statements that cannot take parameters (views, COPY targets)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @cache
 def sql_text(name: str) -> str:
     """The statement in sql/NAME (e.g. "intermediate/int_episodes.sql")."""
