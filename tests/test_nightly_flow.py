@@ -164,7 +164,9 @@ def test_a_damaged_parquet_input_stops_the_night_naming_it_and_loads_nothing(pre
     import polars as pl
 
     good = tmp_path / "good.csv"
-    good.write_text("claim_id,patient_id,fill_date,days_supply,drug_name\nG1,PATQ1,2025-01-01,30,sertraline\n")
+    good.write_text(
+        "claim_id,patient_id,fill_date,days_supply,drug_name\nG1,PATQ1,2025-01-01,30,sertraline\n"
+    )
     buffer = io.BytesIO()
     pl.DataFrame(
         {"claim_id": ["C1"], "patient_id": ["PATQ9999"], "fill_date": ["2025-01-01"], "days_supply": ["30"],
