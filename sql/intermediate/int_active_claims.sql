@@ -14,6 +14,14 @@ named_originals as (
     where claim_status in ('reversed', 'adjusted') and original_claim_id is not null
 ),
 
+-- Reversals and adjustments are rare: only paid claims that share a key's non-null parts with one
+-- are numbered (whole key partitions are kept, so each claim's number is unchanged).
+keyed_cancellations as (
+    select distinct patient_id, fill_date, rx_reference
+    from dated
+    where claim_status in ('reversed', 'adjusted') and original_claim_id is null and rx_reference is not null
+),
+
 paid_by_key as (
     select
         claim_id, patient_id, pharmacy_id, fill_date, rx_reference, fill_number,
@@ -21,9 +29,9 @@ paid_by_key as (
             partition by patient_id, pharmacy_id, fill_date, rx_reference, fill_number order by claim_id
         ) as nth
     from dated
+    semi join keyed_cancellations using (patient_id, fill_date, rx_reference)
     where
         claim_status = 'paid'
-        and rx_reference is not null
         and claim_id not in (select named_originals.claim_id from named_originals)
 ),
 
