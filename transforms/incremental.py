@@ -1,9 +1,10 @@
 """Incremental nights: recompute only the patients whose claims changed, with results identical to a full run.
 
 Patients are independent, so the engine can run on a subset. The subset runs unchanged SQL against
-temporary tables that shadow the warehouse tables of the same names (DuckDB resolves unqualified names
-to the temp catalog first): inputs hold the affected patients' rows, outputs start empty; afterwards
-the affected patients' rows in the warehouse are replaced by the shadows' rows.
+temporary views and tables that shadow the warehouse tables of the same names (DuckDB resolves
+unqualified names to the temp catalog first): the input `claims` shows the affected patients' rows,
+outputs start empty; afterwards the affected patients' rows in the warehouse are replaced by the
+shadows' rows.
 """
 
 from __future__ import annotations
@@ -86,11 +87,8 @@ def patient_scope(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Run the engine on the affected patients only, then replace their rows in the warehouse."""
     db = _database(con)
     scope = "SELECT patient_id FROM affected_patients"
-    con.execute(f"CREATE TEMP TABLE claims AS SELECT * FROM {db}.main.claims WHERE patient_id IN ({scope})")
-    con.execute(
-        f"CREATE TEMP TABLE fill_ingredients AS SELECT * FROM {db}.main.fill_ingredients "
-        "WHERE claim_id IN (SELECT claim_id FROM temp.main.claims)"
-    )
+    # A view, read once by the engine's first step; `fill_ingredients` is only ever joined to it.
+    con.execute(f"CREATE TEMP VIEW claims AS SELECT * FROM {db}.main.claims WHERE patient_id IN ({scope})")
     for table in ENGINE_OUTPUTS:
         con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {db}.main.{table} LIMIT 0")
     try:
@@ -99,5 +97,6 @@ def patient_scope(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
             con.execute(f"DELETE FROM {db}.main.{table} WHERE patient_id IN ({scope})")
             con.execute(f"INSERT INTO {db}.main.{table} SELECT * FROM temp.main.{table}")
     finally:
-        for table in ("claims", "fill_ingredients", *ENGINE_OUTPUTS):
+        con.execute("DROP VIEW IF EXISTS temp.main.claims")
+        for table in ENGINE_OUTPUTS:
             con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
