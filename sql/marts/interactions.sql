@@ -4,31 +4,51 @@
 -- $merge_gap_days form one interaction. Each side lists the fills (and their prescribers and
 -- pharmacies) that cover the interaction's days; unknown prescribers are neither same nor different.
 -- Inputs: episodes, episode_fills, rule_pairs. Parameters: $merge_gap_days, $extension_days.
-with episode_pairs as (
+-- Episodes of two different ingredients of one patient, joined before the rules (materialised): with
+-- the statistics of freshly written episodes the planner would join the rules first (17M rows at 10M
+-- claims, 3.6 s instead of 0.2 s).
+with same_patient as materialized (
     select
         a.patient_id,
+        a.episode_id as episode_a,
+        b.episode_id as episode_b,
         a.ingredient as ingredient_a,
         b.ingredient as ingredient_b,
         a.episode_start as start_a,
         a.episode_end as end_a,
         b.episode_start as start_b,
         b.episode_end as end_b,
+        a.routes as routes_a,
+        b.routes as routes_b
+    from episodes as a
+    inner join episodes as b on a.patient_id = b.patient_id and a.ingredient < b.ingredient
+),
+
+episode_pairs as (
+    select
+        same_patient.patient_id,
+        same_patient.ingredient_a,
+        same_patient.ingredient_b,
+        same_patient.start_a,
+        same_patient.end_a,
+        same_patient.start_b,
+        same_patient.end_b,
         rule_pairs.rule_id,
         rule_pairs.severity,
         rule_pairs.severity_rank,
         rule_pairs.washout_a_then_b,
         rule_pairs.washout_b_then_a,
         greatest(coalesce(rule_pairs.min_overlap_days, 1), 1) as min_overlap_days
-    from episodes as a
-    inner join episodes as b on a.patient_id = b.patient_id and a.ingredient < b.ingredient
+    from same_patient
     inner join rule_pairs
         on
-            a.ingredient = rule_pairs.ingredient_a
-            and b.ingredient = rule_pairs.ingredient_b
-            and (rule_pairs.route_a is null or list_contains(a.routes, rule_pairs.route_a))
-            and (rule_pairs.route_b is null or list_contains(b.routes, rule_pairs.route_b))
+            same_patient.ingredient_a = rule_pairs.ingredient_a
+            and same_patient.ingredient_b = rule_pairs.ingredient_b
+            and (rule_pairs.route_a is null or list_contains(same_patient.routes_a, rule_pairs.route_a))
+            and (rule_pairs.route_b is null or list_contains(same_patient.routes_b, rule_pairs.route_b))
     qualify row_number() over (
-        partition by a.episode_id, b.episode_id order by rule_pairs.severity_rank desc, rule_pairs.rule_id
+        partition by same_patient.episode_a, same_patient.episode_b
+        order by rule_pairs.severity_rank desc, rule_pairs.rule_id
     ) = 1
 ),
 
