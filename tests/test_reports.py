@@ -4,6 +4,7 @@ the Prefect flow), and both HTML files rendered in headless Chromium with no net
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -47,6 +48,38 @@ def test_night_writes_report_csv_and_parquet_worklists_with_the_same_alerts(nigh
     assert listed and {r["status"] for r in listed} <= {"new", "changed", "ongoing", "resolved"}
     assert parquet.schema["prescriber_ids_a"] == pl.List(pl.String)
     assert all(r["rules_hash"] and r["config_hash"] for r in listed)
+
+
+def test_worklist_csv_spells_out_what_the_parquet_and_the_warehouse_hold(night):
+    """Each CSV row, field by field, against the warehouse's alert history (an independent read):
+    lists joined with ';', the non-zero priority parts as `part=points`, JSON of every part in Parquet."""
+    result, out, _ = night
+    folder = out / str(AS_OF)
+    with (folder / "alerts.csv").open(encoding="utf-8") as handle:
+        listed = {r["alert_id"]: r for r in csv.DictReader(handle)}
+    parquet = {r["alert_id"]: r for r in pl.read_parquet(folder / "alerts.parquet").to_dicts()}
+    con = duckdb.connect(str(out / "serosurv.duckdb"), read_only=True)
+    try:
+        stored = con.execute(
+            "SELECT alert_id, status, priority, priority_parts, prescriber_ids_a, claim_ids_b, cross_prescriber, "
+            "first_overlap_date FROM alert_history WHERE run_id = $r",
+            {"r": result["run_id"]},
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(stored) == len(listed) == len(parquet) > 0
+    for alert_id, status, priority, parts, prescribers_a, claims_b, cross, first in stored:
+        row = listed[alert_id]
+        assert row["status"] == status and float(row["priority"]) == pytest.approx(priority)
+        assert row["prescriber_ids_a"] == ";".join(prescribers_a)
+        assert row["claim_ids_b"] == ";".join(claims_b)
+        assert row["cross_prescriber"] == {True: "true", False: "false", None: ""}[cross]
+        assert row["first_overlap_date"] == (first.isoformat() if first else "")
+        spelled = dict(item.split("=") for item in row["priority_parts"].split(";"))
+        assert spelled.keys() == {k for k, v in parts.items() if v}
+        assert all(float(spelled[k]) == pytest.approx(parts[k], rel=1e-5) for k in spelled)
+        assert json.loads(parquet[alert_id]["priority_parts"]) == pytest.approx(parts)
+        assert parquet[alert_id]["claim_ids_b"] == claims_b
 
 
 def test_audit_report_explains_each_new_alert_with_a_timeline_and_priority_parts(night):
