@@ -85,8 +85,25 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> 
 
 
 def _worklist(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> list[dict[str, Any]]:
-    """The night's alerts as they stood that night, new and changed first, then by priority."""
-    return _dicts(con, sql_text("marts/worklist.sql"), {"run_id": run_id, "as_of": as_of})
+    """The night's alerts as they stood that night, new and changed first, then by priority: of each
+    status (quiet or not) only as many as the report can show (the files have every alert)."""
+    return _dicts(
+        con,
+        f"SELECT * FROM ({sql_text('marts/worklist.sql')}) QUALIFY row_number() OVER (PARTITION BY status, "
+        "quiet ORDER BY priority DESC, alert_id) <= $shown ORDER BY list_position(['new', 'changed', "
+        "'ongoing', 'resolved'], status), priority DESC, alert_id",
+        {"run_id": run_id, "as_of": as_of, "shown": MAX_TIMELINES + MAX_TABLE_ROWS},
+    )
+
+
+def _totals(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> dict[tuple[str, bool], int]:
+    """(status, quiet) -> alerts, over the whole worklist."""
+    found = rows(
+        con,
+        f"SELECT status, quiet, count(*) FROM ({sql_text('marts/worklist.sql')}) GROUP BY ALL",
+        {"run_id": run_id, "as_of": as_of},
+    )
+    return {(status, quiet): n for status, quiet, n in found}
 
 
 def _charted(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -238,72 +255,79 @@ _ALERT_HEADERS = ["alert", "priority", "severity", "patient", "pair", "kind", "e
                   "cross-pharmacy"]  # fmt: skip
 
 
-def _alerts_section(alerts: list[dict[str, Any]], svgs: dict[str, str]) -> str:
+def _alerts_section(
+    alerts: list[dict[str, Any]], svgs: dict[str, str], totals: dict[tuple[str, bool], int]
+) -> str:
     active = [a for a in alerts if not a["quiet"]]
     quiet = [a for a in alerts if a["quiet"]]
     parts = []
     for status in ("new", "changed"):
-        chosen = [a for a in active if a["status"] == status]
-        parts.append(f'<h3 id="{status}">{status.capitalize()} ({len(chosen):,})</h3>')
+        chosen, total = [a for a in active if a["status"] == status], totals.get((status, False), 0)
+        parts.append(f'<h3 id="{status}">{status.capitalize()} ({total:,})</h3>')
         if not chosen:
             parts.append(f'<p class="muted">No {status} alerts tonight.</p>')
         parts.extend(_alert_card(a, svgs.get(a["alert_id"])) for a in chosen[:MAX_TIMELINES])
-        if len(chosen) > MAX_TIMELINES:
-            parts.append(_table_with_more(chosen[MAX_TIMELINES:], f"more {status} alerts"))
-    ongoing = [a for a in active if a["status"] == "ongoing"]
-    parts.append(f'<h3 id="ongoing">Ongoing ({len(ongoing):,})</h3>')
+        if total > MAX_TIMELINES:
+            parts.append(_table_with_more(chosen[MAX_TIMELINES:], total - MAX_TIMELINES, f"{status} alerts"))
+    ongoing, total = [a for a in active if a["status"] == "ongoing"], totals.get(("ongoing", False), 0)
+    parts.append(f'<h3 id="ongoing">Ongoing ({total:,})</h3>')
     top = ongoing[:ONGOING_TIMELINES]
     if top:
         parts.append(f'<p class="muted">The {len(top)} highest-priority ongoing alerts, then the rest.</p>')
     parts.extend(_alert_card(a, svgs.get(a["alert_id"])) for a in top)
-    parts.append(_table_with_more(ongoing[len(top) :], "ongoing alerts") if ongoing[len(top) :] else "")
+    if total > len(top):
+        parts.append(_table_with_more(ongoing[len(top) :], total - len(top), "ongoing alerts"))
     if not ongoing:
         parts.append('<p class="muted">No ongoing alerts.</p>')
     resolved = [a for a in alerts if a["status"] == "resolved"]
-    parts.append(f'<h3 id="resolved">Resolved ({len(resolved):,})</h3>')
+    n_resolved = sum(n for (status, _), n in totals.items() if status == "resolved")
+    parts.append(f'<h3 id="resolved">Resolved ({n_resolved:,})</h3>')
     parts.append(
-        _table_with_more(resolved, "resolved alerts")
+        _table_with_more(resolved, n_resolved, "resolved alerts")
         if resolved
         else '<p class="muted">None resolved tonight.</p>'
     )
     if quiet:
-        parts.append(f'<h3 id="quiet">Acted on, quiet until they change ({len(quiet):,})</h3>')
-        parts.append(_table_with_more(quiet, "quiet alerts"))
+        n_quiet = sum(n for (_, is_quiet), n in totals.items() if is_quiet)
+        parts.append(f'<h3 id="quiet">Acted on, quiet until they change ({n_quiet:,})</h3>')
+        parts.append(_table_with_more(quiet, n_quiet, "quiet alerts"))
     return "".join(parts)
 
 
-def _table_with_more(alerts: list[dict[str, Any]], what: str) -> str:
+def _table_with_more(alerts: list[dict[str, Any]], total: int, what: str) -> str:
+    """The first alerts as a table and how many more (of `total`) the worklist files hold."""
     html = table(_ALERT_HEADERS, _alert_rows(alerts), numeric={1})
-    if len(alerts) > MAX_TABLE_ROWS:
-        html += (
-            f'<p class="muted">{len(alerts) - MAX_TABLE_ROWS:,} more {escape(what)} in the worklist CSV.</p>'
-        )
+    if total > MAX_TABLE_ROWS:
+        html += f'<p class="muted">{total - MAX_TABLE_ROWS:,} more {escape(what)} in the worklist CSV.</p>'
     return html
 
 
-def _fragmentation(alerts: list[dict[str, Any]]) -> str:
-    current = [a for a in alerts if a["status"] != "resolved"]
-    severities = sorted({a["severity"] for a in current}, key=lambda s: -max(
-        (a.get("priority_parts") or {}).get("severity") or 0 for a in current if a["severity"] == s))  # fmt: skip
-    body = []
-    for severity in [*severities, None]:
-        chosen = [a for a in current if severity is None or a["severity"] == severity]
-        n_prescribers = [a.get("n_serotonergic_prescribers") or 0 for a in chosen]
-        body.append(
-            [
-                severity_badge(severity) if severity else Raw("<b>all</b>"),
-                len(chosen),
-                sum(a["cross_prescriber"] is True for a in chosen),
-                sum(a["cross_prescriber"] is False for a in chosen),
-                sum(a["cross_prescriber"] is None for a in chosen),
-                sum(a["cross_pharmacy"] is True for a in chosen),
-                sum(a["cross_pharmacy"] is False for a in chosen),
-                sum(a["cross_pharmacy"] is None for a in chosen),
-                sum(n == 1 for n in n_prescribers),
-                sum(n == 2 for n in n_prescribers),
-                sum(n >= 3 for n in n_prescribers),
-            ]
-        )
+def _fragmentation(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> str:
+    """Current (not resolved) alerts per severity, most severe first, then all: how often the two drugs
+    came from different prescribers and pharmacies, and how many prescribers were involved."""
+    found = rows(
+        con,
+        f"""
+        SELECT severity, count(*),
+               count(*) FILTER (cross_prescriber), count(*) FILTER (NOT cross_prescriber),
+               count(*) FILTER (cross_prescriber IS NULL), count(*) FILTER (cross_pharmacy),
+               count(*) FILTER (NOT cross_pharmacy), count(*) FILTER (cross_pharmacy IS NULL),
+               count(*) FILTER (coalesce(n_serotonergic_prescribers, 0) = 1),
+               count(*) FILTER (coalesce(n_serotonergic_prescribers, 0) = 2),
+               count(*) FILTER (coalesce(n_serotonergic_prescribers, 0) >= 3),
+               grouping(severity) AS is_total, max(coalesce(priority_parts.severity, 0)) AS points
+        FROM ({sql_text("marts/worklist.sql")})
+        WHERE status <> 'resolved'
+        GROUP BY ROLLUP (severity)
+        ORDER BY is_total, points DESC, severity
+        """,
+        {"run_id": run_id, "as_of": as_of},
+    )
+    body = [
+        [Raw("<b>all</b>") if is_total else severity_badge(severity), *counts]
+        for severity, *counts, is_total, _ in found
+    ]
+    current = bool(found) and found[-1][1] > 0
     return table(
         ["severity", "alerts", "cross-prescriber", "same prescriber", "prescriber unknown", "cross-pharmacy",
          "same pharmacy", "pharmacy unknown", "1 prescriber", "2 prescribers", "3+ prescribers"],
@@ -329,14 +353,14 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     """The report's HTML."""
     info = _run(con, run_id)
     as_of = info.get("as_of")
-    alerts = _worklist(con, run_id, as_of)
+    alerts, totals = _worklist(con, run_id, as_of), _totals(con, run_id, as_of)
     charted = _charted(alerts)
     fills, episodes = _timeline_data(con, charted)
     svgs = {
         a["alert_id"]: timeline_svg(a, fills.get(a["alert_id"], []), episodes.get(a["alert_id"], []))
         for a in charted
     }
-    counts = {s: sum(1 for a in alerts if a["status"] == s and not a["quiet"]) for s in STATUS_ORDER}
+    counts = {s: totals.get((s, False), 0) for s in STATUS_ORDER}
     read, accepted, quarantined = (
         info.get(k) or 0 for k in ("rows_read", "rows_accepted", "rows_quarantined")
     )
@@ -408,11 +432,11 @@ different prescribers, +10 different pharmacies, +5 washout, +5 newest fill with
 +5 for overlap length, +2 for three or more serotonergic prescribers. Timelines: one lane per drug; bars are
 fills coloured by prescriber and labelled prescriber · pharmacy; dashed outlines are episodes; the shaded band is
 the overlap (red) or washout window (yellow); the dotted line is the night.</p>
-{_alerts_section(alerts, svgs)}
+{_alerts_section(alerts, svgs, totals)}
 <h2 id="fragmentation">Fragmentation of current alerts</h2>
 <p class="muted">Cross-prescriber: no prescriber in common between the two drugs' fills, both known. Number of
 prescribers: distinct prescribers of serotonergic drugs in the alert's window.</p>
-{_fragmentation(alerts)}
+{_fragmentation(con, run_id, as_of)}
 <h2 id="burden">Serotonergic burden: three or more serotonergic drugs at once</h2>
 <p class="muted">Periods reaching into the last {
         LOOKBACK_DAYS

@@ -82,6 +82,37 @@ def test_worklist_csv_spells_out_what_the_parquet_and_the_warehouse_hold(night):
         assert parquet[alert_id]["claim_ids_b"] == claims_b
 
 
+def test_a_long_worklist_is_cut_in_the_report_with_the_true_totals(night, tmp_path, monkeypatch):
+    """The report reads only as many alerts per status as it shows; its headings and "N more" lines
+    still count every alert (compared with counts taken from the warehouse's alert history)."""
+    from reports import audit
+
+    result, out, _ = night
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(out / "serosurv.duckdb", copy)
+    monkeypatch.setattr(audit, "MAX_TIMELINES", 2)
+    monkeypatch.setattr(audit, "MAX_TABLE_ROWS", 3)
+    monkeypatch.setattr(audit, "ONGOING_TIMELINES", 1)
+    con = duckdb.connect(str(copy))
+    try:
+        totals = dict(
+            con.execute(
+                "SELECT status, count(*) FROM alert_history WHERE run_id = $r GROUP BY ALL",
+                {"r": result["run_id"]},
+            ).fetchall()
+        )
+        html = audit.render_report(con, result["run_id"])
+    finally:
+        con.close()
+    new = totals["new"]
+    assert new > 2 + 3, "the generated night needs more new alerts than the report shows"
+    assert f'<h3 id="new">New ({new:,})</h3>' in html
+    assert f"{new - 2 - 3:,} more new alerts in the worklist CSV." in html
+    section = re.search(r'<h3 id="new">.*?<h3 id="changed">', html, re.S).group(0)
+    assert section.count('<div class="alert sev-') == 2  # cards with timelines: MAX_TIMELINES
+    assert section.count('href="#alert-') == 3  # then a table of MAX_TABLE_ROWS
+
+
 def test_audit_report_explains_each_new_alert_with_a_timeline_and_priority_parts(night):
     _, out, _ = night
     html = (out / str(AS_OF) / "report.html").read_text(encoding="utf-8")
