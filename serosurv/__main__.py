@@ -1,0 +1,6 @@
+"""`python -m serosurv ...` is the `serosurv` command (e.g. under a profiler: `python -m pyinstrument -m serosurv run ...`)."""
+
+from serosurv.cli import main
+
+if __name__ == "__main__":
+    main()
