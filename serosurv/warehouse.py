@@ -67,7 +67,7 @@ SCHEMA = {
     "unmapped_drugs": "run_id VARCHAR, drug_name VARCHAR, ndc VARCHAR, fills BIGINT, patients BIGINT",
     "fill_exposure": """
         patient_id VARCHAR, ingredient VARCHAR, route VARCHAR, claim_id VARCHAR, prescriber_id VARCHAR,
-        pharmacy_id VARCHAR, exposure_start DATE, exposure_end DATE, days_supply INTEGER, fill_key VARCHAR""",
+        pharmacy_id VARCHAR, exposure_start DATE, exposure_end DATE, days_supply INTEGER, fill_key VARCHAR, quantity DOUBLE""",
     "serotonergic_burden": """
         burden_id VARCHAR, patient_id VARCHAR, burden_start DATE, burden_end DATE, burden_days INTEGER,
         max_concurrent INTEGER, ingredients VARCHAR[], prescriber_ids VARCHAR[], n_prescribers INTEGER""",

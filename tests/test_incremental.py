@@ -75,3 +75,35 @@ def test_incremental_night_equals_full_recompute(prefect_harness, batches, tmp_p
         size = con.execute(f"SELECT count(*) FROM quick.{table}").fetchall()[0][0]
         assert (table, only_quick, only_full) == (table, 0, 0), f"{table}: {size} rows"
     con.close()
+
+
+def test_a_night_after_the_engine_sql_changed_recomputes_everyone(
+    prefect_harness, batches, tmp_path, monkeypatch
+):
+    """Stored results were written by the old SQL (e.g. without a column the new SQL adds): the first
+    night on new engine SQL is a full recompute, the next one incremental again."""
+    from transforms import incremental
+
+    out = tmp_path / "upgrade"
+    api.run(
+        [batches / "history.parquet"],
+        out_dir=out,
+        as_of=HISTORY_END,
+        config_file=batches / "incremental.toml",
+    )
+    monkeypatch.setattr(incremental, "engine_code", lambda: "sql of another version")
+    night = api.run(
+        [batches / "night.parquet"], out_dir=out, as_of=NIGHT, config_file=batches / "incremental.toml"
+    )
+    assert "patients_recomputed" not in night["counts"]
+    again = api.run(
+        [batches / "night.parquet"], out_dir=out, as_of=NIGHT, config_file=batches / "incremental.toml"
+    )
+    assert "patients_recomputed" in again["counts"]
+    con = duckdb.connect(str(out / "serosurv.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT recompute FROM runs ORDER BY started_at").fetchall() == [
+            ("full",), ("full",), ("incremental",),
+        ]  # fmt: skip
+    finally:
+        con.close()

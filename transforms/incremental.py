@@ -16,17 +16,39 @@ from datetime import date
 
 import duckdb
 
+from serosurv.resources import data_dir
 from serosurv.warehouse import rows, scalar
 
 ENGINE_OUTPUTS = ("fill_exposure", "episodes", "interactions", "serotonergic_burden")
 
 
+# The engine's SQL: a night after an upgrade that changed it recomputes everyone (stored results, e.g.
+# fill_exposure of patients without new claims, may lack what the new SQL writes).
+ENGINE_SQL = ("intermediate", "marts/interactions.sql", "marts/serotonergic_burden.sql")
+
+
+def engine_code() -> str:
+    """A digest of the engine's SQL files."""
+    root = data_dir("sql")
+    files = sorted(
+        path
+        for name in ENGINE_SQL
+        for path in ((root / name).glob("*.sql") if (root / name).is_dir() else [root / name])
+    )
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def fingerprint(con: duckdb.DuckDBPyConnection, config_hash: str, rules_hash: str) -> str:
-    """What the engine's results depend on besides the claims: configuration, rules, NDC crosswalk."""
+    """What the engine's results depend on besides the claims: configuration, rules, NDC crosswalk and
+    the engine's own SQL."""
     (crosswalk,) = rows(
         con, "SELECT count(*) || ':' || coalesce(bit_xor(hash(ndc, ingredient, route)), 0) FROM ref_ndc"
     )[0]
-    return hashlib.sha256(f"{config_hash}|{rules_hash}|{crosswalk}".encode()).hexdigest()[:16]
+    text = f"{config_hash}|{rules_hash}|{crosswalk}|{engine_code()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def can_update(con: duckdb.DuckDBPyConnection, engine_fingerprint: str, as_of: date) -> bool:

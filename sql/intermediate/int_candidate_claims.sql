@@ -2,7 +2,7 @@
 -- reversal and adjustment whatever it maps to, so they can cancel the claims they reverse.
 -- Parameter: $as_of. Inputs: claims, fill_ingredients, rule_ingredients.
 select
-    claim_id, patient_id, fill_date, days_supply, end_date, ndc, rxcui, drug_name, prescriber_id,
+    claim_id, patient_id, fill_date, days_supply, end_date, ndc, rxcui, drug_name, quantity, prescriber_id,
     pharmacy_id, claim_status, fill_number, rx_reference, original_claim_id
 from claims
 where

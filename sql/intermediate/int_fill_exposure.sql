@@ -21,7 +21,8 @@ with exposures as (
         ) as exposure_end,
         coalesce(active_claims.days_supply, datediff('day', active_claims.fill_date, active_claims.end_date) + 1)
             as days_supply,
-        coalesce(active_claims.ndc, active_claims.drug_name, active_claims.rxcui) as product
+        coalesce(active_claims.ndc, active_claims.drug_name, active_claims.rxcui) as product,
+        active_claims.quantity
     from active_claims
     inner join fill_ingredients on active_claims.claim_id = fill_ingredients.claim_id
     where fill_ingredients.ingredient in (select rule_ingredients.ingredient from rule_ingredients)
@@ -46,6 +47,7 @@ select
     exposure_start,
     exposure_end,
     days_supply,
+    quantity,
     case
         when $same_day = 'keep' then claim_id
         else min(claim_id) over (partition by patient_id, ingredient, route, exposure_start)
