@@ -166,3 +166,33 @@ def test_the_first_copy_of_a_repeated_claim_id_is_kept_by_row_number_not_text(wa
     assert rows(warehouse, "SELECT source_row, reason FROM quarantine") == [
         (10, f"claim_id repeats the claim at {path} row 9")
     ]
+
+
+def test_a_batch_too_large_for_memory_is_checked_twice_streaming_with_the_same_outcome(
+    generated, tmp_path, monkeypatch
+):
+    """Above half the memory limit the checks stream twice instead of keeping a typed copy: the same
+    rows are accepted and quarantined, with the same reasons, either way (generated data has every
+    kind of malformed row)."""
+    import duckdb
+
+    from serosurv.warehouse import ensure_schema
+
+    outcomes = {}
+    for path, row_bytes in (("copy", validate.CHECKED_ROW_BYTES), ("streaming", 10**12)):
+        monkeypatch.setattr(validate, "CHECKED_ROW_BYTES", row_bytes)
+        con = duckdb.connect()
+        ensure_schema(con)
+        counts = load(con, generated["claims"])
+        copied = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stg_checked'"
+        ).fetchall()
+        outcomes[path] = (
+            counts,
+            con.execute("SELECT * EXCLUDE (run_id) FROM claims ORDER BY source_row").fetchall(),
+            con.execute("SELECT * EXCLUDE (run_id) FROM quarantine ORDER BY source_row").fetchall(),
+        )
+        assert copied == [(0,)]  # dropped after the split either way
+        con.close()
+    assert outcomes["copy"] == outcomes["streaming"]
+    assert outcomes["copy"][0].rows_quarantined > 0 and len(outcomes["copy"][0].reasons) > 5
