@@ -99,7 +99,7 @@ def check_rows(night: Night) -> None:
     counts = validate.check_claims(
         night.con, night.run_id, night.as_of, night.config.validation.earliest_fill_date
     )
-    night.con.execute("DROP VIEW IF EXISTS stg_raw")
+    night.con.execute("DROP VIEW IF EXISTS stg_raw; DROP TABLE IF EXISTS stg_inputs")
     shutil.rmtree(night.workdir, ignore_errors=True)  # converted inputs: the engine may want the disk
     night.counts.update(
         rows_accepted=counts.rows_accepted, rows_quarantined=counts.rows_quarantined,

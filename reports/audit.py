@@ -84,25 +84,29 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> 
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _worklist(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> list[dict[str, Any]]:
-    """The night's alerts as they stood that night, new and changed first, then by priority: of each
-    status (quiet or not) only as many as the report can show (the files have every alert)."""
-    return _dicts(
-        con,
-        f"SELECT * FROM ({sql_text('marts/worklist.sql')}) QUALIFY row_number() OVER (PARTITION BY status, "
-        "quiet ORDER BY priority DESC, alert_id) <= $shown ORDER BY list_position(['new', 'changed', "
-        "'ongoing', 'resolved'], status), priority DESC, alert_id",
-        {"run_id": run_id, "as_of": as_of, "shown": MAX_TIMELINES + MAX_TABLE_ROWS},
-    )
-
-
-def _totals(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> dict[tuple[str, bool], int]:
-    """(status, quiet) -> alerts, over the whole worklist."""
-    found = rows(
-        con,
-        f"SELECT status, quiet, count(*) FROM ({sql_text('marts/worklist.sql')}) GROUP BY ALL",
+def _stage_worklist(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> None:
+    """The night's worklist (sql/marts/worklist.sql) as the temp table `report_worklist`, computed once
+    for the report's parts and the worklist files."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE report_worklist AS {sql_text('marts/worklist.sql')}",
         {"run_id": run_id, "as_of": as_of},
     )
+
+
+def _worklist(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The night's alerts in worklist order: of each status (quiet or not) only as many as the report
+    can show (the files have every alert)."""
+    return _dicts(
+        con,
+        "SELECT * FROM report_worklist QUALIFY row_number() OVER (PARTITION BY status, quiet ORDER BY "
+        "position) <= $shown ORDER BY position",
+        {"shown": MAX_TIMELINES + MAX_TABLE_ROWS},
+    )
+
+
+def _totals(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, bool], int]:
+    """(status, quiet) -> alerts, over the whole worklist."""
+    found = rows(con, "SELECT status, quiet, count(*) FROM report_worklist GROUP BY ALL")
     return {(status, quiet): n for status, quiet, n in found}
 
 
@@ -302,12 +306,12 @@ def _table_with_more(alerts: list[dict[str, Any]], total: int, what: str) -> str
     return html
 
 
-def _fragmentation(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> str:
+def _fragmentation(con: duckdb.DuckDBPyConnection) -> str:
     """Current (not resolved) alerts per severity, most severe first, then all: how often the two drugs
     came from different prescribers and pharmacies, and how many prescribers were involved."""
     found = rows(
         con,
-        f"""
+        """
         SELECT severity, count(*),
                count(*) FILTER (cross_prescriber), count(*) FILTER (NOT cross_prescriber),
                count(*) FILTER (cross_prescriber IS NULL), count(*) FILTER (cross_pharmacy),
@@ -316,12 +320,11 @@ def _fragmentation(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | No
                count(*) FILTER (coalesce(n_serotonergic_prescribers, 0) = 2),
                count(*) FILTER (coalesce(n_serotonergic_prescribers, 0) >= 3),
                grouping(severity) AS is_total, max(coalesce(priority_parts.severity, 0)) AS points
-        FROM ({sql_text("marts/worklist.sql")})
+        FROM report_worklist
         WHERE status <> 'resolved'
         GROUP BY ROLLUP (severity)
         ORDER BY is_total, points DESC, severity
         """,
-        {"run_id": run_id, "as_of": as_of},
     )
     body = [
         [Raw("<b>all</b>") if is_total else severity_badge(severity), *counts]
@@ -353,7 +356,8 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     """The report's HTML."""
     info = _run(con, run_id)
     as_of = info.get("as_of")
-    alerts, totals = _worklist(con, run_id, as_of), _totals(con, run_id, as_of)
+    _stage_worklist(con, run_id, as_of)
+    alerts, totals = _worklist(con), _totals(con)
     charted = _charted(alerts)
     fills, episodes = _timeline_data(con, charted)
     svgs = {
@@ -436,7 +440,7 @@ the overlap (red) or washout window (yellow); the dotted line is the night.</p>
 <h2 id="fragmentation">Fragmentation of current alerts</h2>
 <p class="muted">Cross-prescriber: no prescriber in common between the two drugs' fills, both known. Number of
 prescribers: distinct prescribers of serotonergic drugs in the alert's window.</p>
-{_fragmentation(con, run_id, as_of)}
+{_fragmentation(con)}
 <h2 id="burden">Serotonergic burden: three or more serotonergic drugs at once</h2>
 <p class="muted">Periods reaching into the last {
         LOOKBACK_DAYS
@@ -498,7 +502,7 @@ prescribers: distinct prescribers of serotonergic drugs in the alert's window.</
 # ---------------------------------------------------------------------------- files
 
 
-def _copy_worklist(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, target: Path, csv: bool) -> None:
+def _copy_worklist(con: duckdb.DuckDBPyConnection, target: Path, csv: bool) -> None:
     """The worklist written by DuckDB (a night can have hundreds of thousands of alerts): Parquet keeps
     lists as lists; CSV joins them with ';' and spells the non-zero priority parts out as `part=points`."""
     replaced = ["to_json(priority_parts)::VARCHAR AS priority_parts"]
@@ -510,12 +514,10 @@ def _copy_worklist(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, tar
         )
         replaced = [f"array_to_string({c}, ';') AS {c}" for c in lists]
         replaced.append(f"nullif(concat_ws(';', {parts}), '') AS priority_parts")
-    worklist = f"SELECT {', '.join(WORKLIST_COLUMNS)} FROM ({sql_text('marts/worklist.sql')})"
+    worklist = f"SELECT {', '.join(WORKLIST_COLUMNS)} FROM report_worklist ORDER BY position"
     query = f"SELECT * REPLACE ({', '.join(replaced)}) FROM ({worklist})"
     options = "FORMAT csv, HEADER true" if csv else "FORMAT parquet"
-    con.execute(
-        f"COPY ({query}) TO {sql_literal(str(target))} ({options})", {"run_id": run_id, "as_of": as_of}
-    )
+    con.execute(f"COPY ({query}) TO {sql_literal(str(target))} ({options})")
 
 
 def write_night_reports(con: duckdb.DuckDBPyConnection, run_id: str, out_dir: Path) -> dict[str, Path]:
@@ -523,11 +525,12 @@ def write_night_reports(con: duckdb.DuckDBPyConnection, run_id: str, out_dir: Pa
     as_of = rows(con, "SELECT as_of FROM runs WHERE run_id = $r", {"r": run_id})[0][0]
     night_dir = Path(out_dir) / str(as_of)
     night_dir.mkdir(parents=True, exist_ok=True)
-    html = render_report(con, run_id)
+    html = render_report(con, run_id)  # stages `report_worklist`, which the files are written from
     report = night_dir / "report.html.tmp"
     report.write_text(html, encoding="utf-8")
     worklist = night_dir / "alerts.csv.tmp"
-    _copy_worklist(con, run_id, as_of, worklist, csv=True)
+    _copy_worklist(con, worklist, csv=True)
     parquet = night_dir / "alerts.parquet.tmp"
-    _copy_worklist(con, run_id, as_of, parquet, csv=False)
+    _copy_worklist(con, parquet, csv=False)
+    con.execute("DROP TABLE report_worklist")
     return {"report": report, "alerts": worklist, "alerts_parquet": parquet}

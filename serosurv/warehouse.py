@@ -156,6 +156,15 @@ def default_memory_limit() -> str:
     return f"{max(int(total * 0.4) // 2**20, 256)}MB"
 
 
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's memory limit in bytes (it reports e.g. '9.1 GiB')."""
+    text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    number, _, unit = text.partition(" ")
+    scale = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+             "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}  # fmt: skip
+    return int(float(number) * scale.get(unit, 1))
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")

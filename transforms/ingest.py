@@ -102,6 +102,11 @@ def _without_values(message: str) -> str:
     return re.split(r"(?<=[.!?])\s", first)[0].rstrip(" .:") or "unreadable"
 
 
+def _unreadable_parquet(path: Path, exc: duckdb.Error) -> SerosurvError:
+    """The one-sentence refusal of a Parquet file DuckDB cannot read, quoting none of it."""
+    return SerosurvError(f"{path}: cannot be read as Parquet ({_without_values(str(exc))}).")
+
+
 def _csv_to_parquet(path: Path, workdir: Path, known: Collection[str]) -> tuple[Path, list[str], int]:
     """Stream a CSV into a text-only Parquet file of the contract's columns with the row numbers (Polars
     keeps file order) and whether each row had more fields than the header; returns the file, the
@@ -224,7 +229,7 @@ def _contract_copy(
             f"COPY (SELECT {select} FROM read_parquet($p)) TO {literal} (FORMAT parquet)", {"p": str(path)}
         )
     except duckdb.Error as exc:
-        raise SerosurvError(f"{path}: cannot be read as Parquet ({_without_values(str(exc))}).") from None
+        raise _unreadable_parquet(path, exc) from None
     return target
 
 
@@ -232,7 +237,7 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     try:
         described = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(path)}).fetchall()
     except duckdb.Error as exc:
-        raise SerosurvError(f"{path}: cannot be read as Parquet ({_without_values(str(exc))}).") from None
+        raise _unreadable_parquet(path, exc) from None
     return [name for name, *_ in described]
 
 
@@ -336,9 +341,7 @@ def unreadable_input(
             try:
                 probe.execute(f"SELECT {decoded} FROM read_parquet($p)", {"p": path}).fetchall()
             except duckdb.Error as failed:
-                raise SerosurvError(
-                    f"{path}: cannot be read as Parquet ({_without_values(str(failed))})."
-                ) from None
+                raise _unreadable_parquet(path, failed) from None
 
 
 def patients_reader(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:

@@ -16,7 +16,7 @@ from datetime import date
 
 import duckdb
 
-from serosurv.warehouse import CANONICAL_COLUMNS, rows
+from serosurv.warehouse import CANONICAL_COLUMNS, memory_limit_bytes, rows
 from transforms import ingest
 from transforms.sql import sql_text
 
@@ -38,15 +38,6 @@ def forget_night(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     earlier = "SELECT run_id FROM runs WHERE as_of = $as_of"
     for table in ("claims", "quarantine", "patients"):
         con.execute(f"DELETE FROM {table} WHERE run_id IN ({earlier})", {"as_of": as_of})
-
-
-def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
-    """DuckDB's memory limit in bytes (it reports e.g. '9.1 GiB')."""
-    text = rows(con, "SELECT current_setting('memory_limit')")[0][0]
-    number, _, unit = text.partition(" ")
-    scale = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
-             "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}  # fmt: skip
-    return int(float(number) * scale.get(unit, 1))
 
 
 def check_claims(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, earliest: str) -> ValidationCounts:

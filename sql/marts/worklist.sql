@@ -1,6 +1,7 @@
 -- The night's worklist: its alerts as they stood that night, new and changed first, then by priority,
 -- with the guidance of their rule and the rules and configuration the night ran with.
--- Parameters: $run_id, $as_of (the run's night; NULL for every night of the run).
+-- `position` is the worklist's order. Parameters: $run_id, $as_of (the run's night; NULL for every
+-- night of the run).
 select
     h.alert_id, h.status, h.status_reasons, coalesce(a.quiet and a.as_of = h.as_of, false) as quiet,
     h.priority, h.priority_parts, h.severity, h.patient_id, h.ingredient_a, h.ingredient_b,
@@ -11,7 +12,10 @@ select
     h.clinical_significance, h.other_prescriber_indicator, h.other_pharmacy_indicator,
     h.opened_on, h.last_change_on, r.clinical_guidance as guidance, h.as_of, h.run_id,
     runs.rules_hash, runs.config_hash,
-    a.action as last_action, a.action_result as last_result, a.action_at as last_action_at
+    a.action as last_action, a.action_result as last_result, a.action_at as last_action_at,
+    row_number() over (
+        order by list_position(['new', 'changed', 'ongoing', 'resolved'], h.status), h.priority desc, h.alert_id
+    ) as position
 from alert_history as h
 left join alerts as a on h.alert_id = a.alert_id
 left join (
@@ -19,4 +23,4 @@ left join (
 ) as r on h.rule_id = r.rule_id
 left join runs on h.run_id = runs.run_id
 where h.run_id = $run_id and ($as_of is null or h.as_of = $as_of)
-order by list_position(['new', 'changed', 'ongoing', 'resolved'], h.status), h.priority desc, h.alert_id
+order by position
