@@ -74,7 +74,7 @@ SCHEMA = {
     "episodes": """
         episode_id VARCHAR, patient_id VARCHAR, ingredient VARCHAR, episode_start DATE, episode_end DATE,
         n_fills INTEGER, claim_ids VARCHAR[], prescriber_ids VARCHAR[], pharmacy_ids VARCHAR[],
-        routes VARCHAR[]""",
+        routes VARCHAR[], supply_end DATE""",
     "interactions": """
         interaction_id VARCHAR, patient_id VARCHAR, ingredient_a VARCHAR, ingredient_b VARCHAR,
         rule_id VARCHAR, severity VARCHAR, severity_rank INTEGER, kind VARCHAR,

@@ -37,10 +37,14 @@ The rules modelled (docs/design.md, the comments of the SQL in sql/intermediate 
      of such days shorter than the rule's min_overlap_days (at least 1) are ignored; runs whose gap
      (uncovered days between them) is at most merge_gap_days form one interaction. overlap_days is
      the number of days in the interaction's runs, longest_overlap_days the longest run.
-   - washout: an episode of b starting k days after the last day of an episode of a, with
-     1 <= k <= washout_a_then_b (and symmetrically with washout_b_then_a), is a washout event on the
-     day b starts; events whose days are at most merge_gap_days apart form one interaction;
-     washout_gap_days is the smallest k; overlap_days and longest_overlap_days are 0.
+   - washout: an episode of b starting after the last day of an episode of a, k days after a's
+     supply end, with k <= washout_a_then_b (and symmetrically with washout_b_then_a), is a washout
+     event on the day b starts. The supply end is where the patient would run out taking one dose a
+     day of everything dispensed up to the episode's last fill (a stock of days, refilled on each fill
+     date and used up one a day), plus extension_days: an early refill never shortens a washout, so k
+     is 0 or less when b starts while that stock lasts. Events whose days are at most merge_gap_days
+     apart form one interaction; washout_gap_days is the smallest k; overlap_days and
+     longest_overlap_days are 0.
    - The days of each side of an interaction: for an overlap, the overlap days; for a washout
      event, the last day of the ending episode (that side) and the first day of the starting one
      (the other side). Each side's fills are the fills of that ingredient owning one of its days.
@@ -101,6 +105,7 @@ class Episode:
     start: date
     end: date  # extension included
     fills: list[Fill] = field(default_factory=list)
+    supply_end: date | None = None  # where washouts are measured from (extension included)
 
     @property
     def claim_ids(self) -> list[str]:
@@ -260,6 +265,25 @@ def episodes_of(fills: list[Fill], params: Params) -> list[Episode]:
     return episodes
 
 
+def stock_run_out_days(fills: list[Fill]) -> dict[int, date]:
+    """For each fill (by id()), the last day covered when the patient takes one day's supply a day from
+    a stock that every fill up to and including it adds its days to, on its own fill date."""
+    fills = sorted(fills, key=fill_order)
+    out: dict[int, date] = {}
+    for i, f in enumerate(fills):
+        stock, last, j, day = 0, None, 0, fills[0].start
+        while j <= i or stock > 0:
+            while j <= i and fills[j].start == day:
+                stock += (fills[j].end - fills[j].start).days + 1
+                j += 1
+            if stock > 0:
+                stock -= 1
+                last = day
+            day += ONE_DAY
+        out[id(f)] = last
+    return out
+
+
 def assign_ownership(episode: Episode, extension_days: int) -> None:
     members = sorted(episode.fills, key=fill_order)
     for i, f in enumerate(members):
@@ -366,11 +390,11 @@ def interactions_of(
     events = []
     for ea in eps_a:
         for eb in eps_b:
-            k = (eb.start - ea.end).days
-            if rule.washout_a_then_b is not None and 1 <= k <= rule.washout_a_then_b:
+            k = (eb.start - ea.supply_end).days
+            if rule.washout_a_then_b is not None and eb.start > ea.end and k <= rule.washout_a_then_b:
                 events.append((eb.start, k, ea.end, eb.start, "a_first"))
-            k = (ea.start - eb.end).days
-            if rule.washout_b_then_a is not None and 1 <= k <= rule.washout_b_then_a:
+            k = (ea.start - eb.supply_end).days
+            if rule.washout_b_then_a is not None and ea.start > eb.end and k <= rule.washout_b_then_a:
                 events.append((ea.start, k, ea.start, eb.end, "b_first"))
     for group in cluster(events, lambda e: e[0], lambda e: e[0], params.merge_gap_days):
         first = min(e[0] for e in group)
@@ -408,7 +432,11 @@ def run(claims: list[dict], rules: dict[tuple[str, str], Rule], params: Params, 
         by_patient_ingredient[(f.patient_id, f.ingredient)].append(f)
     episodes: list[Episode] = []
     for key in sorted(by_patient_ingredient):
-        episodes.extend(episodes_of(by_patient_ingredient[key], params))
+        run_out = stock_run_out_days(by_patient_ingredient[key])
+        for episode in episodes_of(by_patient_ingredient[key], params):
+            last = max(run_out[id(f)] for f in episode.fills)
+            episode.supply_end = last + timedelta(days=params.extension_days)
+            episodes.append(episode)
     for e in episodes:
         assign_ownership(e, params.extension_days)
 

@@ -254,6 +254,33 @@ def test_the_washout_after_an_maoi_before_fluoxetine_is_the_other_direction(sour
     ]
 
 
+# Fluoxetine refilled early three times (30-day fills on Aug 1, Aug 21 and Sep 10, days 214, 234, 254):
+# without stockpiling the overlap model ends it on Oct 9 (day 283), but taking every dispensed dose the
+# patient runs out on Oct 29 (day 303), and the label's 5 weeks before an MAOI count from there.
+EARLY_FLUOXETINE = [
+    claim("F1", "fluoxetine", 214, 30, fill_number=0),
+    claim("F2", "fluoxetine", 234, 30, fill_number=1),
+    claim("F3", "fluoxetine", 254, 30, fill_number=2),
+]
+
+
+@pytest.mark.parametrize(
+    ("phenelzine_day", "expected"),
+    [
+        (325, [washout("fluoxetine+phenelzine", 325, 22)]),  # Nov 20: 22 days after Oct 29 (42 after Oct 9)
+        (338, [washout("fluoxetine+phenelzine", 338, 35)]),  # Dec 3: day 35, still inside
+        (339, []),  # Dec 4: 36 days, outside the 5 weeks
+        (290, [washout("fluoxetine+phenelzine", 290, -13)]),  # Oct 16: while the refilled supply lasts
+    ],
+    ids=["nov20_flagged", "day35_flagged", "day36_not_flagged", "started_before_running_out"],
+)
+def test_washout_is_measured_from_the_day_early_refills_run_out(source, phenelzine_day, expected):
+    claims = [*EARLY_FLUOXETINE, claim("P1", "phenelzine", phenelzine_day, 30)]
+    _, episodes, interactions = outcome(source, claims, GRACE_7)
+    assert ("fluoxetine", 214, 283, ["F1", "F2", "F3"]) in episodes  # the overlap model still truncates
+    assert interactions == expected
+
+
 # Overlap -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("start", "expected"), [(30, [overlap("sertraline+tramadol", 30, 30)]), (31, [])])
 def test_overlap_includes_the_last_day_of_supply(source, start, expected):

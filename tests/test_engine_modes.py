@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from serosurv.config import EpisodeConfig
+from serosurv.config import EpisodeConfig, InteractionConfig
 from serosurv.errors import SerosurvError
 from serosurv.warehouse import rows
 from transforms import engine
@@ -158,3 +158,39 @@ def test_three_concurrent_serotonergic_drugs_form_a_burden_period(warehouse):
         "SELECT burden_start, burden_end, burden_days, max_concurrent, ingredients, n_prescribers "
         "FROM serotonergic_burden",
     ) == [(day(20), day(29), 10, 3, ["sertraline", "tramadol", "trazodone"], 3)]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"stockpiling": "none"},
+        {"stockpiling": "carryover"},
+        {"stockpiling": "capped", "stockpile_cap_days": 5},
+        {"end_convention": "omop"},
+    ],
+    ids=["none", "carryover", "capped", "omop"],
+)
+def test_washouts_count_from_the_carried_over_supply_whatever_the_stockpiling(warehouse, settings):
+    # fluoxetine refilled early three times (days 0, 20, 40, 30 days each): the patient runs out on day 89
+    # (day 90 in the OMOP convention, whose supplies end a day later); phenelzine starts on day 111
+    fill_pairs = pl.DataFrame(
+        [{"ingredient_a": "fluoxetine", "ingredient_b": "phenelzine", "rule_id": "R01", "severity": "contraindicated",
+          "severity_rank": 4, "route_a": None, "route_b": None, "washout_a_then_b": 35, "washout_b_then_a": 14,
+          "min_overlap_days": 1, "rule_set": "serotonergic"}],
+        schema_overrides={"route_a": pl.String, "route_b": pl.String, "washout_a_then_b": pl.Int32,
+                          "washout_b_then_a": pl.Int32, "min_overlap_days": pl.Int32, "severity_rank": pl.Int32},
+    )  # fmt: skip
+    engine.register_rules(warehouse, fill_pairs)
+    for i, start in enumerate((0, 20, 40)):
+        fill(warehouse, f"F{i}", start, 30, ingredient="fluoxetine")
+    fill(warehouse, "M1", 111, 30, ingredient="phenelzine")
+    config = EpisodeConfig(grace_days=7, **settings)
+    engine.build_episodes(warehouse, AS_OF, config)
+    engine.find_interactions(warehouse, InteractionConfig(), config)
+    omop = settings.get("end_convention") == "omop"
+    assert rows(warehouse, "SELECT supply_end FROM episodes WHERE ingredient = 'fluoxetine'") == [
+        (day(90 if omop else 89),)
+    ]
+    assert rows(warehouse, "SELECT kind, rule_id, first_overlap_date, washout_gap_days FROM interactions") == [
+        ("washout", "R01", day(111), 21 if omop else 22)
+    ]

@@ -63,7 +63,7 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
     else:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE stockpiled_fills AS {sql_text('intermediate/int_fills_stockpiled.sql')}",
-            {"stockpiling": settings.stockpiling},
+            {"stockpiling": settings.stockpiling, "omop_end": omop},
         )
     grace_days, grace_percent = settings.effective_grace
     con.execute(

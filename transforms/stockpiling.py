@@ -5,6 +5,7 @@ sql/intermediate/int_fills_stockpiled.sql. One pass per patient and ingredient o
 order: an early refill starts after the supply on hand, carrying forward at most `cap_days` of the
 overlap (0 = no day cap) and only when the overlap is at most `max_overlap_percent` % of the previous
 fill's supply (0 = no percent rule; Sentinel's PERCENTDAYS). Otherwise the overlap is truncated.
+`supply_end` is the full carry-over end, as in the SQL: washouts are measured from it.
 """
 
 from __future__ import annotations
@@ -34,14 +35,17 @@ def stockpile_capped(con: duckdb.DuckDBPyConnection, cap_days: int, max_overlap_
     start = fills["start_day"].to_numpy().astype(np.int64)
     covered = fills["covered_days"].to_numpy().astype(np.int64)
     new_start = start.copy()
-    covered_until = previous_supply = 0
+    supply_end = start.copy()
+    covered_until = previous_supply = carried_until = 0
     for i in range(len(start)):
         if i == 0 or group[i] != group[i - 1]:
-            covered_until = start[i] - 1
+            covered_until = carried_until = start[i] - 1
             previous_supply = covered[i]
         overlap = int(covered_until - start[i] + 1)
         new_start[i] = start[i] + capped_shift(overlap, previous_supply, cap_days, max_overlap_percent)
         covered_until = max(covered_until, new_start[i] + covered[i] - 1)
+        carried_until = max(carried_until, start[i] - 1) + covered[i]
+        supply_end[i] = carried_until
         previous_supply = covered[i]
     epoch = np.datetime64("1970-01-01")
     result = fills.select(
@@ -49,6 +53,7 @@ def stockpile_capped(con: duckdb.DuckDBPyConnection, cap_days: int, max_overlap_
     ).with_columns(
         exposure_start=pl.Series(epoch + new_start.astype("timedelta64[D]")).cast(pl.Date),
         exposure_end=pl.Series(epoch + (new_start + covered - 1).astype("timedelta64[D]")).cast(pl.Date),
+        supply_end=pl.Series(epoch + supply_end.astype("timedelta64[D]")).cast(pl.Date),
     )
     con.register("stockpiled_rows", result)
     try:

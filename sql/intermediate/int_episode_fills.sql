@@ -3,7 +3,8 @@
 -- that extended episodes of one ingredient never overlap) exceed the grace: the larger of
 -- $grace_days and $grace_percent % of the previous fill's supply. Each fill also gets the days it
 -- "owns" (until the next fill of its episode starts), so that every episode day can be traced to
--- the claims, prescribers and pharmacies behind it. One row per claim.
+-- the claims, prescribers and pharmacies behind it. One row per claim, with its fill's carried-over
+-- supply end (where washouts are measured from).
 -- Inputs: stockpiled_fills (one row per fill), fill_exposure (claims with their fill_key).
 with ordered as (
     select
@@ -66,6 +67,7 @@ select
     owned.exposure_start,
     owned.exposure_end,
     owned.episode_no,
+    owned.supply_end,
     md5(owned.patient_id || '|' || owned.ingredient || '|' || owned.episode_no::varchar) as episode_id,
     owned.owned_end
 from owned

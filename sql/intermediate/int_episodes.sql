@@ -1,10 +1,13 @@
 -- Continuous exposure episodes per patient and ingredient, with the fills, prescribers and
--- pharmacies that built them. Parameters: $extension_days, $min_episode_days. Input: episode_fills.
+-- pharmacies that built them. supply_end is the day the patient would run out taking every dose
+-- dispensed up to the episode's last fill (early refills carried over, whatever the stockpiling mode),
+-- plus the extension: washouts after the episode are measured from it, never from a truncated end.
+-- Parameters: $extension_days, $min_episode_days. Input: episode_fills.
 -- (n_fills is the length of the distinct claim ids: claim ids are never null, and counting them
 -- again with count(distinct) costs a third of the step.)
 select
     episode_id, patient_id, ingredient, episode_start, episode_end, len(claim_ids)::integer as n_fills,
-    claim_ids, prescriber_ids, pharmacy_ids, routes
+    claim_ids, prescriber_ids, pharmacy_ids, routes, supply_end
 from (
     select
         episode_id,
@@ -12,6 +15,7 @@ from (
         ingredient,
         min(exposure_start) as episode_start,
         max(exposure_end) + $extension_days as episode_end,
+        max(supply_end) + $extension_days as supply_end,
         list_sort(list_distinct(list(claim_id))) as claim_ids,
         list_sort(list_distinct(list(prescriber_id))) as prescriber_ids,
         list_sort(list_distinct(list(pharmacy_id))) as pharmacy_ids,

@@ -2,13 +2,19 @@
 -- the supply on hand is not carried forward). 'carryover': an early refill's supply starts when
 -- the supply on hand runs out; the recursion end_i = max(fill_date_i - 1, end_(i-1)) + days_i has
 -- the closed form end_i = S_i + max over j <= i of (fill_date_j - 1 - S_(j-1)), S = running supply.
--- (Capped carry-over is computed in transforms/stockpiling.py.) Parameter: $stockpiling. Input: fills.
+-- (Capped carry-over is computed in transforms/stockpiling.py.) Whatever the mode, supply_end is the
+-- carried-over end: the day the patient runs out taking every dose dispensed so far, which is where
+-- washouts are measured from (a truncated early refill must not shorten a washout).
+-- In the OMOP end convention ($omop_end, which allows no stockpiling) a fill's end is the day after its
+-- supply, so the days carried are one fewer and the carried end moves one day on, as its ends do.
+-- Parameters: $stockpiling, $omop_end. Input: fills.
 with numbered as (
     select
         *,
         datediff('day', date '1970-01-01', fill_date) as fill_day,
-        datediff('day', fill_date, exposure_end) + 1 as covered_days,
-        sum(datediff('day', fill_date, exposure_end) + 1) over running as supply_so_far
+        datediff('day', fill_date, exposure_end) + (case when $omop_end then 0 else 1 end) as covered_days,
+        sum(datediff('day', fill_date, exposure_end) + (case when $omop_end then 0 else 1 end)) over running
+            as supply_so_far
     from fills
     window running as (
         partition by patient_id, ingredient order by fill_date, exposure_end, fill_key rows unbounded preceding
@@ -38,5 +44,6 @@ select
     case
         when $stockpiling = 'carryover' then date '1970-01-01' + carried_end_day::integer
         else exposure_end
-    end as exposure_end
+    end as exposure_end,
+    date '1970-01-01' + (carried_end_day + (case when $omop_end then 1 else 0 end))::integer as supply_end
 from carried

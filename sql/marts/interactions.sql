@@ -16,8 +16,10 @@ with same_patient as materialized (
         b.ingredient as ingredient_b,
         a.episode_start as start_a,
         a.episode_end as end_a,
+        a.supply_end as supply_end_a,
         b.episode_start as start_b,
         b.episode_end as end_b,
+        b.supply_end as supply_end_b,
         a.routes as routes_a,
         b.routes as routes_b
     from episodes as a
@@ -33,6 +35,8 @@ episode_pairs as (
         same_patient.end_a,
         same_patient.start_b,
         same_patient.end_b,
+        same_patient.supply_end_a,
+        same_patient.supply_end_b,
         rule_pairs.rule_id,
         rule_pairs.severity,
         rule_pairs.severity_rank,
@@ -71,37 +75,39 @@ overlap_events as (
 ),
 
 washout_events as (
-    -- b starts within washout_a_then_b days after a's last covered day
+    -- b starts after a's episode and within washout_a_then_b days after a's carried-over supply end (the
+    -- day the patient runs out taking every dispensed dose): the gap is counted from there, so it is
+    -- 0 or less when b starts while early-refilled supply of a is still on hand
     select
         patient_id, ingredient_a, ingredient_b, rule_id, severity, severity_rank,
         'washout' as kind,
         start_b as event_start,
         start_b as event_end,
         0 as overlap_days,
-        datediff('day', end_a, start_b) as washout_gap_days,
+        datediff('day', supply_end_a, start_b) as washout_gap_days,
         'a_first' as initiation_order,
         end_a as window_a_start,
         end_a as window_a_end,
         start_b as window_b_start,
         start_b as window_b_end
     from episode_pairs
-    where washout_a_then_b is not null and start_b > end_a and datediff('day', end_a, start_b) <= washout_a_then_b
+    where washout_a_then_b is not null and start_b > end_a and datediff('day', supply_end_a, start_b) <= washout_a_then_b
     union all
-    -- a starts within washout_b_then_a days after b's last covered day
+    -- a starts after b's episode and within washout_b_then_a days after b's carried-over supply end
     select
         patient_id, ingredient_a, ingredient_b, rule_id, severity, severity_rank,
         'washout' as kind,
         start_a as event_start,
         start_a as event_end,
         0 as overlap_days,
-        datediff('day', end_b, start_a) as washout_gap_days,
+        datediff('day', supply_end_b, start_a) as washout_gap_days,
         'b_first' as initiation_order,
         start_a as window_a_start,
         start_a as window_a_end,
         end_b as window_b_start,
         end_b as window_b_end
     from episode_pairs
-    where washout_b_then_a is not null and start_a > end_b and datediff('day', end_b, start_a) <= washout_b_then_a
+    where washout_b_then_a is not null and start_a > end_b and datediff('day', supply_end_b, start_a) <= washout_b_then_a
 ),
 
 events as (
