@@ -294,7 +294,9 @@ def nightly(
     import_gate_in_background()
     config = load_config(config_file)
     rules_dir = Path(config.rules.directory) if config.rules.directory else None
-    ruleset = load_rules(rules_dir, include_related=config.rules.include_related)
+    ruleset = load_rules(
+        rules_dir, include_related=config.rules.include_related, jurisdiction=config.rules.jurisdiction
+    )
     night_date = date.fromisoformat(as_of) if as_of else date.today()
     # One writer at a time: a second run on this warehouse is refused before it reads anything.
     with warehouse_lock(warehouse, "run"), owner_only():

@@ -31,7 +31,7 @@ TIMELINE_MARGIN_DAYS = 180  # fills and episodes this far around the interaction
 LOOKBACK_DAYS = 30  # burden periods shown: those reaching this close to the night
 
 WORKLIST_COLUMNS = (
-    "alert_id", "status", "status_reasons", "quiet", "priority", "priority_parts", "severity", "patient_id",
+    "alert_id", "status", "unreviewed", "status_reasons", "quiet", "priority", "priority_parts", "severity", "patient_id",
     "ingredient_a", "ingredient_b", "rule_id", "kind", "first_overlap_date", "last_overlap_date",
     "overlap_days", "longest_overlap_days", "washout_gap_days", "initiation_order", "cross_prescriber",
     "cross_pharmacy", "prescriber_ids_a", "prescriber_ids_b", "pharmacy_ids_a", "pharmacy_ids_b",
@@ -41,7 +41,7 @@ WORKLIST_COLUMNS = (
 )  # fmt: skip
 PRIORITY_PARTS = (
     ("severity", "severity"), ("cross_prescriber", "different prescribers"),
-    ("cross_pharmacy", "different pharmacies"), ("washout", "washout"), ("recency", "recent fill"),
+    ("cross_pharmacy", "different pharmacies"), ("washout", "washout (no longer scored)"), ("recency", "recent fill"),
     ("overlap", "overlap length"), ("burden", "3+ serotonergic prescribers"),
 )  # fmt: skip
 
@@ -84,36 +84,70 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> 
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _stage_worklist(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None) -> None:
+def _stage_worklist(
+    con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None, unreviewed_rank: int
+) -> None:
     """The night's worklist (sql/marts/worklist.sql) as the temp table `report_worklist`, computed once
     for the report's parts and the worklist files."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE report_worklist AS {sql_text('marts/worklist.sql')}",
-        {"run_id": run_id, "as_of": as_of},
+        {"run_id": run_id, "as_of": as_of, "unreviewed_rank": unreviewed_rank},
     )
 
 
+def _unreviewed_rank(info: dict[str, Any]) -> int:
+    """The night's `alerts.keep_unreviewed_resolved` as a severity rank."""
+    from serosurv.config import AlertConfig
+
+    try:
+        settings = json.loads(info.get("parameters") or "{}").get("alerts", {})
+    except ValueError:
+        settings = {}
+    kept = settings.get("keep_unreviewed_resolved", AlertConfig.keep_unreviewed_resolved)
+    return AlertConfig(keep_unreviewed_resolved=kept).unreviewed_min_rank
+
+
+_GROUP = (
+    "CASE WHEN quiet THEN 'quiet' WHEN status <> 'resolved' OR unreviewed THEN 'review' ELSE 'resolved' END"
+)
+
+
 def _worklist(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The night's alerts in worklist order: of each status (quiet or not) only as many as the report
-    can show (the files have every alert)."""
+    """The night's alerts in worklist order (most dangerous first): of each group (to review, resolved,
+    quiet) only as many as the report can show (the files have every alert)."""
     return _dicts(
         con,
-        "SELECT * FROM report_worklist QUALIFY row_number() OVER (PARTITION BY status, quiet ORDER BY "
-        "position) <= $shown ORDER BY position",
+        f"SELECT *, {_GROUP} AS report_group FROM report_worklist QUALIFY row_number() OVER "
+        f"(PARTITION BY {_GROUP} ORDER BY position) <= $shown ORDER BY position",
         {"shown": MAX_TIMELINES + MAX_TABLE_ROWS},
     )
 
 
 def _totals(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, bool], int]:
-    """(status, quiet) -> alerts, over the whole worklist."""
-    found = rows(con, "SELECT status, quiet, count(*) FROM report_worklist GROUP BY ALL")
-    return {(status, quiet): n for status, quiet, n in found}
+    """(status, quiet) -> alerts, over the whole worklist; ('unreviewed', False) counts the resolved
+    alerts kept on the worklist because nobody reviewed them."""
+    found = rows(
+        con, "SELECT status, quiet, count(*) FROM report_worklist WHERE NOT carried_over GROUP BY ALL"
+    )
+    totals = {(status, quiet): n for status, quiet, n in found}
+    totals[("unreviewed", False)] = rows(
+        con, "SELECT count(*) FROM report_worklist WHERE unreviewed AND NOT quiet"
+    )[0][0]
+    return totals
+
+
+def _to_review(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [a for a in alerts if a["report_group"] == "review"]
 
 
 def _charted(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    fresh = [a for a in alerts if a["status"] in ("new", "changed") and not a["quiet"]][:MAX_TIMELINES]
-    ongoing = [a for a in alerts if a["status"] == "ongoing" and not a["quiet"]][:ONGOING_TIMELINES]
-    return fresh + ongoing
+    """Alerts drawn with a timeline: new, changed and never-reviewed resolved ones (up to MAX_TIMELINES)
+    and the top ongoing ones, in worklist order."""
+    review = _to_review(alerts)
+    fresh = [a for a in review if a["status"] in ("new", "changed") or a["unreviewed"]][:MAX_TIMELINES]
+    ongoing = [a for a in review if a["status"] == "ongoing"][:ONGOING_TIMELINES]
+    chosen = {a["alert_id"] for a in fresh + ongoing}
+    return [a for a in review if a["alert_id"] in chosen]
 
 
 def _timeline_data(
@@ -179,10 +213,7 @@ def explanation(alert: dict[str, Any]) -> str:
     a, b = alert["ingredient_a"], alert["ingredient_b"]
     if alert["kind"] == "washout":
         first, second = (a, b) if alert["initiation_order"] == "a_first" else (b, a)
-        what = (
-            f"{second} started on {alert['first_overlap_date']}, {alert['washout_gap_days']} day(s) after the "
-            f"last covered day of {first}, inside the washout window"
-        )
+        what = f"{second} started on {alert['first_overlap_date']}, {washout_words(alert['washout_gap_days'], first)}"
     else:
         what = (
             f"{a} and {b} were covered together on {alert['overlap_days']} day(s) between "
@@ -197,6 +228,22 @@ def explanation(alert: dict[str, Any]) -> str:
     return f"{what}; {prescribers}; {pharmacies}."
 
 
+def washout_words(gap: int | None, stopped: str) -> str:
+    """Where a washout interaction's second drug started, counted from the day the first drug's supply
+    runs out taking every dispensed dose (early refills carried over)."""
+    if gap is None:
+        return "inside the washout window"
+    if gap <= 0:
+        return (
+            f"while {stopped} dispensed early was still on hand ({-gap + 1} day(s) of it left, taking every "
+            "dispensed dose), inside the washout window"
+        )
+    return (
+        f"{gap} day(s) after the {stopped} supply ran out (taking every dispensed dose, early refills "
+        "carried over), inside the washout window"
+    )
+
+
 def priority_text(alert: dict[str, Any]) -> str:
     parts = alert.get("priority_parts") or {}
     shown = [
@@ -204,6 +251,10 @@ def priority_text(alert: dict[str, Any]) -> str:
     ]
     total = alert.get("priority") or 0
     return f"{total:.1f} = " + " ".join(shown) if shown else f"{total:.1f}"
+
+
+def status_label(alert: dict[str, Any]) -> str:
+    return "resolved, never reviewed" if alert.get("unreviewed") else alert["status"]
 
 
 def _alert_card(alert: dict[str, Any], svg: str | None) -> str:
@@ -229,7 +280,7 @@ def _alert_card(alert: dict[str, Any], svg: str | None) -> str:
     severity = escape(alert["severity"] or "")
     return (
         f'<div class="alert sev-{severity}" id="alert-{escape(alert["alert_id"])}"><div class="head">'
-        f'<span class="status {escape(alert["status"])}">{escape(alert["status"])}</span>'
+        f'<span class="status {escape(alert["status"])}">{escape(status_label(alert))}</span>'
         f"{severity_badge(alert['severity'])}"
         f'<span class="pair">{escape(alert["ingredient_a"])} + {escape(alert["ingredient_b"])}</span>'
         f"<span>patient {escape(alert['patient_id'])}</span><span>priority {alert['priority'] or 0:.1f}</span>"
@@ -242,6 +293,7 @@ def _alert_rows(alerts: list[dict[str, Any]]) -> list[list[Any]]:
     return [
         [
             Raw(f'<a href="#alert-{escape(a["alert_id"])}">{escape(a["alert_id"])}</a>'),
+            status_label(a),
             a["priority"],
             severity_badge(a["severity"]),
             a["patient_id"],
@@ -255,42 +307,40 @@ def _alert_rows(alerts: list[dict[str, Any]]) -> list[list[Any]]:
     ]
 
 
-_ALERT_HEADERS = ["alert", "priority", "severity", "patient", "pair", "kind", "explanation", "cross-prescriber",
-                  "cross-pharmacy"]  # fmt: skip
+_ALERT_HEADERS = ["alert", "status", "priority", "severity", "patient", "pair", "kind", "explanation",
+                  "cross-prescriber", "cross-pharmacy"]  # fmt: skip
 
 
 def _alerts_section(
     alerts: list[dict[str, Any]], svgs: dict[str, str], totals: dict[tuple[str, bool], int]
 ) -> str:
-    active = [a for a in alerts if not a["quiet"]]
-    quiet = [a for a in alerts if a["quiet"]]
-    parts = []
-    for status in ("new", "changed"):
-        chosen, total = [a for a in active if a["status"] == status], totals.get((status, False), 0)
-        parts.append(f'<h3 id="{status}">{status.capitalize()} ({total:,})</h3>')
-        if not chosen:
-            parts.append(f'<p class="muted">No {status} alerts tonight.</p>')
-        parts.extend(_alert_card(a, svgs.get(a["alert_id"])) for a in chosen[:MAX_TIMELINES])
-        if total > MAX_TIMELINES:
-            parts.append(_table_with_more(chosen[MAX_TIMELINES:], total - MAX_TIMELINES, f"{status} alerts"))
-    ongoing, total = [a for a in active if a["status"] == "ongoing"], totals.get(("ongoing", False), 0)
-    parts.append(f'<h3 id="ongoing">Ongoing ({total:,})</h3>')
-    top = ongoing[:ONGOING_TIMELINES]
-    if top:
-        parts.append(f'<p class="muted">The {len(top)} highest-priority ongoing alerts, then the rest.</p>')
-    parts.extend(_alert_card(a, svgs.get(a["alert_id"])) for a in top)
-    if total > len(top):
-        parts.append(_table_with_more(ongoing[len(top) :], total - len(top), "ongoing alerts"))
-    if not ongoing:
-        parts.append('<p class="muted">No ongoing alerts.</p>')
-    resolved = [a for a in alerts if a["status"] == "resolved"]
-    n_resolved = sum(n for (status, _), n in totals.items() if status == "resolved")
-    parts.append(f'<h3 id="resolved">Resolved ({n_resolved:,})</h3>')
+    """One list to work through, the most dangerous first (severity, then priority, then status): cards
+    with timelines for new, changed and never-reviewed alerts and the top ongoing ones, the rest as a
+    table; then what resolved tonight and what is quiet after an action."""
+    review = _to_review(alerts)
+    n_review = sum(totals.get((s, False), 0) for s in ("new", "changed", "ongoing")) + totals.get(
+        ("unreviewed", False), 0
+    )
+    parts = [f'<h3 id="review">To review ({n_review:,}), most dangerous first</h3>']
+    if not review:
+        parts.append('<p class="muted">Nothing to review tonight.</p>')
+    drawn = [a for a in review if a["alert_id"] in svgs]
+    parts.extend(_alert_card(a, svgs[a["alert_id"]]) for a in drawn)
+    rest = [a for a in review if a["alert_id"] not in svgs]
+    if rest:
+        parts.append(f'<p class="muted">{n_review - len(drawn):,} more to review, in the same order:</p>')
+        parts.append(_table_with_more(rest, n_review - len(drawn), "alerts to review"))
+    resolved = [a for a in alerts if a["report_group"] == "resolved"]
+    n_resolved = sum(n for (status, _), n in totals.items() if status == "resolved") - sum(
+        1 for a in review if a["status"] == "resolved" and not a["carried_over"]
+    )
+    parts.append(f'<h3 id="resolved">Resolved tonight ({max(n_resolved, 0):,})</h3>')
     parts.append(
         _table_with_more(resolved, n_resolved, "resolved alerts")
         if resolved
-        else '<p class="muted">None resolved tonight.</p>'
+        else '<p class="muted">None resolved tonight (other than those still to review).</p>'
     )
+    quiet = [a for a in alerts if a["report_group"] == "quiet"]
     if quiet:
         n_quiet = sum(n for (_, is_quiet), n in totals.items() if is_quiet)
         parts.append(f'<h3 id="quiet">Acted on, quiet until they change ({n_quiet:,})</h3>')
@@ -300,7 +350,7 @@ def _alerts_section(
 
 def _table_with_more(alerts: list[dict[str, Any]], total: int, what: str) -> str:
     """The first alerts as a table and how many more (of `total`) the worklist files hold."""
-    html = table(_ALERT_HEADERS, _alert_rows(alerts), numeric={1})
+    html = table(_ALERT_HEADERS, _alert_rows(alerts), numeric={2})
     if total > MAX_TABLE_ROWS:
         html += f'<p class="muted">{total - MAX_TABLE_ROWS:,} more {escape(what)} in the worklist CSV.</p>'
     return html
@@ -356,7 +406,7 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     """The report's HTML."""
     info = _run(con, run_id)
     as_of = info.get("as_of")
-    _stage_worklist(con, run_id, as_of)
+    _stage_worklist(con, run_id, as_of, _unreviewed_rank(info))
     alerts, totals = _worklist(con), _totals(con)
     charted = _charted(alerts)
     fills, episodes = _timeline_data(con, charted)
@@ -430,10 +480,12 @@ recompute) · generated {datetime.now():%Y-%m-%d %H:%M} · rules version <code>{
             ]
         )
     }
-<h2 id="alerts">Alerts — new and changed first</h2>
-<p class="muted">Priority = severity first (100 points per level: contraindicated 400 … minor 100), then +20
-different prescribers, +10 different pharmacies, +5 washout, +5 newest fill within 7 days (+2 within 30), up to
-+5 for overlap length, +2 for three or more serotonergic prescribers. Timelines: one lane per drug; bars are
+<h2 id="alerts">Alerts — the most dangerous first</h2>
+<p class="muted">Order: severity, then priority, then status (new and changed before ongoing). Priority =
+severity first (100 points per level: contraindicated 400 … minor 100), then +20 different prescribers, +10
+different pharmacies, +5 newest fill within 7 days (+2 within 30), up to +5 for overlap length, +2 for three or
+more serotonergic prescribers. A contraindicated alert that resolved before anyone acted on it stays here as
+"resolved, never reviewed" until an action is recorded. Timelines: one lane per drug; bars are
 fills coloured by prescriber and labelled prescriber · pharmacy; dashed outlines are episodes; the shaded band is
 the overlap (red) or washout window (yellow); the dotted line is the night.</p>
 {_alerts_section(alerts, svgs, totals)}

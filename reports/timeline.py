@@ -48,7 +48,7 @@ def timeline_svg(alert: dict[str, Any], fills: list[dict[str, Any]], episodes: l
     shade_from, shade_to = first, last
     shade_label = "overlap" if alert.get("kind") != "washout" else "washout window"
     if alert.get("kind") == "washout":
-        gap = alert.get("washout_gap_days") or 0
+        gap = max(alert.get("washout_gap_days") or 0, 0)  # 0 or less: started while supply was on hand
         shade_from, shade_to = first - timedelta(days=gap), first
     parts.append(
         f'<rect class="window" x="{x(shade_from):.1f}" y="{TOP - 6}" '

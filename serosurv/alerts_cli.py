@@ -41,7 +41,7 @@ _PARTS = (
     ("burden", "3+ serotonergic prescribers"),
 )
 LIST_COLUMNS = (
-    "alert_id", "status", "status_reasons", "quiet", "priority", "priority_parts", "severity",
+    "alert_id", "status", "status_label", "status_reasons", "quiet", "priority", "priority_parts", "severity",
     "clinical_significance", "patient_id", "ingredient_a", "ingredient_b", "rule_id", "kind",
     "first_overlap_date", "last_overlap_date", "overlap_days", "longest_overlap_days", "washout_gap_days",
     "cross_prescriber", "cross_pharmacy", "other_prescriber_indicator", "other_pharmacy_indicator",
@@ -222,7 +222,7 @@ def list_alerts(
     table = [
         (
             a["alert_id"],
-            a["status"]
+            (a.get("status_label") or a["status"])
             + ("*" if a["quiet"] else "")
             + (f": {_reasons(a['status_reasons'])}" if a["status"] == "changed" else ""),
             f"{a['priority']:.1f}",
@@ -374,9 +374,13 @@ def _detail_lines(detail: dict[str, Any]) -> list[str]:
         f"Priority {a['priority']:.1f} = {_parts_long(a['priority_parts'])}.",
     ]
     if a["kind"] == "washout":
+        from reports.audit import washout_words
+
+        first = a["ingredient_a"] if a["initiation_order"] == "a_first" else a["ingredient_b"]
+        second = a["ingredient_b"] if first == a["ingredient_a"] else a["ingredient_a"]
         lines.append(
-            f"Washout: one drug started {a['washout_gap_days']} day(s) after the other's last covered day "
-            f"({a['first_overlap_date']}), inside the rule's washout window."
+            f"Washout: {second} started on {a['first_overlap_date']}, "
+            f"{washout_words(a['washout_gap_days'], first)} of the rule."
         )
     else:
         lines.append(

@@ -76,16 +76,45 @@ class ValidationConfig:
     min_rows_accepted: int = 1
 
 
+JURISDICTIONS = ("us", "fr", "strictest")
+
+
 @dataclass(frozen=True)
 class RulesConfig:
     include_related: bool = False
     directory: str = ""
+    # whose level a rule takes: US labels and FDA (us), the French ANSM thesaurus where it rates the pair (fr),
+    # or the higher of the two (strictest)
+    jurisdiction: str = "us"
+
+    def __post_init__(self) -> None:
+        if self.jurisdiction not in JURISDICTIONS:
+            raise SerosurvError(
+                f"Setting 'rules.jurisdiction' must be one of {', '.join(JURISDICTIONS)}, got {self.jurisdiction!r}."
+            )
 
 
 @dataclass(frozen=True)
 class AlertConfig:
     lookback_days: int = 30
     overlap_growth_days: int = 30
+    # A resolved alert of at least this severity that nobody acted on stays on the worklist ("resolved,
+    # never reviewed") until someone records an action; "" turns this off.
+    keep_unreviewed_resolved: str = "contraindicated"
+
+    def __post_init__(self) -> None:
+        allowed = ("", "contraindicated", "major", "moderate", "minor")
+        if self.keep_unreviewed_resolved not in allowed:
+            raise SerosurvError(
+                "Setting 'alerts.keep_unreviewed_resolved' must be a severity (contraindicated, major, moderate, "
+                f'minor) or "" for never, got {self.keep_unreviewed_resolved!r}.'
+            )
+
+    @property
+    def unreviewed_min_rank(self) -> int:
+        """Severity rank from which resolved, never-reviewed alerts stay listed (0: never)."""
+        ranks = {"contraindicated": 4, "major": 3, "moderate": 2, "minor": 1}
+        return ranks.get(self.keep_unreviewed_resolved, 0)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ gives each agent ingredient. Routes are kept only for ingredients whose route ma
 from __future__ import annotations
 
 import re
+import unicodedata
 import weakref
 from dataclasses import dataclass
 
@@ -48,8 +49,9 @@ _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
 def normalise_name(text: str) -> str:
-    """Lower case, apostrophes dropped, letters split from digits, everything else a single space."""
-    lowered = text.lower().replace("'", "").replace("\u2019", "")
+    """Lower case, accents and apostrophes dropped, letters split from digits, everything else a single space."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    lowered = plain.lower().replace("'", "").replace("\u2019", "")
     return _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", lowered)).strip()
 
 

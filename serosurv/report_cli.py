@@ -169,5 +169,7 @@ def _ruleset(con: duckdb.DuckDBPyConnection):
     settings = json.loads(found[0][0] or "{}").get("rules", {}) if found else {}
     directory = settings.get("directory") or None
     return load_rules(
-        Path(directory) if directory else None, include_related=bool(settings.get("include_related"))
+        Path(directory) if directory else None,
+        include_related=bool(settings.get("include_related")),
+        jurisdiction=settings.get("jurisdiction") or "us",
     )

@@ -2,12 +2,16 @@
 
 The CSV files are the clinical knowledge; this module only reads them. Semantics (see rules/README.md):
 sides expand to ingredients, rules apply to pairs of different ingredients, the most severe rule wins,
-ties go to the more specific rule (fewer expanded pairs), then to the lower rule id.
+ties go to the more specific rule (fewer expanded pairs), then to the lower rule id. Each rule carries the
+US level (`severity`, from US labels and FDA communications) and, where the French ANSM thesaurus has an
+entry, the ANSM level (`severity_ansm`); the jurisdiction chosen at load time decides which one a rule
+has (`us` by default; `fr`; `strictest`). A rule with no level in the chosen jurisdiction is not used.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import itertools
 import re
@@ -22,10 +26,16 @@ import polars as pl
 from serosurv.errors import SerosurvError
 
 SEVERITY_RANK = {"contraindicated": 4, "major": 3, "moderate": 2, "minor": 1}
-RULE_SETS = ("serotonergic", "related")
+# serotonergic: serotonin toxicity; maoi: the other contraindications US labels state with MAO inhibitors
+# (hypertensive reactions); related: CYP2D6, QT, CNS depression and the like. The first two are on by default.
+RULE_SETS = ("serotonergic", "maoi", "related")
+DEFAULT_RULE_SETS = ("serotonergic", "maoi")
+# Whose severity a rule takes: the US level, the French ANSM level where ANSM has one, or the higher of both.
+JURISDICTIONS = ("us", "fr", "strictest")
 MECHANISM_VALUES = ("yes", "partly", "no")
 ROUTES = ("oral", "transdermal", "iv")
 PER_DRUG = "per_drug"
+NO_AGENT = "none"  # synonyms.csv: a name that must not match a shorter name inside it
 # Order matters: the hash must not depend on directory listing order.
 RULE_FILES = ("agents.csv", "synonyms.csv", "pair_rules.csv")
 
@@ -41,6 +51,7 @@ AGENT_COLUMNS = (
     "washout_days_before_maoi",
     "washout_days_after_maoi",
     "routes_that_matter",
+    "default_route",
     "notes",
     "source",
     "rxcui_source",
@@ -53,6 +64,7 @@ RULE_COLUMNS = (
     "side_a",
     "side_b",
     "severity",
+    "severity_ansm",
     "mechanism",
     "clinical_guidance",
     "source",
@@ -84,6 +96,7 @@ class Agent:
     washout_days_before_maoi: int | None
     washout_days_after_maoi: int | None
     routes_that_matter: tuple[str, ...]
+    default_route: str | None  # the route taken when a fill does not say (methylene blue: iv)
     notes: str
     source: str
     rxcui_source: str
@@ -119,7 +132,9 @@ class Rule:
     side_b: str
     members_a: tuple[Member, ...]
     members_b: tuple[Member, ...]
-    severity: str
+    severity: str  # the level in the jurisdiction the rule set was loaded for
+    severity_us: str  # empty: no US source rates this pair (an ANSM-only rule)
+    severity_ansm: str  # empty: ANSM has no entry
     mechanism: str
     clinical_guidance: str
     source: str
@@ -144,6 +159,8 @@ class Rule:
         keys = (
             "rule_id",
             "severity",
+            "severity_us",
+            "severity_ansm",
             "rule_set",
             "side_a",
             "side_b",
@@ -205,12 +222,21 @@ class RuleSet:
         synonyms: list[Synonym],
         rules: list[Rule],
         rule_set_names: tuple[str, ...],
+        jurisdiction: str = "us",
+        unrated: list[Rule] | None = None,
     ) -> None:
         self.hash = hash
         self.agents = agents
         self.synonyms = synonyms
         self.rules = rules
         self.rule_set_names = rule_set_names
+        self.jurisdiction = jurisdiction
+        # rules of the active sets with no level in this jurisdiction (e.g. ANSM-only rules under `us`)
+        self.unrated = unrated or []
+
+    def default_routes(self) -> dict[str, str]:
+        """Ingredients whose fills without a known route are taken as one route (methylene blue: iv)."""
+        return {name: a.default_route for name, a in self.agents.items() if a.default_route}
 
     def serotonergic_ingredients(self) -> frozenset[str]:
         """Ingredients named (directly or via a group) by any rule of the active sets."""
@@ -235,19 +261,55 @@ class RuleSet:
         swapped = a > b
         first, second = (b, a) if swapped else (a, b)
         first_route, second_route = (route_b, route_a) if swapped else (route_a, route_b)
-        applicable = _applicable(self._matches.get((first, second), []), first_route, second_route)
+        first_route = first_route or self._default_route(first)
+        second_route = second_route or self._default_route(second)
+        applicable = self._rated(
+            _applicable(self._matches.get((first, second), []), first_route, second_route)
+        )
         winner, washout_fs, washout_sf = _winner(applicable)
         matches = tuple(sorted({m.rule for m in applicable}, key=_rule_order))
         if swapped:
             washout_fs, washout_sf = washout_sf, washout_fs
-        return Resolution(a, b, route_a, route_b, winner, matches, washout_fs, washout_sf)
+            first_route, second_route = second_route, first_route
+        return Resolution(a, b, first_route, second_route, winner, matches, washout_fs, washout_sf)
+
+    def _unrated_for(self, res: Resolution) -> list[Rule]:
+        """Rules of the active sets that match the pair but have no level in this jurisdiction."""
+        if not self.unrated:
+            return []
+        others = RuleSet(
+            self.hash, self.agents, self.synonyms, self._as_rated_anywhere(), self.rule_set_names
+        )
+        found = others.resolve(res.ingredient_a, res.ingredient_b, res.route_a, res.route_b).matches
+        wanted = {rule.rule_id for rule in self.unrated}
+        return [rule for rule in found if rule.rule_id in wanted]
+
+    def _as_rated_anywhere(self) -> list[Rule]:
+        return [dataclasses.replace(r, severity=r.severity_us or r.severity_ansm) for r in self.unrated]
+
+    def _default_route(self, ingredient: str) -> str | None:
+        return self.agents[ingredient].default_route if ingredient in self.agents else None
+
+    def _rated(self, matches: list[_Match]) -> list[_Match]:
+        """Under `fr`, a pair that ANSM rates is decided by the ANSM-rated rules only."""
+        if self.jurisdiction == "fr" and any(m.rule.severity_ansm for m in matches):
+            return [m for m in matches if m.rule.severity_ansm]
+        return matches
 
     @cached_property
     def _pair_table(self) -> pl.DataFrame:
         rows = []
         for (a, b), matches in sorted(self._matches.items()):
-            for route_a, route_b in _route_variants(matches):
-                winner, washout_ab, washout_ba = _winner(_applicable(matches, route_a, route_b))
+            variants = _route_variants(matches)
+            routed_a = {ra for ra, _ in variants if ra}
+            routed_b = {rb for _, rb in variants if rb}
+            default_a, default_b = self._default_route(a), self._default_route(b)
+            for route_a, route_b in variants:
+                # Fills without a route take the ingredient's default one: its row stands for them.
+                if (route_a is None and default_a in routed_a) or (route_b is None and default_b in routed_b):
+                    continue
+                applicable = _applicable(matches, route_a or default_a, route_b or default_b)
+                winner, washout_ab, washout_ba = _winner(self._rated(applicable))
                 if winner is None:
                     continue
                 rows.append(
@@ -296,19 +358,21 @@ class RuleSet:
             pairs.append(
                 {
                     "ingredient_a": ing_a,
-                    "route_a": route_a,
+                    "route_a": res.route_a,
                     "ingredient_b": ing_b,
-                    "route_b": route_b,
+                    "route_b": res.route_b,
                     "winner": res.winner.describe() if res.winner else None,
                     "washout_a_then_b": res.washout_a_then_b,
                     "washout_b_then_a": res.washout_b_then_a,
                     "matches": [rule.describe() for rule in res.matches],
+                    "not_applied": [rule.describe() for rule in self._unrated_for(res)],
                 }
             )
         return {
             "a": {"name": a_name, "ingredients": [list(m) for m in sides["a"]]},
             "b": {"name": b_name, "ingredients": [list(m) for m in sides["b"]]},
             "rule_sets": list(self.rule_set_names),
+            "jurisdiction": self.jurisdiction,
             "rules_hash": self.hash,
             "pairs": pairs,
         }
@@ -383,8 +447,16 @@ def _max_or_none(values: Iterator[int | None]) -> int | None:
 # ---------------------------------------------------------------------------- loading and validation
 
 
-def load_rules(rules_dir: Path | None = None, include_related: bool = False) -> RuleSet:
-    """Read and validate `rules/`; only the `serotonergic` set is active unless `include_related`."""
+def load_rules(
+    rules_dir: Path | None = None, include_related: bool = False, jurisdiction: str = "us"
+) -> RuleSet:
+    """Read and validate `rules/`; the `serotonergic` and `maoi` sets are active, `related` only with
+    `include_related`. `jurisdiction` picks each rule's level: `us` (the default: US labels and FDA),
+    `fr` (the ANSM level where ANSM has an entry, else the US level) or `strictest` (the higher)."""
+    if jurisdiction not in JURISDICTIONS:
+        raise SerosurvError(
+            f"'{jurisdiction}' is not a jurisdiction for rule levels; use one of {', '.join(JURISDICTIONS)}."
+        )
     rules_dir = Path(rules_dir) if rules_dir is not None else _default_rules_dir()
     paths = {name: rules_dir / name for name in RULE_FILES}
     for path in paths.values():
@@ -393,9 +465,24 @@ def load_rules(rules_dir: Path | None = None, include_related: bool = False) -> 
     agents = _load_agents(paths["agents.csv"])
     synonyms = _load_synonyms(paths["synonyms.csv"], agents)
     all_rules = _load_pair_rules(paths["pair_rules.csv"], agents)
-    names = RULE_SETS if include_related else RULE_SETS[:1]
-    active = [rule for rule in all_rules if rule.rule_set in names]
-    return RuleSet(_hash_files(paths), agents, synonyms, active, names)
+    names = RULE_SETS if include_related else DEFAULT_RULE_SETS
+    in_sets = [rule for rule in all_rules if rule.rule_set in names]
+    rated = [_in_jurisdiction(rule, jurisdiction) for rule in in_sets]
+    active = [rule for rule in rated if rule.severity]
+    unrated = [rule for rule in rated if not rule.severity]
+    return RuleSet(_hash_files(paths), agents, synonyms, active, names, jurisdiction, unrated)
+
+
+def _in_jurisdiction(rule: Rule, jurisdiction: str) -> Rule:
+    """The rule with the severity of `jurisdiction` (empty when it has none there)."""
+    if jurisdiction == "us":
+        level = rule.severity_us
+    elif jurisdiction == "fr":
+        level = rule.severity_ansm or rule.severity_us
+    else:
+        levels = [x for x in (rule.severity_us, rule.severity_ansm) if x]
+        level = max(levels, key=SEVERITY_RANK.__getitem__) if levels else ""
+    return dataclasses.replace(rule, severity=level)
 
 
 def _default_rules_dir() -> Path:
@@ -495,6 +582,14 @@ def _load_agents(path: Path) -> dict[str, Agent]:
                 raise rows.error(
                     line, "routes_that_matter", f"unknown route '{route}'", f"use one of {', '.join(ROUTES)}"
                 )
+        default_route = r["default_route"] or None
+        if default_route is not None and default_route not in routes:
+            raise rows.error(
+                line,
+                "default_route",
+                f"route '{default_route}' is not one of this agent's routes_that_matter",
+                "list it there first or leave default_route empty",
+            )
         agents[name] = Agent(
             ingredient=name,
             drug_class=r["drug_class"],
@@ -507,6 +602,7 @@ def _load_agents(path: Path) -> dict[str, Agent]:
             washout_days_before_maoi=_agent_days(rows, line, "washout_days_before_maoi", r),
             washout_days_after_maoi=_agent_days(rows, line, "washout_days_after_maoi", r),
             routes_that_matter=routes,
+            default_route=default_route,
             notes=r["notes"],
             source=r["source"],
             rxcui_source=r["rxcui_source"],
@@ -534,6 +630,8 @@ def _load_synonyms(path: Path, agents: dict[str, Agent]) -> list[Synonym]:
                 "keep one row per name",
             )
         ingredients = _split(r["ingredients"].lower())
+        if ingredients == (NO_AGENT,):  # a product name holding none of the agents (Sudafed PE)
+            ingredients = ()
         for ingredient in ingredients:
             if ingredient not in agents:
                 raise rows.error(
@@ -564,7 +662,7 @@ def _load_pair_rules(path: Path, agents: dict[str, Agent]) -> list[Rule]:
     rules: list[Rule] = []
     first_line: dict[str, int] = {}
     for line, r in rows:
-        _require(rows, line, r, ("rule_id", "side_a", "side_b", "severity", "source"))
+        _require(rows, line, r, ("rule_id", "side_a", "side_b", "source"))
         rule_id = r["rule_id"]
         if rule_id in first_line:
             raise rows.error(
@@ -581,12 +679,20 @@ def _load_pair_rules(path: Path, agents: dict[str, Agent]) -> list[Rule]:
 def _parse_rule(
     rows: _Rows, line: int, r: dict[str, str], agents: dict[str, Agent], groups: dict[str, list[str]]
 ) -> Rule:
-    if r["severity"] not in SEVERITY_RANK:
+    for field in ("severity", "severity_ansm"):
+        if r[field] and r[field] not in SEVERITY_RANK:
+            raise rows.error(
+                line,
+                field,
+                f"'{r[field]}' is not on the severity scale",
+                "use contraindicated, major, moderate or minor",
+            )
+    if not r["severity"] and not r["severity_ansm"]:
         raise rows.error(
             line,
             "severity",
-            f"'{r['severity']}' is not on the severity scale",
-            "use contraindicated, major, moderate or minor",
+            "the rule has neither a US severity nor an ANSM one",
+            "give the level of at least one source",
         )
     if r["serotonin_syndrome_mechanism"] not in MECHANISM_VALUES:
         raise rows.error(
@@ -597,7 +703,7 @@ def _parse_rule(
         )
     if r["rule_set"] not in RULE_SETS:
         raise rows.error(
-            line, "rule_set", f"unknown rule set '{r['rule_set']}'", "use serotonergic or related"
+            line, "rule_set", f"unknown rule set '{r['rule_set']}'", f"use {', '.join(RULE_SETS)}"
         )
     overlap = r["min_overlap_days"] or "1"
     if not overlap.isdigit() or int(overlap) < 1:
@@ -626,6 +732,8 @@ def _parse_rule(
         members_a=members_a,
         members_b=members_b,
         severity=r["severity"],
+        severity_us=r["severity"],
+        severity_ansm=r["severity_ansm"],
         mechanism=r["mechanism"],
         clinical_guidance=r["clinical_guidance"],
         source=r["source"],
@@ -643,12 +751,20 @@ def _parse_rule(
     )
 
 
+_SIDE_TERM = re.compile(r"\s+([+-])\s+")
+
+
 def _expand_side(
     rows: _Rows, line: int, field: str, text: str, agents: dict[str, Agent], groups: dict[str, list[str]]
 ) -> tuple[Member, ...]:
-    """`group:TAG + ingredient:a;b@route` -> members, in file order, without duplicates."""
+    """`group:TAG + ingredient:a;b@route - ingredient:c` -> members, in file order, without duplicates.
+
+    Terms are joined by ` + ` (add) or ` - ` (leave out every member of that ingredient)."""
     members: dict[Member, None] = {}
-    for part in (p.strip() for p in text.split("+")):
+    terms = _SIDE_TERM.split(text.strip())
+    for operator, part in zip(["+", *terms[1::2]], [terms[0], *terms[2::2]], strict=True):
+        part = part.strip()
+        found: list[Member] = []
         kind, _, body = part.partition(":")
         if kind == "group" and body.strip():
             tag = body.strip()
@@ -656,17 +772,23 @@ def _expand_side(
                 raise rows.error(
                     line, field, f"unknown group tag '{tag}'", "use a tag listed in agents.csv rule_groups"
                 )
-            members.update((Member(i), None) for i in groups[tag])
+            found = [Member(i) for i in groups[tag]]
         elif kind == "ingredient" and _split(body):
-            for item in _split(body):
-                members[_parse_member(rows, line, field, item, agents)] = None
+            found = [_parse_member(rows, line, field, item, agents) for item in _split(body)]
         else:
             raise rows.error(
                 line,
                 field,
                 f"'{part}' expands to nothing",
-                "write group:TAG or ingredient:name;name joined by +",
+                "write group:TAG or ingredient:name;name joined by + (or - to leave some out)",
             )
+        if operator == "+":
+            members.update((m, None) for m in found)
+        else:
+            left_out = {m.ingredient for m in found}
+            members = {m: None for m in members if m.ingredient not in left_out}
+    if not members:
+        raise rows.error(line, field, f"'{text}' leaves no ingredient", "check what the side leaves out")
     return tuple(members)
 
 

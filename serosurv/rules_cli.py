@@ -72,6 +72,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     explain.add_argument("drug_b", metavar="DRUG_B", help="second drug name")
     explain.add_argument("--related", action="store_true", help=_RELATED_HELP)
     explain.add_argument("--rules", type=Path, metavar="DIR", help=_RULES_DIR_HELP)
+    explain.add_argument(
+        "--jurisdiction",
+        choices=("us", "fr", "strictest"),
+        default="us",
+        help="whose levels decide: us (US labels and FDA, the default), fr (the French ANSM thesaurus where it "
+        "rates the pair) or strictest (the higher of the two); both levels are shown either way",
+    )
 
     check = actions.add_parser(
         "check",
@@ -88,6 +95,20 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="DIR_OR_FILE",
         help="the rule folder, or one of its three files (default: the built-in rules/)",
+    )
+    check.add_argument(
+        "--jurisdiction",
+        choices=("us", "fr", "strictest"),
+        default="us",
+        help="whose levels to compare (default us)",
+    )
+    check.add_argument(
+        "--all", action="store_true", help="also list the differences a source explains, with the reason"
+    )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 2 when drugs of one mechanism are rated differently without a documented reason",
     )
 
     reference = commands.add_parser(
@@ -132,9 +153,17 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.rules_command == "list":
             print(list_agents(args.drug_class, include_related=args.related, rules_dir=args.rules))
         elif args.rules_command == "explain":
-            print(explain_pair(args.drug_a, args.drug_b, include_related=args.related, rules_dir=args.rules))
+            print(
+                explain_pair(
+                    args.drug_a,
+                    args.drug_b,
+                    include_related=args.related,
+                    rules_dir=args.rules,
+                    jurisdiction=args.jurisdiction,
+                )
+            )
         elif args.rules_command == "check":
-            print(check_rules(args.path))
+            print(check_rules(args.path, args.jurisdiction, show_all=args.all, strict=args.strict))
     elif args.command == "reference" and args.reference_command == "import-ndc":
         print(import_ndc(args.directory, args.warehouse, rules_dir=args.rules))
     return 0
@@ -218,10 +247,14 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
 
 
 def explain_pair(
-    drug_a: str, drug_b: str, include_related: bool = False, rules_dir: Path | None = None
+    drug_a: str,
+    drug_b: str,
+    include_related: bool = False,
+    rules_dir: Path | None = None,
+    jurisdiction: str = "us",
 ) -> str:
     """Why two drugs (any name form) interact: ingredients, every matching rule, winner, washouts, sources."""
-    ruleset = load_rules(rules_dir, include_related=include_related)
+    ruleset = load_rules(rules_dir, include_related=include_related, jurisdiction=jurisdiction)
     explanation = ruleset.explain(drug_a, drug_b)
     lines = [
         f"{_quoted(drug_a)} is {_ingredients_text(explanation['a']['ingredients'])}; "
@@ -235,7 +268,9 @@ def explain_pair(
             "(duplicate therapy is not checked)."
         )
         return "\n".join(lines)
-    related = None if include_related else load_rules(rules_dir, include_related=True)
+    related = (
+        None if include_related else load_rules(rules_dir, include_related=True, jurisdiction=jurisdiction)
+    )
     for pair in explanation["pairs"]:
         lines.append("")
         lines.extend(_pair_lines(pair, ruleset, related))
@@ -243,10 +278,13 @@ def explain_pair(
 
 
 def _pair_lines(pair: dict[str, Any], ruleset: RuleSet, related: RuleSet | None) -> list[str]:
+    jurisdiction = ruleset.jurisdiction
     a = _drug(pair["ingredient_a"], pair["route_a"])
     b = _drug(pair["ingredient_b"], pair["route_b"])
     winner = pair["winner"]
     if winner is None:
+        if pair.get("not_applied"):
+            return [f"No rule with a level in this jurisdiction covers {a} + {b}.", *_not_applied_lines(pair)]
         if related is None:
             return [f"No rule covers {a} + {b}, in the serotonergic or the related rules."]
         other = related.resolve(pair["ingredient_a"], pair["ingredient_b"], pair["route_a"], pair["route_b"])
@@ -257,7 +295,9 @@ def _pair_lines(pair: dict[str, Any], ruleset: RuleSet, related: RuleSet | None)
             f"{other.winner.rule_id} ({other.winner.severity}, not serotonin syndrome)."
         ]
     lines = [
-        f"{a} + {b}: {winner['severity'].upper()} (rule {winner['rule_id']}, {winner['rule_set']} rules)"
+        f"{a} + {b}: {winner['severity'].upper()} (rule {winner['rule_id']}, {winner['rule_set']} rules)",
+        f"  Levels: US {winner['severity_us'] or 'none (no US source)'}; French ANSM "
+        f"{winner['severity_ansm'] or 'no entry'}; this rule set uses {_JURISDICTION_WORDS[jurisdiction]}.",
     ]
     lines.append("  Washout:")
     lines.append("    " + _washout_sentence(a, b, pair["washout_a_then_b"]))
@@ -281,6 +321,29 @@ def _pair_lines(pair: dict[str, Any], ruleset: RuleSet, related: RuleSet | None)
         lines.append(
             f"   {mark} {match['rule_id']:<4} {match['severity']:<15} {match['rule_set']:<12} "
             f"{match['side_a']}  x  {match['side_b']}"
+        )
+    lines.extend(_not_applied_lines(pair))
+    return lines
+
+
+_JURISDICTION_WORDS = {
+    "us": "US levels (rules.jurisdiction = us)",
+    "fr": "ANSM levels where ANSM rates the pair (rules.jurisdiction = fr)",
+    "strictest": "the higher of the US and ANSM levels (rules.jurisdiction = strictest)",
+}
+
+
+def _not_applied_lines(pair: dict[str, Any]) -> list[str]:
+    """Rules that match but have no level in this jurisdiction (e.g. ANSM-only contraindications)."""
+    if not pair.get("not_applied"):
+        return []
+    lines = [
+        "  Not applied here (no level in this jurisdiction; rules.jurisdiction = fr or strictest uses them):"
+    ]
+    for rule in pair["not_applied"]:
+        lines.append(
+            f"     {rule['rule_id']:<4} US {rule['severity_us'] or 'none':<15} ANSM {rule['severity_ansm'] or 'none':<15} "
+            f"{rule['side_a']}  x  {rule['side_b']}"
         )
     return lines
 
@@ -319,8 +382,14 @@ def _quoted(name: str) -> str:
 # ---------------------------------------------------------------------------- rules check
 
 
-def check_rules(path: Path | None = None) -> str:
-    """Validate a rule folder (or the folder of one of its files) as the nightly run would load it."""
+def check_rules(
+    path: Path | None = None, jurisdiction: str = "us", show_all: bool = False, strict: bool = False
+) -> str:
+    """Validate a rule folder (or the folder of one of its files) as the nightly run would load it, then
+    report drugs of one mechanism rated differently with the same partner (rules/consistency.csv)."""
+    from serosurv.rules import _default_rules_dir
+    from serosurv.rules_consistency import CONSISTENCY_FILE, check_consistency
+
     folder = None
     if path is not None:
         path = Path(path)
@@ -332,18 +401,54 @@ def check_rules(path: Path | None = None) -> str:
             raise SerosurvError(
                 f"{path} does not exist; give the rule folder or one of {', '.join(RULE_FILES)}."
             )
-    ruleset = load_rules(folder, include_related=True)
+    ruleset = load_rules(folder, include_related=True, jurisdiction=jurisdiction)
     by_set = {name: sum(rule.rule_set == name for rule in ruleset.rules) for name in ruleset.rule_set_names}
     to_verify = sum(bool(rule.verification_note) for rule in ruleset.rules) + sum(
         bool(agent.verification_note) for agent in ruleset.agents.values()
     )
     shown = f"The rule folder {folder}" if folder is not None else "The built-in rule folder"
-    return (
+    lines = [
         f"{shown} is valid: {len(ruleset.agents)} agents, {len(ruleset.synonyms)} synonyms, "
-        f"{len(ruleset.rules)} rules ({', '.join(f'{n} {name}' for name, n in by_set.items())}); "
-        f"{to_verify} rows carry a verification note to read before go-live.\n"
-        f"rules hash: {ruleset.hash}"
+        f"{len(ruleset.rules)} rules with a level in this jurisdiction "
+        f"({', '.join(f'{n} {name}' for name, n in by_set.items())}; {len(ruleset.unrated)} more have only "
+        f"the other jurisdiction's level); {to_verify} rows carry a verification note to read before go-live.",
+        f"rules hash: {ruleset.hash}",
+    ]
+    directory = folder if folder is not None else _default_rules_dir()
+    if not (directory / CONSISTENCY_FILE).is_file():
+        lines.append(f"No {CONSISTENCY_FILE} in {directory}: drugs of one mechanism were not compared.")
+        return "\n".join(lines)
+    findings = check_consistency(load_rules(folder, jurisdiction=jurisdiction), directory)
+    unexplained = [f for f in findings if not f.explained]
+    lines.append("")
+    lines.append(
+        f"One mechanism, one severity ({CONSISTENCY_FILE}, {_JURISDICTION_WORDS[jurisdiction]}): "
+        f"{len(findings)} partner(s) rated differently across a group, {len(unexplained)} without a "
+        "documented reason."
     )
+    for finding in unexplained:
+        lines.extend(
+            textwrap.wrap("NOT EXPLAINED: " + finding.sentence(), width=_WIDTH, subsequent_indent="    ")
+        )
+    if show_all:
+        for finding in findings:
+            if finding.explained:
+                lines.extend(
+                    textwrap.wrap(
+                        f"explained: {finding.sentence()} - {' / '.join(finding.reasons)}",
+                        width=_WIDTH,
+                        subsequent_indent="    ",
+                    )
+                )
+    elif len(findings) > len(unexplained):
+        lines.append("--all lists the explained ones with their reasons.")
+    if strict and unexplained:
+        raise SerosurvError(
+            f"{len(unexplained)} drug(s) are rated below another drug of the same mechanism without a "
+            f"documented reason (first: {unexplained[0].sentence()}); fix the rules or document the reason "
+            f"in {CONSISTENCY_FILE}" + "."
+        )
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- reference import-ndc

@@ -93,7 +93,7 @@ SCHEMA = {
         kind VARCHAR, first_overlap_date DATE, last_overlap_date DATE, overlap_days INTEGER,
         cross_prescriber BOOLEAN, cross_pharmacy BOOLEAN, as_of DATE, {_ALERT_STATE},
         action_result VARCHAR, action_response VARCHAR, action_operator VARCHAR, snooze_until DATE,
-        quiet BOOLEAN""",
+        quiet BOOLEAN, never_reviewed BOOLEAN""",
     "alert_history": f"""
         as_of DATE, run_id VARCHAR, alert_id VARCHAR, status VARCHAR, severity VARCHAR,
         priority DOUBLE, patient_id VARCHAR, ingredient_a VARCHAR, ingredient_b VARCHAR, rule_id VARCHAR,

@@ -50,6 +50,8 @@ The rules modelled (docs/design.md, the comments of the SQL in sql/intermediate 
      (the other side). Each side's fills are the fills of that ingredient owning one of its days.
      cross_prescriber is None when either side has no known prescriber, else True when the two
      sides' known prescribers have none in common; cross_pharmacy likewise.
+   - A combination product never interacts with itself: an interaction whose fills on both sides all
+     come from claims that hold both a and b (one product) is dropped.
    - initiation_order: for overlaps, which of the two episodes that contain the interaction's first
      day started first ('a_first', 'b_first', 'same_day'); for washouts, which drug ended first.
      None when the first day is ambiguous (several episodes or events disagree).
@@ -95,7 +97,10 @@ class Fill:
     supply: int
     prescriber_id: str | None
     pharmacy_id: str | None
-    owned_end: date | None = None  # set once the fill belongs to a kept episode (extension included)
+    owned_end: date | None = None
+    claim_ingredients: frozenset[str] = (
+        frozenset()
+    )  # every ingredient of the claim (combination products)  # set once the fill belongs to a kept episode (extension included)
 
 
 @dataclass
@@ -205,6 +210,7 @@ def claim_fills(claims: list[dict], rule_ingredients: set[str]) -> tuple[list[Fi
                 supply,
                 c.get("prescriber_id"),
                 c.get("pharmacy_id"),
+                claim_ingredients=frozenset(name for name, _ in ingredients),
             )
     fills = list(kept.values())
     return fills, n - len(fills)
@@ -341,6 +347,9 @@ def interactions_of(
     def owners(fills: list[Fill], days: set[date]) -> set[Fill]:
         return {f for f in fills for d in days if f.start <= d <= f.owned_end}
 
+    def one_product(side_a: set[Fill], side_b: set[Fill]) -> bool:
+        return all({a, b} <= f.claim_ingredients for f in side_a | side_b)
+
     def base(kind: str) -> dict:
         return {
             "patient_id": patient_id,
@@ -369,6 +378,8 @@ def interactions_of(
         }
         side_a = owners(fills_a, days)
         side_b = owners(fills_b, days)
+        if one_product(side_a, side_b):
+            continue
         cross_prescriber, cross_pharmacy = side_flags(side_a, side_b)
         out.append(
             base("overlap")
@@ -401,6 +412,8 @@ def interactions_of(
         orders = {e[4] for e in group if e[0] == first}
         side_a = owners(fills_a, {e[2] for e in group})
         side_b = owners(fills_b, {e[3] for e in group})
+        if one_product(side_a, side_b):
+            continue
         cross_prescriber, cross_pharmacy = side_flags(side_a, side_b)
         out.append(
             base("washout")

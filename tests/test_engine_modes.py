@@ -191,6 +191,6 @@ def test_washouts_count_from_the_carried_over_supply_whatever_the_stockpiling(wa
     assert rows(warehouse, "SELECT supply_end FROM episodes WHERE ingredient = 'fluoxetine'") == [
         (day(90 if omop else 89),)
     ]
-    assert rows(warehouse, "SELECT kind, rule_id, first_overlap_date, washout_gap_days FROM interactions") == [
-        ("washout", "R01", day(111), 21 if omop else 22)
-    ]
+    assert rows(
+        warehouse, "SELECT kind, rule_id, first_overlap_date, washout_gap_days FROM interactions"
+    ) == [("washout", "R01", day(111), 21 if omop else 22)]

@@ -38,61 +38,115 @@ def _reference(name: str) -> list[dict[str, str]]:
 # ---------------------------------------------------------------------------- faithful to the reference
 
 
-def test_every_reference_agent_is_carried_over_with_its_facts_and_sources(ruleset):
-    reference = _reference("serotonergic_agents.csv")
-    assert len(reference) == 72
-    assert set(ruleset.agents) == {row["ingredient"] for row in reference}
-    for row in reference:
-        agent = ruleset.agents[row["ingredient"]]
-        assert agent.drug_class == row["drug_class"]
-        assert agent.mechanism == row["mechanism"].strip()
-        assert agent.rxcui == (row["rxnorm_ingredient_rxcui"] or None)
-        assert ";".join(agent.atc_codes) == row["atc_codes"]
-        assert agent.brand_names == row["us_brand_names"].strip()
-        assert agent.notes == row["notes"].strip()
-        assert agent.source == row["source"].strip() and agent.source
-        assert agent.rxcui_source == row["rxcui_source"].strip()
-        assert agent.atc_source == row["atc_source"].strip()
-        assert agent.serotonergic_role == row["serotonergic_role"]
-        assert ";".join(agent.rule_groups) == row["rule_groups"]
+def agent_differences(ruleset, reference: list[dict[str, str]]) -> dict[str, set[str]]:
+    """{ingredient: fields that differ from the reference} ("new" for agents the reference lacks)."""
+    theirs = {row["ingredient"]: row for row in reference}
+    out: dict[str, set[str]] = {}
+    for name, agent in ruleset.agents.items():
+        row = theirs.get(name)
+        if row is None:
+            out[name] = {"new"}
+            continue
         before = row["washout_days_after_stopping_before_maoi_start"]
         after = row["washout_days_after_stopping_maoi_before_serotonergic_start"]
-        assert agent.washout_days_before_maoi == (int(before) if before else None)
-        assert agent.washout_days_after_maoi == (int(after) if after else None)
+        pairs = {
+            "drug_class": (agent.drug_class, row["drug_class"]),
+            "mechanism": (agent.mechanism, row["mechanism"].strip()),
+            "rxcui": (agent.rxcui, row["rxnorm_ingredient_rxcui"] or None),
+            "atc_codes": (";".join(agent.atc_codes), row["atc_codes"]),
+            "brand_names": (agent.brand_names, row["us_brand_names"].strip()),
+            "notes": (agent.notes, row["notes"].strip()),
+            "source": (agent.source, row["source"].strip()),
+            "rxcui_source": (agent.rxcui_source, row["rxcui_source"].strip()),
+            "atc_source": (agent.atc_source, row["atc_source"].strip()),
+            "serotonergic_role": (agent.serotonergic_role, row["serotonergic_role"]),
+            "rule_groups": (";".join(agent.rule_groups), row["rule_groups"]),
+            "washout_days_before_maoi": (agent.washout_days_before_maoi, int(before) if before else None),
+            "washout_days_after_maoi": (agent.washout_days_after_maoi, int(after) if after else None),
+            "default_route": (agent.default_route, None),
+        }
+        fields = {field for field, (ours, reference_value) in pairs.items() if ours != reference_value}
+        if fields:
+            out[name] = fields
+    for name in set(theirs) - set(ruleset.agents):
+        out[name] = {"removed"}
+    return out
 
 
-def test_every_reference_rule_is_carried_over_with_its_members_and_sources(ruleset_related):
-    reference = _reference("interaction_rules.csv")
-    assert len(reference) == 81
-    rules = {rule.rule_id: rule for rule in ruleset_related.rules}
-    assert set(rules) == {row["rule_id"] for row in reference}
-    for row in reference:
-        rule = rules[row["rule_id"]]
-        assert rule.severity == row["severity"]
-        assert rule.mechanism == row["mechanism"].strip()
-        assert rule.clinical_guidance == row["clinical_guidance"].strip()
-        assert rule.source == row["source"].strip() and rule.source
-        assert rule.washout_period == row["washout_period"].strip()
-        assert rule.severity_basis == row["severity_basis"].strip()
-        assert rule.ansm_level == row["ansm_level"].strip()
-        assert rule.serotonin_syndrome_mechanism == row["serotonin_syndrome_mechanism"]
-        assert rule.rule_set == ("related" if row["serotonin_syndrome_mechanism"] == "no" else "serotonergic")
-        for ours, theirs in (
-            (rule.washout_a_before_b, row["washout_days_after_stopping_a_before_b"]),
-            (rule.washout_b_before_a, row["washout_days_after_stopping_b_before_a"]),
-        ):
-            expected = "per_drug" if theirs.startswith("per_drug") else (int(theirs) if theirs else None)
-            assert ours == expected
-        _assert_members(rule, row)
+def rule_differences(ruleset, reference: list[dict[str, str]]) -> dict[str, set[str]]:
+    """{rule_id: fields that differ from the reference} ("new" for rules the reference lacks)."""
+    theirs = {row["rule_id"]: row for row in reference}
+    rules = {rule.rule_id: rule for rule in ruleset.rules + ruleset.unrated}
+    out: dict[str, set[str]] = {}
+    for rule_id, rule in rules.items():
+        row = theirs.get(rule_id)
+        if row is None:
+            out[rule_id] = {"new"}
+            continue
+
+        def washout(text: str):
+            return "per_drug" if text.startswith("per_drug") else (int(text) if text else None)
+
+        expected_set = "related" if row["serotonin_syndrome_mechanism"] == "no" else "serotonergic"
+        pairs = {
+            "side_a": (rule.side_a, row["drug_a_class_or_ingredient"].strip()),
+            "side_b": (rule.side_b, row["drug_b_class_or_ingredient"].strip()),
+            "members_a": ({m.ingredient for m in rule.members_a}, set(row["drug_a_members"].split(";"))),
+            "members_b": ({m.ingredient for m in rule.members_b}, set(row["drug_b_members"].split(";"))),
+            "severity": (rule.severity_us, row["severity"]),
+            "mechanism": (rule.mechanism, row["mechanism"].strip()),
+            "clinical_guidance": (rule.clinical_guidance, row["clinical_guidance"].strip()),
+            "source": (rule.source, row["source"].strip()),
+            "washout_period": (rule.washout_period, row["washout_period"].strip()),
+            "washout_a_before_b": (
+                rule.washout_a_before_b,
+                washout(row["washout_days_after_stopping_a_before_b"]),
+            ),
+            "washout_b_before_a": (
+                rule.washout_b_before_a,
+                washout(row["washout_days_after_stopping_b_before_a"]),
+            ),
+            "severity_basis": (rule.severity_basis, row["severity_basis"].strip()),
+            "ansm_level": (rule.ansm_level, row["ansm_level"].strip()),
+            "serotonin_syndrome_mechanism": (
+                rule.serotonin_syndrome_mechanism,
+                row["serotonin_syndrome_mechanism"],
+            ),
+            "rule_set": (rule.rule_set, expected_set),
+        }
+        fields = {field for field, (ours, reference_value) in pairs.items() if ours != reference_value}
+        if fields:
+            out[rule_id] = fields
+    return out
 
 
-def _assert_members(rule, row) -> None:
-    for members, theirs in ((rule.members_a, row["drug_a_members"]), (rule.members_b, row["drug_b_members"])):
-        expected = set(theirs.split(";"))
-        if "maprotiline" in expected:  # no sourced agent facts: dropped, and the rule says so
-            expected.discard("maprotiline")
-            assert "maprotiline" in rule.notes and "maprotiline" in rule.verification_note
-        assert {m.ingredient for m in members} == expected
+def _documented_changes() -> dict[tuple[str, str], set[str]]:
+    with (RULES_DIR / "changes.csv").open(encoding="utf-8", newline="") as handle:
+        return {(row["file"], row["key"]): set(row["fields"].split(";")) for row in csv.DictReader(handle)}
+
+
+def test_every_reference_agent_is_carried_over_or_its_change_documented(ruleset_related):
+    differences = agent_differences(ruleset_related, _reference("serotonergic_agents.csv"))
+    documented = {
+        key: fields for (file, key), fields in _documented_changes().items() if file == "agents.csv"
+    }
+    assert differences == documented
+
+
+def test_every_reference_rule_is_carried_over_or_its_change_documented(ruleset_related):
+    differences = rule_differences(ruleset_related, _reference("interaction_rules.csv"))
+    documented = {
+        key: fields for (file, key), fields in _documented_changes().items() if file == "pair_rules.csv"
+    }
+    assert differences == documented
+
+
+def test_every_documented_change_gives_its_reason_and_source():
+    with (RULES_DIR / "changes.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    for row in rows:
+        assert row["change"].strip() and row["source"].strip(), row
 
 
 def test_verification_marks_from_the_reference_stay_visible(ruleset, ruleset_related):
@@ -104,10 +158,14 @@ def test_verification_marks_from_the_reference_stay_visible(ruleset, ruleset_rel
 
 
 def test_related_rules_are_off_by_default(ruleset, ruleset_related):
-    assert ruleset.rule_set_names == ("serotonergic",)
-    assert len(ruleset.rules) == 64
-    assert ruleset_related.rule_set_names == ("serotonergic", "related")
-    assert len(ruleset_related.rules) == 81
+    assert ruleset.rule_set_names == ("serotonergic", "maoi")
+    assert {rule.rule_set for rule in ruleset.rules} == {"serotonergic", "maoi"}
+    assert ruleset_related.rule_set_names == ("serotonergic", "maoi", "related")
+    with (RULES_DIR / "pair_rules.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    us_rated = [row for row in rows if row["severity"]]
+    assert len(ruleset_related.rules) == len(us_rated)
+    assert len(ruleset.rules) == sum(row["rule_set"] != "related" for row in us_rated)
 
 
 def test_serotonergic_ingredients_come_from_active_rules_only(ruleset, ruleset_related):
@@ -161,7 +219,7 @@ def test_linezolid_and_escitalopram_is_contraindicated(ruleset):
 def test_linezolid_and_clomipramine_most_severe_rule_wins(ruleset):
     resolution = ruleset.resolve("clomipramine", "linezolid")
     assert resolution.winner.rule_id == "R35"
-    assert "R37" in [rule.rule_id for rule in resolution.matches]
+    assert "R65" in [rule.rule_id for rule in resolution.matches]
 
 
 def test_sumatriptan_and_sertraline_is_minor_with_the_evidence_note(ruleset):
@@ -239,7 +297,7 @@ def test_pair_table_has_one_alphabetical_row_per_pair_and_route(ruleset):
     assert table.filter(pl.col("ingredient_a") >= pl.col("ingredient_b")).height == 0
     keys = table.select("ingredient_a", "ingredient_b", "route_a", "route_b")
     assert keys.unique().height == table.height
-    assert set(table["rule_set"].unique()) == {"serotonergic"}
+    assert set(table["rule_set"].unique()) == {"serotonergic", "maoi"}
 
 
 def test_pair_table_resolves_per_drug_washouts_in_alphabetical_order(ruleset):

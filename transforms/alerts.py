@@ -372,11 +372,18 @@ def worklist(
     statuses: list[str] | None = None,
     min_severity: str | None = None,
     include_all: bool = False,
+    unreviewed_min_rank: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Alerts for the pharmacist, new and changed first, then by priority.
+    """Alerts for the pharmacist, the most dangerous first: by severity, then priority, then status
+    (new and changed before ongoing).
 
-    Default: open alerts (new, changed, ongoing) that are not quiet. `statuses` picks the statuses;
-    `include_all` adds quiet alerts and, without `statuses`, resolved ones too."""
+    Default: open alerts (new, changed, ongoing) that are not quiet, and resolved alerts of severity rank
+    `unreviewed_min_rank` or more (4: contraindicated; 0: none) that nobody ever acted on ("resolved, never
+    reviewed"; by default the `alerts.keep_unreviewed_resolved` setting of the latest night). `statuses`
+    picks the statuses exactly; `include_all` adds quiet alerts and, without `statuses`, every resolved one."""
+    if unreviewed_min_rank is None:
+        unreviewed_min_rank = unreviewed_rank(con)
+    explicit = bool(statuses)
     if statuses:
         unknown = [s for s in statuses if s not in STATUSES]
         if unknown:
@@ -388,16 +395,35 @@ def worklist(
         rank = SEVERITIES.get(min_severity.strip().lower(), 0)
         if not rank:
             raise SerosurvError(f"'{min_severity}' is not a severity; use {', '.join(SEVERITIES)}.")
+    unreviewed = unreviewed_min_rank if not explicit and not include_all else 0
     return _dicts(
         con,
         """
-        SELECT * FROM alerts
-        WHERE list_contains($statuses, status) AND coalesce(severity_rank, 0) >= $rank
-          AND ($all OR NOT quiet)
-        ORDER BY status NOT IN ('new', 'changed'), priority DESC, alert_id
+        SELECT *, CASE WHEN status = 'resolved' AND never_reviewed AND coalesce(severity_rank, 0) >= $keep
+                       AND $keep > 0 THEN 'resolved, never reviewed' ELSE status END AS status_label
+        FROM alerts
+        WHERE coalesce(severity_rank, 0) >= $rank
+          AND ((list_contains($statuses, status) AND ($all OR NOT quiet))
+               OR ($unreviewed > 0 AND status = 'resolved' AND never_reviewed
+                   AND coalesce(severity_rank, 0) >= $unreviewed))
+        ORDER BY coalesce(severity_rank, 0) DESC, priority DESC,
+                 list_position(['new', 'changed', 'ongoing', 'resolved'], status), alert_id
         """,
-        {"statuses": statuses, "rank": rank, "all": include_all},
+        {"statuses": statuses, "rank": rank, "all": include_all, "unreviewed": unreviewed,
+         "keep": unreviewed_min_rank},
+    )  # fmt: skip
+
+
+def unreviewed_rank(con: duckdb.DuckDBPyConnection) -> int:
+    """`alerts.keep_unreviewed_resolved` of the latest successful night, as a severity rank (0: off)."""
+    found = rows(
+        con,
+        "SELECT parameters FROM runs WHERE status = 'success' ORDER BY as_of DESC, finished_at DESC LIMIT 1",
     )
+    settings = json.loads(found[0][0] or "{}").get("alerts", {}) if found else {}
+    return AlertConfig(
+        **{k: v for k, v in settings.items() if k == "keep_unreviewed_resolved"}
+    ).unreviewed_min_rank
 
 
 def alert_detail(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any]:

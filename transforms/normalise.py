@@ -32,8 +32,14 @@ def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: st
     """Rebuild `fill_ingredients` for all claims and list this night's unmapped drugs."""
     map_name = _name_map(con, ruleset)
     map_rx = _rxcui_map(con, ruleset)
+    default_routes = pl.DataFrame(
+        list(ruleset.default_routes().items()),
+        schema={"ingredient": pl.String, "route": pl.String},
+        orient="row",
+    )
     con.register("map_name", map_name)
     con.register("map_rxcui", map_rx)
+    con.register("default_routes", default_routes)
     try:
         con.execute("DELETE FROM fill_ingredients")
         con.execute(
@@ -42,6 +48,7 @@ def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: st
     finally:
         con.unregister("map_name")
         con.unregister("map_rxcui")
+        con.unregister("default_routes")
     con.execute("DELETE FROM unmapped_drugs WHERE run_id = $run_id", {"run_id": run_id})
     con.execute(
         f"INSERT INTO unmapped_drugs BY NAME {sql_text('marts/unmapped_drugs.sql')}", {"run_id": run_id}

@@ -1,6 +1,9 @@
 -- Each claim mapped to its active ingredients, by the first source that knows it:
--- NDC crosswalk (ref_ndc), then ingredient-level RxNorm code, then drug name.
--- Inputs: claims, ref_ndc, map_rxcui (rxcui, ingredient), map_name (drug_name, ingredient, route).
+-- NDC crosswalk (ref_ndc), then ingredient-level RxNorm code, then drug name. A fill whose route the
+-- source does not give takes the ingredient's default route where the rules name one (methylene blue:
+-- iv, the route of the established risk), so an unlabelled fill is never rated below that risk.
+-- Inputs: claims, ref_ndc, map_rxcui (rxcui, ingredient), map_name (drug_name, ingredient, route),
+-- default_routes (ingredient, route).
 with by_ndc as (
     select distinct claims.claim_id, ref_ndc.ingredient, ref_ndc.route, 'ndc' as mapped_by
     from claims
@@ -21,10 +24,16 @@ by_name as (
     where
         claims.claim_id not in (select by_ndc.claim_id from by_ndc)
         and claims.claim_id not in (select by_rxcui.claim_id from by_rxcui)
+),
+
+mapped as (
+    select claim_id, ingredient, route, mapped_by from by_ndc
+    union all
+    select claim_id, ingredient, route, mapped_by from by_rxcui
+    union all
+    select claim_id, ingredient, route, mapped_by from by_name
 )
 
-select claim_id, ingredient, route, mapped_by from by_ndc
-union all
-select claim_id, ingredient, route, mapped_by from by_rxcui
-union all
-select claim_id, ingredient, route, mapped_by from by_name
+select mapped.claim_id, mapped.ingredient, coalesce(mapped.route, default_routes.route) as route, mapped.mapped_by
+from mapped
+left join default_routes on mapped.ingredient = default_routes.ingredient

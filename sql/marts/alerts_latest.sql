@@ -2,7 +2,8 @@
 -- its latest action. An alert is quiet (off the default worklist) when its latest action was taken
 -- on or after the night it was last new or changed, unless that action's snooze date has come
 -- (snooze_until <= $latest_night, the newest night in the warehouse): a change, or the end of a
--- snooze, puts it back. Parameter: $latest_night.
+-- snooze, puts it back. `never_reviewed`: no action was ever recorded on the alert (a resolved one that
+-- is also contraindicated stays on the worklist until someone acts on it). Parameter: $latest_night.
 with latest as (
     select *
     from alert_history
@@ -35,7 +36,8 @@ select
         last_action.night >= latest.last_change_on
         and (last_action.snooze_until is null or last_action.snooze_until > $latest_night::date),
         false
-    ) as quiet
+    ) as quiet,
+    last_action.alert_id is null as never_reviewed
 from latest
 inner join first_seen on latest.alert_id = first_seen.alert_id
 left join last_action on latest.alert_id = last_action.alert_id

@@ -16,10 +16,12 @@
 -- ongoing otherwise; resolved when an open alert has no current interaction tonight.
 --
 -- Priority (README "Priority"), kept with its parts: 100 x severity rank; +20 different prescribers;
--- +10 different pharmacies; +5 washout kind; recency of the newest fill on either side (+5 within 7
--- days of the night, +2 within 30); overlap length min(days, 30) / 6 (up to 5); +2 when three or
--- more prescribers wrote serotonergic drugs in the window. The other parts add at most 47 < 100,
--- so severity always comes first. Resolved alerts score 0.
+-- +10 different pharmacies; recency of the newest fill on either side (+5 within 7 days of the night,
+-- +2 within 30); overlap length min(days, 30) / 6 (up to 5); +2 when three or more prescribers wrote
+-- serotonergic drugs in the window. The other parts add at most 42 < 100, so severity always comes
+-- first. The `washout` part is 0: a washout is never lifted above a concurrent overlap of the same
+-- severity (kept in the struct for earlier nights' rows). A resolved alert keeps its last priority,
+-- so a contraindicated one never reviewed stays among the contraindicated on the worklist.
 --
 -- NCPDP-style fields (Telecommunication Standard D.0 DUR/PPS response): reason_for_service 'DD'
 -- (439-E4 drug-drug interaction); clinical_significance (528-FS) 1 major or contraindicated,
@@ -205,7 +207,7 @@ scored as (
             'severity': 100.0 * severity_rank,
             'cross_prescriber': 20.0 * coalesce(cross_prescriber::integer, 0),
             'cross_pharmacy': 10.0 * coalesce(cross_pharmacy::integer, 0),
-            'washout': 5.0 * (kind = 'washout')::integer,
+            'washout': 0.0,
             'recency': case
                 when datediff('day', newest_fill_date, $as_of::date) <= 7 then 5.0
                 when datediff('day', newest_fill_date, $as_of::date) <= 30 then 2.0
@@ -279,7 +281,6 @@ select
         $as_of::date as as_of,
         $run_id as run_id,
         'resolved' as status,
-        0.0 as priority,
         ['no_longer_current'] as status_reasons,
         null as priority_parts,
         null as snapshot,

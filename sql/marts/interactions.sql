@@ -205,6 +205,43 @@ interactions as (
     group by patient_id, ingredient_a, ingredient_b, kind, interaction_no
 ),
 
+-- A combination product never interacts with itself: an interaction whose fills on both sides are all
+-- claims of products holding both ingredients (Auvelity alone: dextromethorphan + bupropion; Adderall
+-- alone) is not one. A second, separate product on either side keeps it.
+combination_claims as (
+    select claim_id, list(ingredient) as ingredients
+    from fill_exposure
+    group by claim_id
+    having count(*) > 1
+),
+
+combination_patients as (
+    select distinct fill_exposure.patient_id
+    from fill_exposure
+    inner join combination_claims on fill_exposure.claim_id = combination_claims.claim_id
+),
+
+side_claims as (
+    select patient_id, ingredient_a, ingredient_b, kind, interaction_no, ingredient_b as other_ingredient,
+        unnest(claim_ids) as claim_id
+    from side_a
+    where patient_id in (select combination_patients.patient_id from combination_patients)
+    union all
+    select patient_id, ingredient_a, ingredient_b, kind, interaction_no, ingredient_a as other_ingredient,
+        unnest(claim_ids) as claim_id
+    from side_b
+    where patient_id in (select combination_patients.patient_id from combination_patients)
+),
+
+one_product as (
+    select side_claims.patient_id, side_claims.ingredient_a, side_claims.ingredient_b, side_claims.kind,
+        side_claims.interaction_no
+    from side_claims
+    left join combination_claims on side_claims.claim_id = combination_claims.claim_id
+    group by all
+    having bool_and(coalesce(list_contains(combination_claims.ingredients, side_claims.other_ingredient), false))
+),
+
 serotonergic_prescribers as (
     select
         interactions.patient_id, interactions.ingredient_a, interactions.ingredient_b, interactions.kind,
@@ -253,6 +290,7 @@ select
     side_b.claim_ids as claim_ids_b,
     coalesce(serotonergic_prescribers.n_serotonergic_prescribers, 0) as n_serotonergic_prescribers
 from interactions
+anti join one_product using (patient_id, ingredient_a, ingredient_b, kind, interaction_no)
 left join side_a using (patient_id, ingredient_a, ingredient_b, kind, interaction_no)
 left join side_b using (patient_id, ingredient_a, ingredient_b, kind, interaction_no)
 left join serotonergic_prescribers using (patient_id, ingredient_a, ingredient_b, kind, interaction_no)
