@@ -37,7 +37,7 @@ WORKLIST_COLUMNS = (
     "cross_pharmacy", "prescriber_ids_a", "prescriber_ids_b", "pharmacy_ids_a", "pharmacy_ids_b",
     "n_serotonergic_prescribers", "claim_ids_a", "claim_ids_b", "reason_for_service", "clinical_significance",
     "other_prescriber_indicator", "other_pharmacy_indicator", "opened_on", "last_change_on", "guidance",
-    "as_of", "run_id", "rules_hash", "config_hash",
+    "as_of", "run_id", "rules_hash", "config_hash", "approximate_names",
 )  # fmt: skip
 PRIORITY_PARTS = (
     ("severity", "severity"), ("cross_prescriber", "different prescribers"),
@@ -263,6 +263,14 @@ def _alert_card(alert: dict[str, Any], svg: str | None) -> str:
         ("Why", explanation(alert)),
         ("Priority", priority_text(alert)),
         ("Changed because", reasons) if reasons else None,
+        (
+            "Name matched approximately",
+            "; ".join(alert["approximate_names"])
+            + " - a misspelt or foreign name taken for a rule drug: check the claim "
+            "(serosurv rules add-synonym accepts the name)",
+        )
+        if alert.get("approximate_names")
+        else None,
         (f"Prescribers {alert['ingredient_a']}", ", ".join(alert["prescriber_ids_a"] or []) or "unknown"),
         (f"Prescribers {alert['ingredient_b']}", ", ".join(alert["prescriber_ids_b"] or []) or "unknown"),
         (f"Pharmacies {alert['ingredient_a']}", ", ".join(alert["pharmacy_ids_a"] or []) or "unknown"),
@@ -425,6 +433,10 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
         "FROM quarantine WHERE run_id = $r GROUP BY 1 ORDER BY 2 DESC, 1",
         {"r": run_id},
     )
+    approximate = rows(
+        con, "SELECT drug_name, likely_match, ingredients, fills, patients FROM approximate_names WHERE run_id = $r "
+        "ORDER BY fills DESC, drug_name LIMIT 100", {"r": run_id},
+    )  # fmt: skip
     unmapped = rows(
         con, "SELECT drug_name, ndc, fills, patients FROM unmapped_drugs WHERE run_id = $r "
         "ORDER BY fills DESC, drug_name LIMIT 25", {"r": run_id},
@@ -488,6 +500,10 @@ more serotonergic prescribers. A contraindicated alert that resolved before anyo
 "resolved, never reviewed" until an action is recorded. Timelines: one lane per drug; bars are
 fills coloured by prescriber and labelled prescriber · pharmacy; dashed outlines are episodes; the shaded band is
 the overlap (red) or washout window (yellow); the dotted line is the night.</p>
+<p class="muted"><b>What claims cannot see.</b> Pharmacy claims show what was dispensed by pharmacies that
+bill: not inpatient administrations (one IV methylene blue dose in theatre, linezolid started in hospital),
+samples, cash-paid or over-the-counter purchases (dextromethorphan, St John's wort, tryptophan) or drugs
+taken from another supply. No alert is not proof of no risk.</p>
 {_alerts_section(alerts, svgs, totals)}
 <h2 id="fragmentation">Fragmentation of current alerts</h2>
 <p class="muted">Cross-prescriber: no prescriber in common between the two drugs' fills, both known. Number of
@@ -522,6 +538,18 @@ prescribers: distinct prescribers of serotonergic drugs in the alert's window.</
             [list(r) for r in quarantine],
             "No row was quarantined.",
             numeric={1},
+        )
+    }
+<h3>Names matched approximately: check these first</h3>
+<p class="muted">A misspelt or foreign drug name one or two letters from a rule drug or brand is taken for that
+drug (so no dangerous combination is missed) and its alerts say so. Confirm each one and accept it with
+<code>serosurv rules add-synonym NAME INGREDIENT</code>, or correct the feed.</p>
+{
+        table(
+            ["drug name", "likely match", "taken as", "fills", "patients"],
+            [list(r) for r in approximate],
+            "No name was matched approximately.",
+            numeric={3, 4},
         )
     }
 <h3>Unmapped drugs (top 25 of {unmapped_total[0] or 0:,}, {unmapped_total[1] or 0:,} fills)</h3>
@@ -559,7 +587,11 @@ def _copy_worklist(con: duckdb.DuckDBPyConnection, target: Path, csv: bool) -> N
     lists as lists; CSV joins them with ';' and spells the non-zero priority parts out as `part=points`."""
     replaced = ["to_json(priority_parts)::VARCHAR AS priority_parts"]
     if csv:
-        lists = [c for c in WORKLIST_COLUMNS if c.endswith(("_ids_a", "_ids_b")) or c == "status_reasons"]
+        lists = [
+            c
+            for c in WORKLIST_COLUMNS
+            if c.endswith(("_ids_a", "_ids_b")) or c in ("status_reasons", "approximate_names")
+        ]
         parts = ", ".join(
             f"CASE WHEN priority_parts.{name} <> 0 THEN '{name}=' || format('{{:g}}', priority_parts.{name}) END"
             for name, _ in PRIORITY_PARTS

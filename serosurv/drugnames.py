@@ -14,6 +14,7 @@ import re
 import unicodedata
 import weakref
 from dataclasses import dataclass
+from functools import cache
 
 from serosurv.rules import RuleSet
 
@@ -168,3 +169,37 @@ def normalise_ndc(text: str | None) -> str | None:
     if widths not in {(5, 4, 2), (4, 4, 2), (5, 3, 2), (5, 4, 1)}:
         return None
     return labeler.zfill(5) + product.zfill(4) + package.zfill(2)
+
+
+# ---------------------------------------------------------------------------- approximate matching
+
+
+def agent_words(ruleset: RuleSet) -> list[tuple[str, str, str | None]]:
+    """(one-word name, ';'-joined ingredients, route) for every agent and one-word synonym: what an
+    unknown word may be a misspelling of."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for ingredient in ruleset.agents:
+        words = normalise_name(ingredient).split()
+        if len(words) == 1 and len(words[0]) >= 5:
+            out[words[0]] = (ingredient, None)
+    for synonym in ruleset.synonyms:
+        words = normalise_name(synonym.name).split()
+        if len(words) == 1 and len(words[0]) >= 5 and synonym.ingredients:
+            out.setdefault(words[0], (";".join(sorted(synonym.ingredients)), synonym.route))
+    return [(word, ingredients, route) for word, (ingredients, route) in sorted(out.items())]
+
+
+@cache
+def known_drug_words() -> frozenset[str]:
+    """Words of real drug names (rules/rxnorm/known_drug_words.txt): never taken for a misspelling."""
+    from serosurv.resources import data_dir
+
+    path = data_dir("rules") / "rxnorm" / "known_drug_words.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def unknown_words(name: str) -> list[str]:
+    """The words of a drug name that could be a misspelt agent: 5+ letters, not a real drug word."""
+    known = known_drug_words()
+    return sorted({w for w in normalise_name(name).split() if len(w) >= 5 and w.isalpha() and w not in known})

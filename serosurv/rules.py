@@ -807,3 +807,40 @@ def _parse_member(rows: _Rows, line: int, field: str, item: str, agents: dict[st
             "list it in that agent's routes_that_matter",
         )
     return Member(name, route)
+
+
+def add_synonym(
+    name: str,
+    ingredients: list[str],
+    source: str,
+    rules_dir: Path | None = None,
+    route: str | None = None,
+    other_ingredients: list[str] | None = None,
+) -> Path:
+    """Append a name to synonyms.csv (a pharmacist accepting an approximately matched or new name), after
+    checking that the edited rule folder still loads; returns the file written."""
+    import shutil
+    import tempfile
+
+    folder = Path(rules_dir) if rules_dir is not None else _default_rules_dir()
+    target = folder / "synonyms.csv"
+    if not target.is_file():
+        raise SerosurvError(f"{target} does not exist; give the rule folder with --rules DIR.")
+    if not source.strip():
+        raise SerosurvError("--source must say where the name comes from (e.g. 'pharmacist review, feed X').")
+    row = [name.strip(), ";".join(i.strip().lower() for i in ingredients), ";".join(other_ingredients or []),
+           route or "", source.strip()]  # fmt: skip
+    text = target.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        trial = Path(tmp) / "rules"
+        shutil.copytree(folder, trial)
+        with (trial / "synonyms.csv").open("a", encoding="utf-8", newline="") as handle:
+            if text and not text.endswith("\n"):
+                handle.write("\n")
+            csv.writer(handle, lineterminator="\n").writerow(row)
+        try:
+            load_rules(trial)  # refuses an unknown ingredient, a duplicate name, a route that does not matter
+        except SerosurvError as exc:  # name the user's file, not the trial copy
+            raise SerosurvError(str(exc).replace(str(trial / "synonyms.csv"), str(target))) from None
+        shutil.copyfile(trial / "synonyms.csv", target)
+    return target

@@ -111,6 +111,33 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="exit 2 when drugs of one mechanism are rated differently without a documented reason",
     )
 
+    accept = actions.add_parser(
+        "add-synonym",
+        help="accept a drug name (a misspelling, a foreign or new brand name) into synonyms.csv",
+        description=(
+            "Add a name to rules/synonyms.csv so that it maps to its ingredients exactly from the next "
+            "night on, e.g. a name the report lists as matched approximately. The edited folder is loaded "
+            "before anything is written; the rules hash changes, so the next night recomputes everyone."
+        ),
+    )
+    accept.add_argument(
+        "name", metavar="NAME", help="the name as pharmacies send it (quote names with spaces)"
+    )
+    accept.add_argument(
+        "ingredients",
+        metavar="INGREDIENT[;INGREDIENT]",
+        help="the rule ingredients it stands for (agents.csv)",
+    )
+    accept.add_argument(
+        "--source", required=True, help="where the name comes from, e.g. 'pharmacist review 2026-12'"
+    )
+    accept.add_argument(
+        "--route", choices=("oral", "transdermal", "iv"), help="route, where it changes the risk"
+    )
+    accept.add_argument(
+        "--rules", type=Path, metavar="DIR", help="rule folder to edit (default: the built-in rules/)"
+    )
+
     reference = commands.add_parser(
         "reference",
         help="load reference data (the FDA NDC Directory) into the warehouse",
@@ -161,6 +188,16 @@ def dispatch(args: argparse.Namespace) -> int:
                     rules_dir=args.rules,
                     jurisdiction=args.jurisdiction,
                 )
+            )
+        elif args.rules_command == "add-synonym":
+            from serosurv.rules import add_synonym
+
+            written = add_synonym(
+                args.name, args.ingredients.split(";"), args.source, rules_dir=args.rules, route=args.route
+            )
+            print(
+                f"Added '{args.name}' -> {args.ingredients} to {written}; the rules hash changed, so the next "
+                "night recomputes every patient."
             )
         elif args.rules_command == "check":
             print(check_rules(args.path, args.jurisdiction, show_all=args.all, strict=args.strict))

@@ -65,6 +65,9 @@ SCHEMA = {
     "ref_ndc": "ndc VARCHAR, ingredient VARCHAR, route VARCHAR, product_name VARCHAR, source VARCHAR",
     "fill_ingredients": "claim_id VARCHAR, ingredient VARCHAR, route VARCHAR, mapped_by VARCHAR",
     "unmapped_drugs": "run_id VARCHAR, drug_name VARCHAR, ndc VARCHAR, fills BIGINT, patients BIGINT",
+    "approximate_names": """
+        run_id VARCHAR, drug_name VARCHAR, likely_match VARCHAR, ingredients VARCHAR, fills BIGINT,
+        patients BIGINT""",
     "fill_exposure": """
         patient_id VARCHAR, ingredient VARCHAR, route VARCHAR, claim_id VARCHAR, prescriber_id VARCHAR,
         pharmacy_id VARCHAR, exposure_start DATE, exposure_end DATE, days_supply INTEGER, fill_key VARCHAR, quantity DOUBLE""",

@@ -104,6 +104,23 @@ def test_omop_folder_maps_concepts_codes_and_supplies(warehouse, tmp_path):
     assert quarantined(warehouse)[5][0] == "missing_drug"  # concept 999999 is not in concept.csv
 
 
+def test_omop_one_time_administration_is_one_day_of_exposure(warehouse, tmp_path):
+    folder = tmp_path / "omop"
+    folder.mkdir()
+    (folder / "concept.csv").write_text((DATA / "omop" / "concept.csv").read_text())
+    header = (DATA / "omop" / "drug_exposure.csv").read_text().splitlines()[0]
+    rows_ = [
+        # an inpatient administration with no end date and no days supply: the day it was given
+        "7,1,40231926,2020-03-01,,,,,38000180,,,1,,,,,10,100,,,,,",
+        # a prescription written with neither: no supply to place (quarantined, missing_supply)
+        "8,1,40231926,2020-03-02,,,,,38000177,,,,,,,,10,100,,,,,",
+    ]
+    (folder / "drug_exposure.csv").write_text("\n".join([header, *rows_]) + "\n")
+    _, counts = load(warehouse, "omop", [folder], None, tmp_path)
+    assert claims(warehouse, "fill_date", "end_date") == {"7": (date(2020, 3, 1), date(2020, 3, 1))}
+    assert [reason for reason, *_ in quarantined(warehouse).values()] == ["missing_supply"]
+
+
 def test_omop_person_and_observation_period_give_patients(tmp_path):
     adapted = adapt("omop", [DATA / "omop" / "drug_exposure.csv"], None, tmp_path)
     rows = duckdb.execute("SELECT * FROM read_parquet($p)", {"p": str(adapted.patients)}).fetchall()

@@ -371,3 +371,23 @@ def test_priority_parts_leave_severity_first_and_no_washout_bonus():
 
 def _days(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+# ---------------------------------------------------------------------------- 6. no serotonergic name is silent
+
+
+def test_a_misspelt_name_still_alerts_and_the_alert_says_it_was_matched_approximately(rulesets):
+    ruleset = rulesets["us"]
+    con = warehouse_with(
+        [Fill("Nardil 15 mg", "2025-03-01", 60), Fill("setraline 50mg", "2025-03-10", 30)], ruleset
+    )
+    catalog.write_rules_catalog(con, ruleset)
+    alert_night(con, ruleset, "2025-03-20")
+    from reports import audit
+
+    audit._stage_worklist(con, "run-2025-03-20", D("2025-03-20"), 4)
+    assert rows(
+        con, "SELECT severity, ingredient_a, ingredient_b, approximate_names FROM report_worklist"
+    ) == [("contraindicated", "phenelzine", "sertraline", ["setraline 50mg"])]
+    card = audit._alert_card(audit._worklist(con)[0], None)
+    assert "Name matched approximately" in card and "setraline 50mg" in card

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,113 @@ def test_map_rxcui(ruleset, code, expected):
 )
 def test_normalise_ndc(text, expected):
     assert normalise_ndc(text) == expected
+
+
+# ---------------------------------------------------------------------------- issue 14: no serotonergic name is silent
+
+SILENT_BEFORE = [
+    ("Focalin", [("dexmethylphenidate", None)]),
+    ("Focalin XR 20 mg", [("dexmethylphenidate", None)]),
+    ("Methylin 10 mg chewable", [("methylphenidate", None)]),
+    ("Daytrana 15 mg/9 hr patch", [("methylphenidate", None)]),
+    ("Mydayis 25 mg", [("amphetamine", None), ("dextroamphetamine", None)]),
+    ("Xelstrym 9 mg/9 hr", [("dextroamphetamine", None)]),
+    ("Fintepla 2.2 mg/mL", [("fenfluramine", None)]),
+    ("Matulane 50 mg", [("procarbazine", None)]),
+    ("Belviq 10 mg", [("lorcaserin", None)]),
+    ("Contrave 8-90 mg", [("bupropion", None)]),
+    ("Eskalith 300 mg", [("lithium", None)]),
+    ("Mucinex DM", [("dextromethorphan", None)]),
+    ("NyQuil Cold & Flu", [("dextromethorphan", None)]),
+    ("DayQuil Severe", [("dextromethorphan", None)]),
+    ("Coricidin HBP Cough & Cold", [("dextromethorphan", None)]),
+    ("meth blue", [("methylene blue", None)]),
+]
+
+
+@pytest.mark.parametrize(("name", "expected"), SILENT_BEFORE, ids=[n for n, _ in SILENT_BEFORE])
+def test_serotonergic_names_that_went_unmapped_now_map(ruleset, name, expected):
+    assert map_drug_name(name, ruleset) == expected
+
+
+@pytest.mark.parametrize("name", ["Sudafed PE", "NyQuil Sinex", "DayQuil Sinex", "Coricidin HBP Cold & Flu"])
+def test_products_of_a_brand_family_without_the_agent_map_to_nothing(ruleset, name):
+    assert map_drug_name(name, ruleset) == []
+
+
+def test_accents_are_dropped_before_matching(ruleset):
+    assert map_drug_name("Fluoxétine 20 mg gélule", ruleset) == [("fluoxetine", None)]
+
+
+def test_urinary_antiseptics_with_methylene_blue_are_oral(ruleset):
+    for name in ("Urelle", "Uribel", "Uro-MP", "Ustell", "methylene blue 10 mg oral tablet"):
+        assert map_drug_name(name, ruleset) == [("methylene blue", "oral")], name
+
+
+def _approximately(names: list[str], ruleset) -> dict[str, list[tuple[str, str]]]:
+    import duckdb
+
+    from serosurv.warehouse import ensure_schema
+    from transforms import normalise
+
+    con = duckdb.connect()
+    ensure_schema(con)
+    for i, name in enumerate(names):
+        con.execute(
+            "INSERT INTO claims (claim_id, patient_id, fill_date, days_supply, drug_name, run_id) "
+            "VALUES (?, 'P1', DATE '2025-01-01', 30, ?, 'r1')",
+            [f"C{i}", name],
+        )
+    counts = normalise.map_ingredients(con, ruleset, "r1")
+    found: dict[str, list[tuple[str, str]]] = {name: [] for name in names}
+    for name, ingredient, mapped_by in con.execute(
+        "SELECT c.drug_name, f.ingredient, f.mapped_by FROM claims c JOIN fill_ingredients f USING (claim_id) ORDER BY ALL"
+    ).fetchall():
+        found[name].append((ingredient, mapped_by))
+    found["__counts__"] = counts  # type: ignore[assignment]
+    found["__listed__"] = con.execute(  # type: ignore[assignment]
+        "SELECT drug_name, likely_match, ingredients, fills FROM approximate_names ORDER BY drug_name"
+    ).fetchall()
+    return found
+
+
+def test_misspelt_and_foreign_names_map_approximately_and_are_listed(ruleset):
+    names = ["sertaline 50 mg", "setraline", "sertralin 100mg", "fluoxetin 20 mg", "Sertralina clorhidrato 50 mg",
+             "Zolof 50 mg"]  # fmt: skip
+    found = _approximately([*names, "loxapine 10 mg", "metformin 500 mg", "sertraline 50 mg"], ruleset)
+    for name in names:
+        expected = "fluoxetine" if "fluox" in name else "sertraline"
+        assert found[name] == [(expected, "name_approx")], name
+    assert found["loxapine 10 mg"] == []  # a real drug one letter from nothing we know, two from amoxapine
+    assert found["metformin 500 mg"] == []
+    assert found["sertraline 50 mg"] == [("sertraline", "name")]
+    assert found["__counts__"]["claims_mapped_by_name_approx"] == len(names)
+    assert ("sertaline 50 mg", "sertaline ~ sertraline", "sertraline", 1) in found["__listed__"]
+    assert ("Sertralina clorhidrato 50 mg", "sertralina ~ sertraline", "sertraline", 1) in found["__listed__"]
+
+
+def test_an_ambiguous_misspelling_is_not_guessed(ruleset):
+    # "fluvoxetine" is two edits from fluoxetine and two from fluvoxamine? It must map to one or nothing.
+    found = _approximately(["fluvoxetine"], ruleset)
+    assert len({ingredient for ingredient, _ in found["fluvoxetine"]}) <= 1
+
+
+def test_a_pharmacist_accepts_a_name_into_synonyms(tmp_path, ruleset):
+    import shutil
+
+    from serosurv.errors import SerosurvError
+    from serosurv.rules import add_synonym
+
+    folder = tmp_path / "rules"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "rules", folder)
+    add_synonym("Sertralina", ["sertraline"], "pharmacist review 2026-12", rules_dir=folder)
+    edited = load_rules(folder)
+    assert map_drug_name("Sertralina 50 mg", edited) == [("sertraline", None)]
+    assert edited.hash != ruleset.hash
+    with pytest.raises(
+        SerosurvError, match=r"synonyms.csv line \d+, field ingredients: unknown ingredient 'metformin'"
+    ):
+        add_synonym("Glucophage", ["metformin"], "x", rules_dir=folder)
+    assert str(tmp_path / "rules" / "synonyms.csv") in str(
+        pytest.raises(SerosurvError, add_synonym, "Zoloft", ["sertraline"], "x", rules_dir=folder).value
+    )

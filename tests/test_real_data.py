@@ -90,14 +90,18 @@ def test_mimic_major_interactions_and_mapping(mimic):
     )
     assert major == [
         ("10002428", "bupropion", "tramadol", False),
-        ("10040025", "bupropion", "linezolid", True),
         ("10040025", "bupropion", "tramadol", True),
     ]
-    assert query(warehouse, "SELECT count(*) FROM interactions WHERE severity = 'contraindicated'") == [(0,)]
+    # The bupropion label contraindicates starting it during linezolid (issue 14; was major by R37).
+    assert query(
+        warehouse,
+        "SELECT patient_id, ingredient_a, ingredient_b, rule_id, cross_prescriber FROM interactions "
+        "WHERE severity = 'contraindicated'",
+    ) == [("10040025", "bupropion", "linezolid", "R83", True)]
     # Every order whose name names a serotonergic ingredient is mapped (by name: no NDC directory loaded).
     assert query(
         warehouse, "SELECT count(DISTINCT claim_id) FROM fill_ingredients WHERE mapped_by = 'name'"
-    ) == [(1_383,)]
+    ) == [(1_388,)]  # 1,383 before issue 14 + carbamazepine (3 orders) and pseudoephedrine (2), now agents
 
 
 def test_omop_rows_reconcile_and_the_tramadol_dextromethorphan_overlap_is_found(omop):

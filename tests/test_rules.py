@@ -383,8 +383,8 @@ def test_unknown_group_tag_is_refused(tmp_path):
     folder, line = _break(
         tmp_path,
         "pair_rules.csv",
-        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE,group:SSRI",
-        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE,group:SSRIX",
+        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE + ingredient:selegiline@transdermal;moclobemide,group:SSRI,",
+        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE + ingredient:selegiline@transdermal;moclobemide,group:SSRIX,",
     )
     _assert_error(folder, "pair_rules.csv", line, "side_b", "unknown group tag 'SSRIX'")
 
@@ -413,7 +413,7 @@ def test_side_that_expands_to_nothing_is_refused(tmp_path):
     folder, line = _break(
         tmp_path,
         "pair_rules.csv",
-        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE,",
+        "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE + ingredient:selegiline@transdermal;moclobemide,",
         "R01,group:MAOI_NONSELECTIVE_IRREVERSIBLE + ingredient:,",
     )
     _assert_error(folder, "pair_rules.csv", line, "side_a", "expands to nothing")
@@ -459,3 +459,76 @@ def test_row_without_source_is_refused(tmp_path):
     text = path.read_text(encoding="utf-8")
     path.write_text(text + "zolpidem tartrate,zolpidem,,,\n", encoding="utf-8")
     _assert_error(folder, "synonyms.csv", text.count("\n") + 1, "source", "value is empty")
+
+
+# ---------------------------------------------------------------------------- one mechanism, one level
+
+
+def test_shipped_rules_have_no_unexplained_difference_within_a_mechanism_group():
+    from serosurv.rules_consistency import check_consistency
+
+    for jurisdiction in ("us", "strictest"):
+        findings = check_consistency(load_rules(jurisdiction=jurisdiction), RULES_DIR)
+        assert findings, "the check compares something"
+        assert [f.sentence() for f in findings if not f.explained] == [], jurisdiction
+
+
+def test_rules_check_reports_an_maoi_rated_lower_than_another_without_a_reason(tmp_path, capsys):
+    from serosurv.rules_cli import check_rules
+
+    # the reference's phenelzine + St John's wort: moderate, while rasagiline + St John's wort is contraindicated
+    folder, _ = _break(tmp_path, "pair_rules.csv", "R22,group:MAOI_NONSELECTIVE_IRREVERSIBLE,ingredient:st john's wort,contraindicated,",
+                       "R22,group:MAOI_NONSELECTIVE_IRREVERSIBLE,ingredient:st john's wort,moderate,")  # fmt: skip
+    (folder / "pair_rules.csv").write_text(
+        (folder / "pair_rules.csv")
+        .read_text(encoding="utf-8")
+        .replace(
+            "R86,group:MAOI_NONSELECTIVE_IRREVERSIBLE,group:SEROTONERGIC - ingredient:lithium",
+            "R86,group:MAOI_NONSELECTIVE_IRREVERSIBLE,group:SEROTONERGIC - ingredient:lithium;st john's wort",
+        ),
+        encoding="utf-8",
+    )
+    report = check_rules(folder)
+    assert "1 without a documented reason" in report
+    assert "NOT EXPLAINED: MAO inhibitors + st john's wort: phenelzine moderate (R22)" in report
+    assert "rasagiline contraindicated (R21)" in report or "tranylcypromine" in report
+    with pytest.raises(SerosurvError, match="rated below another drug of the same mechanism"):
+        check_rules(folder, strict=True)
+
+
+def test_rules_check_lists_the_documented_differences_with_their_reasons():
+    from serosurv.rules_cli import check_rules
+
+    report = check_rules(None, show_all=True)
+    assert "0 without a documented reason" in report
+    assert (
+        "explained: MAO inhibitors + sertraline:" in report
+        and "intended to treat psychiatric disorders" in report
+    )
+
+
+def test_a_rule_with_neither_level_is_refused(tmp_path):
+    folder, line = _break(tmp_path, "pair_rules.csv", "R12,group:MAOI_B,group:TRIPTAN_MAO_A_SUBSTRATE,,contraindicated,",
+                          "R12,group:MAOI_B,group:TRIPTAN_MAO_A_SUBSTRATE,,,")  # fmt: skip
+    _assert_error(folder, "pair_rules.csv", line, "severity", "neither a US severity nor an ANSM one")
+
+
+def test_explain_shows_both_levels_and_the_rules_not_applied(ruleset):
+    from serosurv.rules_cli import explain_pair
+
+    text = explain_pair("Azilect", "Imitrex 50 mg")
+    assert "rasagiline + sumatriptan: MINOR (rule R66" in text
+    assert "Not applied here" in text and "R12  US none" in text and "ANSM contraindicated" in text
+    french = explain_pair("Azilect", "Imitrex 50 mg", jurisdiction="fr")
+    assert "rasagiline + sumatriptan: CONTRAINDICATED (rule R12" in french
+    assert "Levels: US none (no US source); French ANSM contraindicated" in french
+    linezolid = explain_pair("Zyvox", "Remeron")
+    assert "linezolid + mirtazapine: CONTRAINDICATED (rule R82" in linezolid
+    assert "after stopping linezolid wait 1 day (24 hours) before starting mirtazapine" in linezolid
+    assert "ucm327848" in linezolid  # the Remeron labelling change is cited
+
+
+def test_side_exclusions_leave_ingredients_out(ruleset):
+    r86 = next(rule for rule in ruleset.rules if rule.rule_id == "R86")
+    assert "lithium" not in {m.ingredient for m in r86.members_b}
+    assert "sertraline" in {m.ingredient for m in r86.members_b}

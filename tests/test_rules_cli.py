@@ -146,7 +146,8 @@ def test_check_good_folder_prints_counts_and_hash(capsys):
     assert (
         f"{len(ruleset.agents)} agents, {len(ruleset.synonyms)} synonyms, {len(ruleset.rules)} rules" in out
     )
-    assert out.splitlines()[-1] == f"rules hash: {ruleset.hash}"
+    assert out.splitlines()[1] == f"rules hash: {ruleset.hash}"
+    assert "One mechanism, one severity (consistency.csv" in out and "0 without a documented reason" in out
 
 
 def test_check_accepts_one_of_the_files_for_its_folder(capsys):

@@ -2,7 +2,8 @@
 -- NDC crosswalk (ref_ndc), then ingredient-level RxNorm code, then drug name. A fill whose route the
 -- source does not give takes the ingredient's default route where the rules name one (methylene blue:
 -- iv, the route of the established risk), so an unlabelled fill is never rated below that risk.
--- Inputs: claims, ref_ndc, map_rxcui (rxcui, ingredient), map_name (drug_name, ingredient, route),
+-- A name matched only approximately (a misspelling) keeps mapped_by = 'name_approx', so its alerts say so.
+-- Inputs: claims, ref_ndc, map_rxcui (rxcui, ingredient), map_name (drug_name, ingredient, route, mapped_by),
 -- default_routes (ingredient, route).
 with by_ndc as (
     select distinct claims.claim_id, ref_ndc.ingredient, ref_ndc.route, 'ndc' as mapped_by
@@ -18,7 +19,7 @@ by_rxcui as (
 ),
 
 by_name as (
-    select distinct claims.claim_id, map_name.ingredient, map_name.route, 'name' as mapped_by
+    select distinct claims.claim_id, map_name.ingredient, map_name.route, map_name.mapped_by
     from claims
     inner join map_name on claims.drug_name = map_name.drug_name
     where

@@ -31,6 +31,26 @@ listed as (
     select *, false as carried_over from night_rows
     union all by name
     select *, true as carried_over from carried
+),
+
+-- drug names matched only approximately (misspellings) among the alerts' claims: shown on the alert
+approximate_claims as (
+    select distinct claims.claim_id, claims.drug_name
+    from fill_ingredients
+    inner join claims on fill_ingredients.claim_id = claims.claim_id
+    where fill_ingredients.mapped_by = 'name_approx'
+),
+
+approximate as (
+    select listed_claims.alert_id, list(distinct approximate_claims.drug_name order by approximate_claims.drug_name)
+        as approximate_names
+    from (
+        select alert_id, unnest(list_concat(claim_ids_a, claim_ids_b)) as claim_id
+        from listed
+        where exists (select 1 from approximate_claims)
+    ) as listed_claims
+    inner join approximate_claims on listed_claims.claim_id = approximate_claims.claim_id
+    group by listed_claims.alert_id
 )
 
 select
@@ -47,7 +67,7 @@ select
     h.opened_on, h.last_change_on, r.clinical_guidance as guidance, h.as_of, h.run_id,
     runs.rules_hash, runs.config_hash,
     a.action as last_action, a.action_result as last_result, a.action_at as last_action_at,
-    h.carried_over,
+    h.carried_over, coalesce(approximate.approximate_names, []::varchar[]) as approximate_names,
     row_number() over (
         order by
             coalesce(h.severity_rank, 0) desc, h.priority desc,
@@ -59,4 +79,5 @@ left join (
     select rule_id, any_value(clinical_guidance) as clinical_guidance from rules_catalog group by rule_id
 ) as r on h.rule_id = r.rule_id
 left join runs on h.run_id = runs.run_id
+left join approximate on h.alert_id = approximate.alert_id
 order by position

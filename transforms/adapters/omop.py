@@ -10,7 +10,7 @@ given. `provider` is not needed: `provider_id` is the prescriber pseudonym.
 |---|---|
 | claim_id | drug_exposure_id |
 | patient_id | person_id |
-| fill_date / end_date | drug_exposure_start_date / drug_exposure_end_date (dates of the datetimes if only those) |
+| fill_date / end_date | drug_exposure_start_date / drug_exposure_end_date (dates of the datetimes if only those); an administration row (drug_type_concept_id of an administered dose) with neither end date nor days supply is one day |
 | days_supply | days_supply only when the end date is empty (0, the CDM's "unknown", is empty) |
 | quantity | quantity; 0 becomes empty |
 | drug_name | concept_name of drug_concept_id |
@@ -38,6 +38,11 @@ from transforms.adapters._source import (
 )
 
 NDC_PATTERN = r"^([0-9]{11}|[0-9]{4,5}-[0-9]{3,4}-[0-9]{1,2})$"
+# drug_type_concept_id of administrations (OMOP Type Concept vocabulary): a dose given, not a supply. With
+# no end date and no days supply such a row is one day of exposure (one IV methylene blue dose), never a
+# quarantined row. 38000179/43542356/43542357/43542358/581373: physician administered drug (procedure,
+# problem list, referral, EHR order); 38000180: inpatient administration; 32818: EHR administration record.
+ADMINISTRATION_TYPES = ("38000179", "38000180", "43542356", "43542357", "43542358", "581373", "32818")
 MALE, FEMALE = "8507", "8532"
 
 
@@ -89,11 +94,15 @@ def _drug_exposure(con: duckdb.DuckDBPyConnection, path: Path, concept_path: Pat
     )
     source_value = s.col("drug_source_value")
     provider = s.col("provider_id")
-    end_date = iso_date(s.col("drug_exposure_end_date", "drug_exposure_end_datetime"))
+    start_date = iso_date(s.col("drug_exposure_start_date", "drug_exposure_start_datetime"))
+    given_end = iso_date(s.col("drug_exposure_end_date", "drug_exposure_end_datetime"))
+    supply = f"nullif(try_cast({s.col('days_supply')} AS DOUBLE), 0)"
+    administered = f"{s.col('drug_type_concept_id')} IN ({', '.join(repr(t) for t in ADMINISTRATION_TYPES)})"
+    end_date = f"CASE WHEN {given_end} IS NULL AND {supply} IS NULL AND {administered} THEN {start_date} ELSE {given_end} END"
     fields = {
         "claim_id": s.col("drug_exposure_id"),
         "patient_id": s.col("person_id"),
-        "fill_date": iso_date(s.col("drug_exposure_start_date", "drug_exposure_start_datetime")),
+        "fill_date": start_date,
         "end_date": end_date,
         # The CDM requires the end date (the engine prefers it anyway); days_supply is used only when
         # the end date is empty, so ETL-derived supplies (Synthea writes 371-day yearly renewals) do
