@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from serosurv.config import Config
-from serosurv.rules import load_rules
+from serosurv.core.config import Config
+from serosurv.core.rules import load_rules
 from transforms import buckets, engine
 
 

@@ -9,9 +9,9 @@ import sys
 import time
 from datetime import date
 
-from serosurv.config import Config
-from serosurv.rules import load_rules
-from serosurv.warehouse import connect
+from serosurv.core.config import Config
+from serosurv.core.rules import load_rules
+from serosurv.core.warehouse import connect
 from transforms import engine
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.run import AS_OF, CLAIMS_PER_PATIENT, SEROSURV, Measured, measure, parse_size, prefect_server
-from serosurv.generate import generate
+from transforms.synthetic import generate
 
 COMPARED = ("episodes", "interactions", "alerts")
 # Run ids and clock times differ between two runs by design.

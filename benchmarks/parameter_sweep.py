@@ -14,9 +14,9 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from serosurv.config import Config, EpisodeConfig
-from serosurv.rules import load_rules
-from serosurv.warehouse import connect, rows
+from serosurv.core.config import Config, EpisodeConfig
+from serosurv.core.rules import load_rules
+from serosurv.core.warehouse import connect, rows
 from transforms import engine
 
 SETTINGS: list[tuple[str, dict]] = [

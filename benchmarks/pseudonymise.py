@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from serosurv.config import PrivacyConfig
-from serosurv.warehouse import connect
+from serosurv.core.config import PrivacyConfig
+from serosurv.core.warehouse import connect
 from transforms import ingest, pseudonymise
 
 KEY = "benchmark-key-0123456789abcdef"
@@ -55,7 +55,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="serosurv-bench-") as tmp:
         claims = args.claims
         if claims is None:
-            from serosurv.generate import generate
+            from transforms.synthetic import generate
 
             claims = generate(Path(tmp) / "data", args.patients, seed=3)["claims"]
         con = connect(Path(tmp) / "w.duckdb")

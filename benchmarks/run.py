@@ -24,8 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from serosurv.generate import generate
-from serosurv.rules import load_rules
+from serosurv.core.rules import load_rules
+from transforms.synthetic import generate
 
 CLAIMS_PER_PATIENT = 12.5
 AS_OF = "2025-12-31"

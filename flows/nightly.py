@@ -26,12 +26,12 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from reports.audit import write_night_reports
-from serosurv.config import Config, EngineConfig, load_config
-from serosurv.errors import GateFailed, SerosurvError
-from serosurv.lock import warehouse_lock
-from serosurv.permissions import owner_only
-from serosurv.rules import RuleSet, load_rules
-from serosurv.warehouse import connect
+from serosurv.core.config import Config, EngineConfig, load_config
+from serosurv.core.errors import GateFailed, SerosurvError
+from serosurv.core.lock import warehouse_lock
+from serosurv.core.permissions import owner_only
+from serosurv.core.rules import RuleSet, load_rules
+from serosurv.core.warehouse import connect
 from transforms import (
     adapters,
     alerts,
@@ -300,7 +300,12 @@ def nightly(
     night_date = date.fromisoformat(as_of) if as_of else date.today()
     # One writer at a time: a second run on this warehouse is refused before it reads anything.
     with warehouse_lock(warehouse, "run"), owner_only():
-        con = connect(warehouse, **vars(config.warehouse))
+        con = connect(
+            warehouse,
+            config.warehouse.memory_limit,
+            config.warehouse.threads,
+            config.warehouse.temp_directory,
+        )
         # On the spill disk when one is configured: a converted 100M-row CSV is gigabytes.
         workdir = tempfile.TemporaryDirectory(
             prefix="serosurv-night-", dir=config.warehouse.temp_directory or None, ignore_cleanup_errors=True

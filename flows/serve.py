@@ -31,9 +31,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as current_run
 
 from flows.nightly import configured
-from serosurv.config import ScheduleConfig, load_config
-from serosurv.errors import SerosurvError
-from serosurv.lock import WarehouseBusy
+from serosurv.core.config import ScheduleConfig, load_config, warehouse_path
+from serosurv.core.errors import SerosurvError
+from serosurv.core.lock import WarehouseBusy
 
 log = logging.getLogger("serosurv")
 
@@ -125,7 +125,11 @@ def retry_when_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 @task(name="night", cache_policy=NO_CACHE, persist_result=False)
 def run_night(
-    settings: ScheduleConfig, config_file: str | None, as_of: date, scheduled: bool
+    settings: ScheduleConfig,
+    config_file: str | None,
+    as_of: date,
+    scheduled: bool,
+    warehouse: str | None = None,
 ) -> dict[str, Any]:
     """One attempt at the night: find its files, then run the nightly flow on them."""
     claims = _files_for("claims", settings.claims, as_of, scheduled)
@@ -133,7 +137,7 @@ def run_night(
     out_dir = Path(settings.out_dir)
     return configured(load_config(config_file).engine)(
         claims=claims,
-        warehouse=settings.warehouse or str(out_dir / "serosurv.duckdb"),
+        warehouse=warehouse or warehouse_for(config_file),
         out_dir=str(out_dir),
         as_of=as_of.isoformat(),
         config_file=config_file,
@@ -144,7 +148,10 @@ def run_night(
 
 @flow(name=FLOW_NAME, log_prints=False, validate_parameters=False)
 def scheduled_night(
-    schedule: dict[str, Any], config_file: str | None = None, as_of: str | None = None
+    schedule: dict[str, Any],
+    config_file: str | None = None,
+    as_of: str | None = None,
+    warehouse: str | None = None,
 ) -> dict[str, Any]:
     """A night run by the schedule: the night `as_of` names, else the one its scheduled start time names."""
     # In a served flow-run process nobody has set serosurv's level: let its progress lines reach the
@@ -162,7 +169,7 @@ def scheduled_night(
         retry_delay_seconds=settings.retry_delays or 0,
         retry_condition_fn=retry_when_transient,
     )
-    return attempts(settings, config_file, the_night, scheduled=not as_of)
+    return attempts(settings, config_file, the_night, scheduled=not as_of, warehouse=warehouse)
 
 
 # ---------------------------------------------------------------------------- the deployment
@@ -188,10 +195,15 @@ def schedule_settings(config_file: Path | str | None = None) -> tuple[ScheduleCo
         settings,
         claims=absolute(settings.claims),
         patients=absolute(settings.patients),
-        warehouse=absolute(settings.warehouse),
         out_dir=absolute(settings.out_dir),
     )
     return settings, str(Path(config_file).resolve()) if config_file else None
+
+
+def warehouse_for(config_file: str | None) -> str:
+    """The warehouse the scheduled nights write, as an absolute path fixed when the schedule is
+    registered (the same rule as every command: serosurv.core.config.warehouse_path)."""
+    return str(warehouse_path(None, load_config(config_file)).expanduser().resolve())
 
 
 def build_deployment(settings: ScheduleConfig, config_file: str | None = None):  # -> RunnerDeployment
@@ -204,7 +216,11 @@ def build_deployment(settings: ScheduleConfig, config_file: str | None = None): 
         return scheduled_night.to_deployment(
             name=settings.name,
             schedules=[Cron(settings.cron, timezone=settings.timezone)],
-            parameters={"schedule": asdict(settings), "config_file": config_file},
+            parameters={
+                "schedule": asdict(settings),
+                "config_file": config_file,
+                "warehouse": warehouse_for(config_file),
+            },
             description=(
                 "serosurv nightly audit of serotonergic co-prescribing: each run processes the night its "
                 f"scheduled start time names ({settings.night.replace('_', ' ')}, {settings.timezone}) and "
@@ -213,7 +229,7 @@ def build_deployment(settings: ScheduleConfig, config_file: str | None = None): 
             tags=["serosurv"],
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
-    except ValueError as exc:  # Prefect's own schedule validation, as a backstop to serosurv.config
+    except ValueError as exc:  # Prefect's own schedule validation, as a backstop to serosurv.core.config
         first = str(exc).splitlines()[-1].strip() if str(exc) else type(exc).__name__
         raise SerosurvError(
             f"Prefect refused the schedule {settings.cron!r} ({settings.timezone}): {first}."
@@ -245,7 +261,7 @@ def describe(settings: ScheduleConfig, config_file: str | None, after: datetime 
         f"Claims:     {settings.claims} ({settings.format}); for night {first_night}: "
         + (f"{len(found)} file(s) now" if found else "no file yet"),
         f"Patients:   {settings.patients or 'none'}",
-        f"Warehouse:  {settings.warehouse or out_dir / 'serosurv.duckdb'}",
+        f"Warehouse:  {warehouse_for(config_file)}",
         f"Reports:    {out_dir}/<night>/ (report.html, alerts.csv, alerts.parquet)",
         f"Retries:    {settings.retries} on transient errors, waiting "
         + (", ".join(str(d) for d in settings.retry_delays) + " s" if settings.retries else "-"),
@@ -301,5 +317,8 @@ def run_once(config_file: Path | str | None = None, as_of: date | None = None) -
         _files_for("claims", settings.claims, as_of, scheduled=False)
         _patients_file(settings, as_of, scheduled=False)
     return scheduled_night(
-        schedule=asdict(settings), config_file=config_path, as_of=as_of.isoformat() if as_of else None
+        schedule=asdict(settings),
+        config_file=config_path,
+        as_of=as_of.isoformat() if as_of else None,
+        warehouse=warehouse_for(config_path),
     )

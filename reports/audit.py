@@ -20,7 +20,7 @@ import polars as pl
 
 from reports.html import BASE_CSS, Raw, cards, severity_badge, table
 from reports.timeline import timeline_svg
-from serosurv.warehouse import rows
+from serosurv.core.warehouse import rows
 from transforms.sql import sql_literal, sql_text
 
 STATUS_ORDER = ("new", "changed", "ongoing", "resolved")
@@ -97,7 +97,7 @@ def _stage_worklist(
 
 def _unreviewed_rank(info: dict[str, Any]) -> int:
     """The night's `alerts.keep_unreviewed_resolved` as a severity rank."""
-    from serosurv.config import AlertConfig
+    from serosurv.core.config import AlertConfig
 
     try:
         settings = json.loads(info.get("parameters") or "{}").get("alerts", {})

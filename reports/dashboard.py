@@ -22,11 +22,13 @@ import duckdb
 import polars as pl
 
 from reports.html import BASE_CSS, cards, table
-from serosurv.rules import RuleSet
+from serosurv.core.rules import RuleSet
+from serosurv.core.severity import SEVERITIES
 from transforms.prevalence import MIN_CELL, suppress_cells
+from transforms.runs import latest_success
 from transforms.sql import sql_text
 
-SEVERITY_ORDER = ["contraindicated", "major", "moderate", "minor"]
+SEVERITY_ORDER = SEVERITIES
 SEVERITY_COLOURS = ["#a40e26", "#c2410c", "#9a6700", "#57606a"]
 SUPPRESSED = "<11"
 TOP_N = 15
@@ -202,11 +204,7 @@ def _vocabulary_labels() -> dict[tuple[str, str], str]:
 
 
 def _run(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    found = con.execute(
-        "SELECT run_id, as_of, config_hash, rules_hash FROM runs WHERE status = 'success' "
-        "ORDER BY as_of DESC, finished_at DESC LIMIT 1"
-    ).fetchall()
-    return dict(zip(("run_id", "as_of", "config_hash", "rules_hash"), found[0], strict=True)) if found else {}
+    return latest_success(con) or {}
 
 
 # ---------------------------------------------------------------------------- charts

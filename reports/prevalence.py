@@ -10,8 +10,8 @@ import duckdb
 import polars as pl
 
 from reports.html import BASE_CSS, table
-from serosurv.errors import SerosurvError
-from serosurv.rules import RuleSet
+from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import RuleSet
 from transforms.prevalence import ANY_PAIR, PrevalenceSpec, prevalence_table
 
 FORMATS = (".csv", ".parquet")

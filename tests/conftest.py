@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,15 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Prefect keeps its database and settings under PREFECT_HOME: tests get their own, never the user's.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="serosurv-test-prefect-")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture
 def warehouse(tmp_path):
-    from serosurv.warehouse import connect
+    from serosurv.core.warehouse import connect
 
     con = connect(tmp_path / "test.duckdb")
     yield con
@@ -36,7 +39,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory):
     """A small generated population shared by the end-to-end tests."""
-    from serosurv.generate import generate
+    from transforms.synthetic import generate
 
     return generate(tmp_path_factory.mktemp("generated"), 1500, seed=7)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from serosurv.errors import SerosurvError
+from serosurv.core.errors import SerosurvError
 from transforms import ingest, validate
 from transforms.adapters import FORMATS, adapt
 
@@ -268,5 +268,6 @@ def test_cli_run_reports_a_missing_adapter_column_with_exit_2(tmp_path, capsys):
 
     bad = tmp_path / "pde.csv"
     bad.write_text("BENE_ID,SRVC_DT\nB1,20210101\n")
-    assert main(["run", "--claims", str(bad), "--format", "pde", "--out", str(tmp_path)]) == 2
+    assert main(["run", "--claims", str(bad), "--format", "pde", "--out", str(tmp_path),
+                 "--warehouse", str(tmp_path / "serosurv.duckdb")]) == 2  # fmt: skip
     assert "required column 'PROD_SRVC_ID'" in capsys.readouterr().err

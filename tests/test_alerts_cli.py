@@ -1,27 +1,20 @@
-"""`serosurv alerts list|show|act|export-actions|codes`, parsed by `alerts_cli.build_standalone_parser()`
-(the parsers `serosurv.cli` adds) and run through `alerts_cli.dispatch`, errors handled as `cli.main` does."""
+"""`serosurv alerts list|show|act|export-actions|codes`, run through `serosurv.cli.main` as on the command line."""
 
 from __future__ import annotations
 
 import csv
 import json
-import sys
 
 import pytest
 
-from serosurv import alerts_cli
-from serosurv.errors import SerosurvError
-from serosurv.warehouse import connect
+from serosurv.cli import main
+from serosurv.core.warehouse import connect
 from tests.test_alerts_lifecycle import add_fill, night, pair_rules
 from transforms import engine
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = alerts_cli.dispatch(alerts_cli.build_standalone_parser().parse_args(list(argv)))
-    except SerosurvError as exc:
-        print(f"serosurv: error: {exc}", file=sys.stderr)
-        code = exc.exit_code
+    code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -13,9 +13,9 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from serosurv.config import AlertConfig, EpisodeConfig, InteractionConfig
-from serosurv.errors import SerosurvError
-from serosurv.warehouse import connect, rows
+from serosurv.core.config import AlertConfig, EpisodeConfig, InteractionConfig
+from serosurv.core.errors import SerosurvError
+from serosurv.core.warehouse import connect, rows
 from transforms import alerts, engine
 
 D = date.fromisoformat
@@ -315,7 +315,9 @@ def test_bad_codes_and_unknown_alerts_are_one_sentence_errors(rules_registered):
 
 
 def test_vocabularies_cover_the_ncpdp_codes_named_in_the_issue():
-    vocab = alerts.load_vocabularies()
+    from serosurv.core.vocabularies import load_vocabularies
+
+    vocab = load_vocabularies()
     assert {"M0", "R0", "MR", "CC"} <= set(vocab["professional_service"])
     assert {"1A", "1B", "1E", "1G", "2A", "2B", "3E"} <= set(vocab["result_of_service"])
     assert set(vocab["retrodur_response"]) == {"agree", "disagree", "not_my_patient", "did_not_prescribe"}

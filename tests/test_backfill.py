@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 
 from serosurv import api
-from serosurv.config import Config
-from serosurv.rules import load_rules
-from serosurv.warehouse import connect
+from serosurv.core.config import Config
+from serosurv.core.rules import load_rules
+from serosurv.core.warehouse import connect
 from transforms import alerts, engine
 
 FIRST, LAST = date(2025, 12, 20), date(2025, 12, 31)
@@ -18,8 +19,14 @@ HISTORY = "SELECT as_of, alert_id, status, severity FROM alert_history ORDER BY 
 
 
 def test_backfill_equals_nights_run_in_order(prefect_harness, generated, tmp_path):
-    result = api.run([generated["claims"]], out_dir=tmp_path / "backfill", as_of=LAST, backfill_from=FIRST)
-    assert result["counts"]["backfilled_nights"] == (LAST - FIRST).days
+    result = api.run(
+        [generated["claims"]],
+        out_dir=tmp_path / "backfill",
+        warehouse=Path(tmp_path / "backfill") / "serosurv.duckdb",
+        as_of=LAST,
+        backfill_from=FIRST,
+    )
+    assert result.counts["backfilled_nights"] == (LAST - FIRST).days
     con = duckdb.connect(str(tmp_path / "backfill" / "serosurv.duckdb"), read_only=True)
     backfilled = con.execute(HISTORY).fetchall()
     con.close()

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from serosurv import api
-from serosurv.config import Config
-from serosurv.rules import load_rules
+from serosurv.core.config import Config
+from serosurv.core.rules import load_rules
 from transforms import buckets, engine, ingest, normalise, validate
 
 AS_OF = date(2025, 12, 31)
@@ -36,7 +36,7 @@ def differences(con, left: str, right: str) -> dict[str, tuple[int, int, int]]:
 @pytest.fixture
 def loaded(generated, tmp_path):
     """A warehouse with the generated claims accepted and mapped (no Prefect needed)."""
-    from serosurv.warehouse import connect
+    from serosurv.core.warehouse import connect
 
     con = connect(tmp_path / "single.duckdb")
     ingest.stage_claims(con, [Path(generated["claims"])], tmp_path / "staged")
@@ -77,12 +77,21 @@ def test_the_nightly_flow_on_a_local_dask_cluster_equals_the_single_machine_run(
     prefect_harness, generated, tmp_path
 ):
     (tmp_path / "dask.toml").write_text("[engine]\nbuckets = 3\n")
-    single = api.run([generated["claims"]], out_dir=tmp_path / "single", as_of=AS_OF)
-    spread = api.run(
-        [generated["claims"]], out_dir=tmp_path / "dask", as_of=AS_OF, config_file=tmp_path / "dask.toml"
+    single = api.run(
+        [generated["claims"]],
+        out_dir=tmp_path / "single",
+        warehouse=Path(tmp_path / "single") / "serosurv.duckdb",
+        as_of=AS_OF,
     )
-    assert spread["counts"]["buckets"] == 3
-    assert spread["counts"]["alerts_new"] == single["counts"]["alerts_new"]
+    spread = api.run(
+        [generated["claims"]],
+        out_dir=tmp_path / "dask",
+        warehouse=Path(tmp_path / "dask") / "serosurv.duckdb",
+        as_of=AS_OF,
+        config_file=tmp_path / "dask.toml",
+    )
+    assert spread.counts["buckets"] == 3
+    assert spread.counts["alerts_new"] == single.counts["alerts_new"]
     con = duckdb.connect()
     con.execute(f"ATTACH '{tmp_path / 'single' / 'serosurv.duckdb'}' AS single (READ_ONLY)")
     con.execute(f"ATTACH '{tmp_path / 'dask' / 'serosurv.duckdb'}' AS spread (READ_ONLY)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from serosurv.cli import main
-from serosurv.config import DEFAULT_CONFIG_FILE, Config, load_config
-from serosurv.errors import SerosurvError
+from serosurv.core.config import DEFAULT_CONFIG_FILE, Config, load_config
+from serosurv.core.errors import SerosurvError
 
 
 def test_documented_config_file_equals_the_built_in_defaults():

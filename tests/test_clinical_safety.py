@@ -13,9 +13,9 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from serosurv.config import AlertConfig, EpisodeConfig, InteractionConfig
-from serosurv.rules import load_rules
-from serosurv.warehouse import ensure_schema, rows
+from serosurv.core.config import AlertConfig, EpisodeConfig, InteractionConfig
+from serosurv.core.rules import load_rules
+from serosurv.core.warehouse import ensure_schema, rows
 from transforms import alerts, catalog, engine, normalise
 
 D = date.fromisoformat

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from serosurv.drugnames import map_drug_name, map_rxcui, normalise_ndc
-from serosurv.rules import load_rules
+from serosurv.core.drugnames import map_drug_name, map_rxcui, normalise_ndc
+from serosurv.core.rules import load_rules
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +200,7 @@ def test_urinary_antiseptics_with_methylene_blue_are_oral(ruleset):
 def _approximately(names: list[str], ruleset) -> dict[str, list[tuple[str, str]]]:
     import duckdb
 
-    from serosurv.warehouse import ensure_schema
+    from serosurv.core.warehouse import ensure_schema
     from transforms import normalise
 
     con = duckdb.connect()
@@ -248,8 +248,8 @@ def test_an_ambiguous_misspelling_is_not_guessed(ruleset):
 def test_a_pharmacist_accepts_a_name_into_synonyms(tmp_path, ruleset):
     import shutil
 
-    from serosurv.errors import SerosurvError
-    from serosurv.rules import add_synonym
+    from serosurv.core.errors import SerosurvError
+    from serosurv.core.rules import add_synonym
 
     folder = tmp_path / "rules"
     shutil.copytree(Path(__file__).resolve().parents[1] / "rules", folder)

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from serosurv.config import EpisodeConfig, InteractionConfig
-from serosurv.errors import SerosurvError
-from serosurv.warehouse import rows
+from serosurv.core.config import EpisodeConfig, InteractionConfig
+from serosurv.core.errors import SerosurvError
+from serosurv.core.warehouse import rows
 from transforms import engine
 
 DAY0 = date(2025, 1, 1)

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serosurv.config import EpisodeConfig, InteractionConfig
-from serosurv.warehouse import ensure_schema
+from serosurv.core.config import EpisodeConfig, InteractionConfig
+from serosurv.core.warehouse import ensure_schema
 from tests import oracle
 from tests.oracle import Params, Rule
 from transforms import engine

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from serosurv.errors import SerosurvError
-from serosurv.generate import generate
+from serosurv.core.errors import SerosurvError
+from transforms.synthetic import generate
 
 START, END = date(2025, 1, 1), date(2025, 12, 31)
 
@@ -43,7 +43,7 @@ EXPECTED_TEMPLATES = {
 }
 WASHOUT_DAYS = {("phenelzine", "sertraline"): 14, ("fluoxetine", "phenelzine"): 35}  # first -> second
 
-# Drug names as the generator's pharmacies send them, mapped independently of serosurv.drugnames.
+# Drug names as the generator's pharmacies send them, mapped independently of serosurv.core.drugnames.
 NAME_PATTERNS = [
     (r"\bescitalopram|lexapro", "escitalopram"),
     (r"\bcitalopram|celexa", "citalopram"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -48,16 +49,28 @@ def batches(generated, tmp_path_factory):
 
 
 def two_nights(batches, out, config):
-    api.run([batches / "history.parquet"], out_dir=out, as_of=HISTORY_END, config_file=batches / config)
+    api.run(
+        [batches / "history.parquet"],
+        out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
+        as_of=HISTORY_END,
+        config_file=batches / config,
+    )
     # The history's claims dated the 31st were quarantined as future on the 30th; they are in tonight's file.
-    return api.run([batches / "night.parquet"], out_dir=out, as_of=NIGHT, config_file=batches / config)
+    return api.run(
+        [batches / "night.parquet"],
+        out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
+        as_of=NIGHT,
+        config_file=batches / config,
+    )
 
 
 def test_incremental_night_equals_full_recompute(prefect_harness, batches, tmp_path):
     quick = two_nights(batches, tmp_path / "incremental", "incremental.toml")
     full = two_nights(batches, tmp_path / "full", "full.toml")
-    assert 0 < quick["counts"]["patients_recomputed"] < 1500
-    assert "patients_recomputed" not in full["counts"]
+    assert 0 < quick.counts["patients_recomputed"] < 1500
+    assert "patients_recomputed" not in full.counts
     con = duckdb.connect()
     con.execute(f"ATTACH '{tmp_path / 'incremental' / 'serosurv.duckdb'}' AS quick (READ_ONLY)")
     con.execute(f"ATTACH '{tmp_path / 'full' / 'serosurv.duckdb'}' AS full_run (READ_ONLY)")
@@ -88,18 +101,27 @@ def test_a_night_after_the_engine_sql_changed_recomputes_everyone(
     api.run(
         [batches / "history.parquet"],
         out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
         as_of=HISTORY_END,
         config_file=batches / "incremental.toml",
     )
     monkeypatch.setattr(incremental, "engine_code", lambda: "sql of another version")
     night = api.run(
-        [batches / "night.parquet"], out_dir=out, as_of=NIGHT, config_file=batches / "incremental.toml"
+        [batches / "night.parquet"],
+        out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
+        as_of=NIGHT,
+        config_file=batches / "incremental.toml",
     )
-    assert "patients_recomputed" not in night["counts"]
+    assert "patients_recomputed" not in night.counts
     again = api.run(
-        [batches / "night.parquet"], out_dir=out, as_of=NIGHT, config_file=batches / "incremental.toml"
+        [batches / "night.parquet"],
+        out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
+        as_of=NIGHT,
+        config_file=batches / "incremental.toml",
     )
-    assert "patients_recomputed" in again["counts"]
+    assert "patients_recomputed" in again.counts
     con = duckdb.connect(str(out / "serosurv.duckdb"), read_only=True)
     try:
         assert con.execute("SELECT recompute FROM runs ORDER BY started_at").fetchall() == [

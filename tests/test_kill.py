@@ -221,10 +221,22 @@ def nights(prefect_harness, generated, tmp_path_factory):
         )
     con.close()
     base = root / "base"
-    api.run([files["night1"]], patients=generated["patients"], out_dir=base, as_of=NIGHT_1)
+    api.run(
+        [files["night1"]],
+        patients=generated["patients"],
+        out_dir=base,
+        warehouse=Path(base) / "serosurv.duckdb",
+        as_of=NIGHT_1,
+    )
     reference = root / "reference"
     shutil.copytree(base, reference)
-    api.run([files["night2"]], patients=generated["patients"], out_dir=reference, as_of=NIGHT_2)
+    api.run(
+        [files["night2"]],
+        patients=generated["patients"],
+        out_dir=reference,
+        warehouse=Path(reference) / "serosurv.duckdb",
+        as_of=NIGHT_2,
+    )
     return {
         "root": root, "base": base, "night2": files["night2"], "patients": Path(generated["patients"]),
         "reference": comparable(reference / "serosurv.duckdb"),
@@ -267,7 +279,13 @@ def check_kill_points(nights, points, tmp_path, workers: int = 2) -> list[Killed
             if final.exists():  # a report under its final name is always whole, and only after COMMIT
                 assert committed, where
                 assert normalised_report(final) == nights["reference_reports"][name], where
-        api.run([nights["night2"]], patients=nights["patients"], out_dir=outs[i], as_of=NIGHT_2)
+        api.run(
+            [nights["night2"]],
+            patients=nights["patients"],
+            out_dir=outs[i],
+            warehouse=Path(outs[i]) / "serosurv.duckdb",
+            as_of=NIGHT_2,
+        )
         assert comparable(warehouse) == nights["reference"], where
         assert last_run(warehouse) == nights["reference_run"], where
         for name in REPORTS:

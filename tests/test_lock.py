@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from serosurv.errors import SerosurvError
-from serosurv.lock import WarehouseBusy, holder, lock_path, warehouse_lock
+from serosurv.core.errors import SerosurvError
+from serosurv.core.lock import WarehouseBusy, holder, lock_path, warehouse_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def _hold_in_child(warehouse: Path, seconds: float = 60) -> subprocess.Popen:
     code = textwrap.dedent(
         f"""
         import sys, time
-        from serosurv.lock import warehouse_lock
+        from serosurv.core.lock import warehouse_lock
         with warehouse_lock({str(warehouse)!r}, command="run"):
             print("held", flush=True)
             time.sleep({seconds})
@@ -106,7 +106,7 @@ def test_many_processes_racing_never_write_at_the_same_time(tmp_path):
         f"""
         import time
         from pathlib import Path
-        from serosurv.lock import WarehouseBusy, warehouse_lock
+        from serosurv.core.lock import WarehouseBusy, warehouse_lock
         done = 0
         while done < 15:
             try:

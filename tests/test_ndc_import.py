@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from serosurv.drugnames import normalise_ndc
-from serosurv.errors import SerosurvError
-from serosurv.rules import load_rules
+from serosurv.core.drugnames import normalise_ndc
+from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import load_rules
 from transforms.ndc_import import SOURCE, import_ndc_directory
 
 SAMPLE = Path(__file__).parent / "data" / "ndc"

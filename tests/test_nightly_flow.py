@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from serosurv import api
-from serosurv.errors import GateFailed, SerosurvError
+from serosurv.core.errors import GateFailed, SerosurvError
 
 AS_OF = date(2025, 12, 31)
 
@@ -17,7 +18,13 @@ AS_OF = date(2025, 12, 31)
 @pytest.fixture(scope="module")
 def night(prefect_harness, generated, tmp_path_factory):
     out = tmp_path_factory.mktemp("night")
-    result = api.run([generated["claims"]], patients=generated["patients"], out_dir=out, as_of=AS_OF)
+    result = api.run(
+        [generated["claims"]],
+        patients=generated["patients"],
+        out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
+        as_of=AS_OF,
+    )
     return result, Reader(out / "serosurv.duckdb"), out
 
 
@@ -92,7 +99,7 @@ def test_rows_reconcile_and_the_run_is_recorded(night):
         + con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
     )
     assert quarantined > 0 and config_hash and len(rules_hash) == 64
-    assert result["counts"]["rows_read"] == read
+    assert result.counts["rows_read"] == read
 
 
 def test_alerts_are_current_interactions_and_new_on_the_first_night(night):
@@ -107,27 +114,33 @@ def test_alerts_are_current_interactions_and_new_on_the_first_night(night):
 
 def test_report_is_self_contained_and_the_worklist_matches_the_alerts(night):
     result, con, _ = night
-    html = result["reports"]["report"].read_text()
+    html = result.reports["report"].read_text()
     assert "<script src" not in html and not re.search(r"(href|src)=\"https?://", html)
     assert "Rows reconcile" in html
-    lines = result["reports"]["alerts"].read_text().strip().splitlines()
+    lines = result.reports["alerts"].read_text().strip().splitlines()
     assert len(lines) - 1 == con.execute("SELECT count(*) FROM alerts").fetchall()[0][0]
-    assert not list(result["reports"]["report"].parent.glob("*.tmp"))
+    assert not list(result.reports["report"].parent.glob("*.tmp"))
 
 
 def test_rerunning_a_night_changes_nothing(night, generated):
     result, _, out = night
-    again = api.run([generated["claims"]], patients=generated["patients"], out_dir=out, as_of=AS_OF)
+    again = api.run(
+        [generated["claims"]],
+        patients=generated["patients"],
+        out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
+        as_of=AS_OF,
+    )
     con = Reader(out / "serosurv.duckdb")
-    assert again["counts"]["rows_accepted"] == result["counts"]["rows_accepted"]
-    assert con.execute("SELECT count(*) FROM claims").fetchall()[0][0] == result["counts"]["rows_accepted"]
+    assert again.counts["rows_accepted"] == result.counts["rows_accepted"]
+    assert con.execute("SELECT count(*) FROM claims").fetchall()[0][0] == result.counts["rows_accepted"]
     statuses = dict(
         con.execute(
             "SELECT status, count(*) FROM alert_history WHERE run_id = $r GROUP BY ALL",
-            {"r": again["run_id"]},
+            {"r": again.run_id},
         ).fetchall()
     )
-    assert statuses == {"new": result["counts"]["alerts_new"]}
+    assert statuses == {"new": result.counts["alerts_new"]}
     assert con.execute("SELECT count(DISTINCT alert_id) = count(*) FROM alerts").fetchall()[0][0]
     assert con.execute("SELECT count(*) FROM alert_history").fetchall()[0][0] == sum(statuses.values())
 
@@ -138,7 +151,13 @@ def test_a_failing_gate_stops_the_night_and_leaves_the_warehouse_as_it_was(
     strict = tmp_path / "strict.toml"
     strict.write_text("[validation]\nmax_quarantine_rate = 0.0\n")
     with pytest.raises(GateFailed, match="quarantine_rate"):
-        api.run([generated["claims"]], out_dir=tmp_path, as_of=AS_OF, config_file=strict)
+        api.run(
+            [generated["claims"]],
+            out_dir=tmp_path,
+            warehouse=Path(tmp_path) / "serosurv.duckdb",
+            as_of=AS_OF,
+            config_file=strict,
+        )
     con = duckdb.connect(str(tmp_path / "serosurv.duckdb"), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM claims").fetchall() == [(0,)]
@@ -152,7 +171,9 @@ def test_a_failing_gate_stops_the_night_and_leaves_the_warehouse_as_it_was(
 
 def test_unknown_format_is_refused(tmp_path, generated):
     with pytest.raises(SerosurvError, match="Unknown input format 'sas'"):
-        api.run([generated["claims"]], fmt="sas", out_dir=tmp_path)
+        api.run(
+            [generated["claims"]], fmt="sas", out_dir=tmp_path, warehouse=Path(tmp_path) / "serosurv.duckdb"
+        )
 
 
 def test_a_damaged_parquet_input_stops_the_night_naming_it_and_loads_nothing(prefect_harness, tmp_path):
@@ -178,7 +199,13 @@ def test_a_damaged_parquet_input_stops_the_night_naming_it_and_loads_nothing(pre
     config = tmp_path / "spill.toml"
     config.write_text(f'[warehouse]\ntemp_directory = "{spill}"\n')
     with pytest.raises(SerosurvError) as refused:
-        api.run([good, damaged], out_dir=tmp_path / "out", as_of=AS_OF, config_file=config)
+        api.run(
+            [good, damaged],
+            out_dir=tmp_path / "out",
+            warehouse=Path(tmp_path / "out") / "serosurv.duckdb",
+            as_of=AS_OF,
+            config_file=config,
+        )
     message = str(refused.value)
     assert message.startswith(f"{damaged}: cannot be read as Parquet") and "PATQ" not in message
     con = duckdb.connect(str(tmp_path / "out" / "serosurv.duckdb"), read_only=True)

@@ -6,9 +6,9 @@ from datetime import date
 
 import polars as pl
 
-from serosurv.config import AlertConfig, EpisodeConfig, InteractionConfig
-from serosurv.rules import load_rules
-from serosurv.warehouse import rows
+from serosurv.core.config import AlertConfig, EpisodeConfig, InteractionConfig
+from serosurv.core.rules import load_rules
+from serosurv.core.warehouse import rows
 from transforms import alerts, engine, normalise
 
 

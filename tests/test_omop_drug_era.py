@@ -12,8 +12,8 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from serosurv.config import EpisodeConfig
-from serosurv.warehouse import rows
+from serosurv.core.config import EpisodeConfig
+from serosurv.core.warehouse import rows
 from tests.conftest import SHARED
 from transforms import engine
 

@@ -10,8 +10,8 @@ from fractions import Fraction
 import polars as pl
 import pytest
 
-from serosurv.errors import SerosurvError
-from serosurv.rules import load_rules
+from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import load_rules
 from transforms.prevalence import PrevalenceSpec, prevalence_table, suppress_cells, wilson_interval
 
 COVERED = (date(2025, 1, 1), date(2025, 12, 31))

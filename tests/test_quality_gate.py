@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from serosurv.config import ValidationConfig
-from serosurv.warehouse import rows
+from serosurv.core.config import ValidationConfig
+from serosurv.core.warehouse import rows
 from transforms import quality
 
 AS_OF = date(2025, 6, 30)

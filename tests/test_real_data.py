@@ -39,7 +39,7 @@ def mimic(prefect_harness, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("mimic")
     result = api.run([MIMIC / "prescriptions.csv.gz"], patients=MIMIC / "patients.csv.gz", fmt="mimic-iv",
-                     as_of=date(2201, 12, 17), out_dir=out)  # fmt: skip
+                     as_of=date(2201, 12, 17), out_dir=out, warehouse=Path(out) / "serosurv.duckdb")  # fmt: skip
     return result, out / "serosurv.duckdb"
 
 
@@ -48,7 +48,7 @@ def omop(prefect_harness, tmp_path_factory):
     from serosurv import api
 
     out = tmp_path_factory.mktemp("omop")
-    result = api.run([OMOP], fmt="omop", as_of=date(2022, 10, 10), out_dir=out,
+    result = api.run([OMOP], fmt="omop", as_of=date(2022, 10, 10), out_dir=out, warehouse=Path(out) / "serosurv.duckdb",
                      config_file=EXAMPLES / "synthea-omop.toml")  # fmt: skip
     return result, out / "serosurv.duckdb"
 
@@ -64,7 +64,7 @@ def test_mimic_rows_reconcile_with_the_source(mimic):
         ("not_a_drug_order", 3_677)
     ]
     assert query(warehouse, "SELECT count(*) FROM patients") == [(100,)]
-    assert result["reports"] and all(Path(path).is_file() for path in result["reports"].values())
+    assert result.reports and all(Path(path).is_file() for path in result.reports.values())
 
 
 def test_mimic_amitriptyline_and_sertraline_from_two_prescribers_interact(mimic):

@@ -19,8 +19,8 @@ import pytest
 
 from reports.dashboard import SUPPRESSED, dashboard_data
 from serosurv import api
-from serosurv.report_cli import build_standalone_parser, dashboard, dispatch
-from serosurv.rules import load_rules
+from serosurv.cli import main
+from serosurv.core.rules import load_rules
 from tests.test_prevalence import recoverable, two_way
 from transforms.prevalence import MIN_CELL, suppress_cells
 
@@ -32,8 +32,14 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/
 @pytest.fixture(scope="module")
 def night(prefect_harness, generated, tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    result = api.run([generated["claims"]], patients=generated["patients"], out_dir=out, as_of=AS_OF)
-    board = dashboard(out / "serosurv.duckdb", date(2025, 1, 1), AS_OF, out / "dashboard.html")
+    result = api.run(
+        [generated["claims"]],
+        patients=generated["patients"],
+        out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
+        as_of=AS_OF,
+    )
+    board = api.dashboard(date(2025, 1, 1), AS_OF, out / "dashboard.html", warehouse=out / "serosurv.duckdb")
     return result, out, board
 
 
@@ -63,7 +69,7 @@ def test_worklist_csv_spells_out_what_the_parquet_and_the_warehouse_hold(night):
         stored = con.execute(
             "SELECT alert_id, status, priority, priority_parts, prescriber_ids_a, claim_ids_b, cross_prescriber, "
             "first_overlap_date FROM alert_history WHERE run_id = $r",
-            {"r": result["run_id"]},
+            {"r": result.run_id},
         ).fetchall()
     finally:
         con.close()
@@ -98,9 +104,9 @@ def test_a_long_worklist_is_cut_in_the_report_with_the_true_totals(night, tmp_pa
         (to_review,) = con.execute(
             "SELECT count(*) FROM alert_history WHERE run_id = $r AND (status <> 'resolved' OR severity = "
             "'contraindicated')",
-            {"r": result["run_id"]},
+            {"r": result.run_id},
         ).fetchone()
-        html = audit.render_report(con, result["run_id"])
+        html = audit.render_report(con, result.run_id)
     finally:
         con.close()
     assert to_review > 2 + 3, "the generated night needs more alerts than the report shows"
@@ -157,13 +163,11 @@ def test_dashboard_has_no_patient_identifier_and_suppresses_small_counts(night):
 
 def test_report_dashboard_command_and_its_errors(night, tmp_path, capsys):
     _, out, _ = night
-    parser = build_standalone_parser()
-    args = parser.parse_args(["report", "dashboard", "--from", "2025-06-01", "--to", "2025-12-31",
-                              "--warehouse", str(out / "serosurv.duckdb"), "--out", str(tmp_path / "d.html")])  # fmt: skip
-    assert dispatch(args) == 0 and (tmp_path / "d.html").is_file()
-    args = parser.parse_args(["prevalence", "--out", str(tmp_path / "p.parquet"), "--by", "sex",
-                              "--warehouse", str(out / "serosurv.duckdb"), "--interval", "quarter"])  # fmt: skip
-    assert dispatch(args) == 0
+    assert main(["report", "dashboard", "--from", "2025-06-01", "--to", "2025-12-31",
+                 "--warehouse", str(out / "serosurv.duckdb"), "--out", str(tmp_path / "d.html")]) == 0  # fmt: skip
+    assert (tmp_path / "d.html").is_file()
+    assert main(["prevalence", "--out", str(tmp_path / "p.parquet"), "--by", "sex",
+                 "--warehouse", str(out / "serosurv.duckdb"), "--interval", "quarter"]) == 0  # fmt: skip
     table = pl.read_parquet(tmp_path / "p.parquet")
     assert set(table.get_column("interval")) == {"2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"}
     assert (tmp_path / "p.html").is_file()
@@ -311,8 +315,8 @@ def test_prevalence_publishes_no_count_from_1_to_10_and_no_suppressed_cell_can_b
     night, tmp_path, options
 ):
     _, out, _ = night
-    written = api.prevalence(out / "serosurv.duckdb", tmp_path / "prevalence.parquet", **options)
-    table = pl.read_parquet(written["table"])
+    written = api.prevalence(tmp_path / "prevalence.parquet", warehouse=out / "serosurv.duckdb", **options)
+    table = pl.read_parquet(written.table)
     assert table.height > 20 and table.get_column("suppressed").any()
     for column in ("numerator", "denominator"):
         shown = table.get_column(column).drop_nulls()
@@ -334,7 +338,7 @@ def test_prevalence_publishes_no_count_from_1_to_10_and_no_suppressed_cell_can_b
             hidden = {k for k, v in cells.items() if v is None}
             found = derivable(hidden, _relations(part, column, classes, "pairs" not in options))
             assert not found, (interval, column, sorted(found)[:3])
-    summary = written["summary"].read_text(encoding="utf-8").split("<h2>Parameters")[0]
+    summary = written.summary.read_text(encoding="utf-8").split("<h2>Parameters")[0]
     shown = [int(n.replace(",", "")) for n in re.findall(r"<td[^>]*>([\d,]+)</td>", summary)]
     assert not [n for n in shown if n in SMALL]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from serosurv.errors import SerosurvError
-from serosurv.rules import load_rules
+from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import load_rules
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "rules"
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -257,17 +257,21 @@ def test_resolve_refuses_unknown_ingredients(ruleset):
 
 
 def test_explain_accepts_brand_and_salt_names(ruleset):
-    explanation = ruleset.explain("Ultram 50 mg tab", "fluoxetine HCl")
-    assert explanation["a"]["ingredients"] == [["tramadol", None]]
-    [pair] = explanation["pairs"]
-    assert pair["winner"]["rule_id"] == "R45"
-    assert [m["rule_id"] for m in pair["matches"]] == ["R45", "R44", "R65"]
-    assert explanation["rules_hash"] == ruleset.hash
+    from serosurv import api
+
+    explanation = api.explain("Ultram 50 mg tab", "fluoxetine HCl")
+    assert explanation.a_ingredients == [("tramadol", None)]
+    [pair] = explanation.pairs
+    assert pair.winner["rule_id"] == "R45"
+    assert [m["rule_id"] for m in pair.matches] == ["R45", "R44", "R65"]
+    assert explanation.rules_hash == ruleset.hash
 
 
-def test_explain_refuses_names_it_does_not_know(ruleset):
+def test_explain_refuses_names_it_does_not_know():
+    from serosurv import api
+
     with pytest.raises(SerosurvError, match="metformin"):
-        ruleset.explain("metformin", "sertraline")
+        api.explain("metformin", "sertraline")
 
 
 # ---------------------------------------------------------------------------- pair table
@@ -465,7 +469,7 @@ def test_row_without_source_is_refused(tmp_path):
 
 
 def test_shipped_rules_have_no_unexplained_difference_within_a_mechanism_group():
-    from serosurv.rules_consistency import check_consistency
+    from serosurv.core.rules_consistency import check_consistency
 
     for jurisdiction in ("us", "strictest"):
         findings = check_consistency(load_rules(jurisdiction=jurisdiction), RULES_DIR)
@@ -474,7 +478,14 @@ def test_shipped_rules_have_no_unexplained_difference_within_a_mechanism_group()
 
 
 def test_rules_check_reports_an_maoi_rated_lower_than_another_without_a_reason(tmp_path, capsys):
-    from serosurv.rules_cli import check_rules
+    from serosurv import api
+    from serosurv.cli import text
+
+    def check_rules(folder, strict=False):
+        found = api.check_rules(folder)
+        if strict and found.unexplained:
+            raise SerosurvError("rated below another drug of the same mechanism")
+        return text.rules_check(found)
 
     # the reference's phenelzine + St John's wort: moderate, while rasagiline + St John's wort is contraindicated
     folder, _ = _break(tmp_path, "pair_rules.csv", "R22,group:MAOI_NONSELECTIVE_IRREVERSIBLE,ingredient:st john's wort,contraindicated,",
@@ -497,9 +508,10 @@ def test_rules_check_reports_an_maoi_rated_lower_than_another_without_a_reason(t
 
 
 def test_rules_check_lists_the_documented_differences_with_their_reasons():
-    from serosurv.rules_cli import check_rules
+    from serosurv import api
+    from serosurv.cli import text
 
-    report = check_rules(None, show_all=True)
+    report = text.rules_check(api.check_rules(None), show_all=True)
     assert "0 without a documented reason" in report
     assert (
         "explained: MAO inhibitors + sertraline:" in report
@@ -514,7 +526,11 @@ def test_a_rule_with_neither_level_is_refused(tmp_path):
 
 
 def test_explain_shows_both_levels_and_the_rules_not_applied(ruleset):
-    from serosurv.rules_cli import explain_pair
+    from serosurv import api
+    from serosurv.cli.text import explanation
+
+    def explain_pair(a, b, **kw):
+        return explanation(api.explain(a, b, **kw))
 
     text = explain_pair("Azilect", "Imitrex 50 mg")
     assert "rasagiline + sumatriptan: MINOR (rule R66" in text

@@ -18,9 +18,9 @@ import pytest
 
 from flows import serve as serving
 from serosurv.cli import main
-from serosurv.config import Config, ScheduleConfig, load_config
-from serosurv.errors import GateFailed, SerosurvError
-from serosurv.lock import WarehouseBusy
+from serosurv.core.config import Config, ScheduleConfig, load_config
+from serosurv.core.errors import GateFailed, SerosurvError
+from serosurv.core.lock import WarehouseBusy
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW_YORK = ZoneInfo("America/New_York")
@@ -112,11 +112,12 @@ def test_the_deployment_carries_cron_time_zone_parameters_and_retries(tmp_path, 
         "schedule": {
             "name": "pharmacy-a", "cron": "15 3 * * *", "timezone": "America/New_York",
             "night": "previous_day", "claims": str(tmp_path / "extracts/{date}/*.csv"),
-            "patients": str(tmp_path / "extracts/patients.parquet"), "format": "pde", "warehouse": "",
+            "patients": str(tmp_path / "extracts/patients.parquet"), "format": "pde",
             "out_dir": str(tmp_path / "audit"), "retries": 3, "retry_delay_seconds": 30,
             "retry_max_delay_seconds": 100,
         },
         "config_file": str(config),
+        "warehouse": serving.warehouse_for(str(config)),  # fixed, absolute, when the schedule is registered
     }  # fmt: skip
     assert ScheduleConfig(**deployment.parameters["schedule"]).retry_delays == [30, 60, 100]
 
@@ -258,7 +259,7 @@ def _hold_lock_in_child(warehouse: Path) -> subprocess.Popen:
     code = textwrap.dedent(
         f"""
         import time
-        from serosurv.lock import warehouse_lock
+        from serosurv.core.lock import warehouse_lock
         with warehouse_lock({str(warehouse)!r}, command="run"):
             print("held", flush=True)
             time.sleep(120)
@@ -301,7 +302,9 @@ def test_a_busy_warehouse_is_retried_and_bad_input_is_not(
     child = _hold_lock_in_child(out / "serosurv.duckdb")
     try:
         with pytest.raises(WarehouseBusy, match=f"pid {child.pid}"):
-            serving.scheduled_night(schedule=asdict(settings), as_of="2025-12-31")
+            serving.scheduled_night(
+                schedule=asdict(settings), as_of="2025-12-31", warehouse=str(out / "serosurv.duckdb")
+            )
     finally:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
@@ -310,7 +313,12 @@ def test_a_busy_warehouse_is_retried_and_bad_input_is_not(
     counted_nights.clear()
     strict = write_config(tmp_path / "strict.toml", "", extra="[validation]\nmin_rows_accepted = 100000000\n")
     with pytest.raises(GateFailed):
-        serving.scheduled_night(schedule=asdict(settings), config_file=str(strict), as_of="2025-12-31")
+        serving.scheduled_night(
+            schedule=asdict(settings),
+            config_file=str(strict),
+            as_of="2025-12-31",
+            warehouse=str(out / "serosurv.duckdb"),
+        )
     assert counted_nights == ["2025-12-31"]  # failed at once
     assert rows(out / "serosurv.duckdb", "SELECT as_of, status FROM runs") == [(date(2025, 12, 31), "failed")]
 
@@ -361,6 +369,7 @@ def test_a_scheduled_run_of_the_deployment_processes_its_own_night(
         claims = "{extracts}/claims-{{date:%Y%m%d}}.parquet"
         out_dir = "{tmp_path / "out"}"
         """,
+        extra=f'[warehouse]\npath = "{tmp_path / "out" / "serosurv.duckdb"}"\n',
     )
     settings, config_file = serving.schedule_settings(config)
     deployment_id = serving.build_deployment(settings, config_file).apply()
@@ -373,7 +382,11 @@ def test_a_scheduled_run_of_the_deployment_processes_its_own_night(
         )
     (schedule,) = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 2 * * *", "America/New_York")
-    assert deployment.parameters == {"schedule": asdict(settings), "config_file": str(config)}
+    assert deployment.parameters == {
+        "schedule": asdict(settings),
+        "config_file": str(config),
+        "warehouse": str(tmp_path / "out" / "serosurv.duckdb"),
+    }
     assert flow_run.parameters.get("as_of") is None  # the night comes from the schedule
 
     result = run_flow(serving.scheduled_night, flow_run=flow_run)
@@ -401,13 +414,13 @@ def test_a_scheduled_run_of_the_deployment_processes_its_own_night(
 
 def test_served_settings_are_the_configured_ones_made_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = write_config(tmp_path / "s.toml", 'claims = "~/claims/{date}.csv"\nwarehouse = "w.duckdb"\n')
+    config = write_config(
+        tmp_path / "s.toml", 'claims = "~/claims/{date}.csv"\n', extra='[warehouse]\npath = "w.duckdb"\n'
+    )
     settings, config_file = serving.schedule_settings(config)
     configured = load_config(config).schedule
     assert settings == replace(
-        configured,
-        claims=os.path.expanduser("~/claims/{date}.csv"),
-        warehouse=str(tmp_path / "w.duckdb"),
-        out_dir=str(tmp_path / "out"),
+        configured, claims=os.path.expanduser("~/claims/{date}.csv"), out_dir=str(tmp_path / "out")
     )
     assert config_file == str(config)
+    assert serving.warehouse_for(config_file) == str(tmp_path / "w.duckdb")

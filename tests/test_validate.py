@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from serosurv.errors import SerosurvError
-from serosurv.warehouse import rows
+from serosurv.core.errors import SerosurvError
+from serosurv.core.warehouse import rows
 from tests.conftest import write_csv
 from transforms import ingest, validate
 
@@ -176,7 +176,7 @@ def test_a_batch_too_large_for_memory_is_checked_twice_streaming_with_the_same_o
     kind of malformed row)."""
     import duckdb
 
-    from serosurv.warehouse import ensure_schema
+    from serosurv.core.warehouse import ensure_schema
 
     outcomes = {}
     for path, row_bytes in (("copy", validate.CHECKED_ROW_BYTES), ("streaming", 10**12)):

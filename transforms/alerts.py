@@ -26,30 +26,25 @@ from __future__ import annotations
 import csv
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from serosurv.config import AlertConfig
-from serosurv.errors import SerosurvError
-from serosurv.resources import data_dir
-from serosurv.warehouse import rows, scalar
+from serosurv.core.config import AlertConfig, PriorityWeights
+from serosurv.core.errors import SerosurvError
+from serosurv.core.severity import SEVERITY_RANK as SEVERITIES
+from serosurv.core.severity import clinical_significance
+from serosurv.core.vocabularies import check_code, label
+from serosurv.core.warehouse import rows, scalar
+from transforms.runs import latest_success
 from transforms.sql import sql_text
 
 DEFAULT_OVERLAP_GROWTH_DAYS = 30  # config key alerts.overlap_growth_days
 DEFAULT_MERGE_GAP_DAYS = 30  # config key interactions.merge_gap_days
 STATUSES = ("new", "changed", "ongoing", "resolved")
-SEVERITIES = {"contraindicated": 4, "major": 3, "moderate": 2, "minor": 1}
-VOCABULARY_FILE = "alert_vocabularies.csv"
-VOCABULARIES = {
-    "professional_service": "professional service code (--action)",
-    "result_of_service": "result of service code (--result)",
-    "retrodur_response": "RetroDUR response category (--response)",
-}
 
 
 # ---------------------------------------------------------------------------- nights
@@ -78,9 +73,10 @@ def update_alerts(
         f"CREATE OR REPLACE TEMP TABLE alert_candidates AS {sql_text('marts/alerts_candidates.sql')}",
         {"as_of": as_of, "lookback_days": settings.lookback_days},
     )
-    _classify_night(con, run_id, as_of, growth, merge_gap_days)
+    weights = asdict(getattr(settings, "priority", PriorityWeights()))
+    _classify_night(con, run_id, as_of, growth, merge_gap_days, weights)
     if replay_later:
-        _replay_after(con, as_of, growth, merge_gap_days)
+        _replay_after(con, as_of, growth, merge_gap_days, weights)
     refresh_alerts(con)
     return {
         f"alerts_{status}": n
@@ -119,17 +115,31 @@ def _growth_days(settings: AlertConfig, given: int | None) -> int:
 
 
 def _classify_night(
-    con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, growth: int, merge_gap_days: int
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    as_of: date,
+    growth: int,
+    merge_gap_days: int,
+    weights: dict[str, float],
 ) -> None:
     """Replace the night's rows with its classification of the temp table `alert_candidates`."""
     con.execute("DELETE FROM alert_history WHERE as_of = $as_of", {"as_of": as_of})
     con.execute(
         f"INSERT INTO alert_history BY NAME {sql_text('marts/alerts_tonight.sql')}",
-        {"as_of": as_of, "run_id": run_id, "merge_gap_days": merge_gap_days, "overlap_growth_days": growth},
+        {
+            "as_of": as_of,
+            "run_id": run_id,
+            "merge_gap_days": merge_gap_days,
+            "overlap_growth_days": growth,
+            "clinical_significance": [code for _, code in sorted(clinical_significance().items())],
+            "weights": weights,
+        },  # fmt: skip
     )
 
 
-def _replay_after(con: duckdb.DuckDBPyConnection, night: date, growth: int, merge_gap_days: int) -> None:
+def _replay_after(
+    con: duckdb.DuckDBPyConnection, night: date, growth: int, merge_gap_days: int, weights: dict[str, float]
+) -> None:
     """Recompute every later night already in the warehouse from its own snapshot, in date order.
 
     Later nights are those in `alert_history` or with a successful run. Nights written before
@@ -165,7 +175,7 @@ def _replay_after(con: duckdb.DuckDBPyConnection, night: date, growth: int, merg
             "(SELECT unnest(snapshot) AS s FROM alert_history WHERE as_of = $d AND snapshot IS NOT NULL)",
             {"d": as_of},
         )
-        _classify_night(con, run_id or f"replay-{as_of}", as_of, growth, merge_gap_days)
+        _classify_night(con, run_id or f"replay-{as_of}", as_of, growth, merge_gap_days, weights)
 
 
 def refresh_alerts(con: duckdb.DuckDBPyConnection) -> None:
@@ -190,74 +200,18 @@ def _adopt_legacy_history(con: duckdb.DuckDBPyConnection) -> None:
             rule_id = a.rule_id, kind = a.kind, first_overlap_date = a.first_overlap_date,
             last_overlap_date = a.last_overlap_date, overlap_days = a.overlap_days,
             cross_prescriber = a.cross_prescriber, cross_pharmacy = a.cross_pharmacy,
-            severity_rank = list_position(['minor', 'moderate', 'major', 'contraindicated'], h.severity),
+            severity_rank = list_position($levels, h.severity),
             baseline_overlap_days = a.overlap_days,
             opened_on = (SELECT min(f.as_of) FROM alert_history AS f WHERE f.alert_id = h.alert_id),
             last_change_on = (SELECT min(f.as_of) FROM alert_history AS f WHERE f.alert_id = h.alert_id)
         FROM alerts AS a
         WHERE h.alert_id = a.alert_id AND h.patient_id IS NULL
-        """
+        """,
+        {"levels": sorted(SEVERITIES, key=SEVERITIES.get)},  # list_position: rank 1 first
     )
 
 
 # ---------------------------------------------------------------------------- vocabularies and actions
-
-
-@dataclass(frozen=True)
-class Code:
-    vocabulary: str
-    code: str
-    label: str
-    source: str
-
-
-@cache
-def load_vocabularies(path: Path | None = None) -> dict[str, dict[str, Code]]:
-    """rules/alert_vocabularies.csv as {vocabulary: {code: Code}}, checked on the way in."""
-    path = Path(path) if path is not None else data_dir("rules") / VOCABULARY_FILE
-    if not path.is_file():
-        raise SerosurvError(f"The action vocabularies file {path} does not exist.")
-    result: dict[str, dict[str, Code]] = {name: {} for name in VOCABULARIES}
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"vocabulary", "code", "label", "source"} - set(reader.fieldnames or ())
-        if missing:
-            raise SerosurvError(f"{path}: the header lacks {', '.join(sorted(missing))}.")
-        for line, row in enumerate(reader, start=2):
-            vocabulary, code = (row["vocabulary"] or "").strip(), (row["code"] or "").strip()
-            if vocabulary not in result:
-                raise SerosurvError(
-                    f"{path} line {line}, field vocabulary: '{vocabulary}' is not one of "
-                    f"{', '.join(VOCABULARIES)}."
-                )
-            if not code or not (row["label"] or "").strip() or not (row["source"] or "").strip():
-                raise SerosurvError(f"{path} line {line}: code, label and source must all be filled in.")
-            if code.upper() in {c.upper() for c in result[vocabulary]}:
-                raise SerosurvError(f"{path} line {line}, field code: '{code}' is listed twice.")
-            result[vocabulary][code] = Code(vocabulary, code, row["label"].strip(), row["source"].strip())
-    return result
-
-
-def check_code(vocabulary: str, text: str | None) -> str | None:
-    """The code as listed (case-insensitive match), or a one-sentence error naming the valid ones."""
-    if text is None:
-        return None
-    codes = load_vocabularies()[vocabulary]
-    wanted = text.strip().upper().replace(" ", "_")
-    for code in codes:
-        if code.upper() == wanted:
-            return code
-    raise SerosurvError(
-        f"'{text}' is not a {VOCABULARIES[vocabulary]}; use one of {', '.join(codes)} "
-        "(serosurv alerts codes lists them with their meaning)."
-    )
-
-
-def label(vocabulary: str, code: str | None) -> str:
-    if code is None:
-        return ""
-    entry = load_vocabularies()[vocabulary].get(code)
-    return entry.label if entry else code
 
 
 def resolve_alert_id(con: duckdb.DuckDBPyConnection, text: str) -> str:
@@ -416,11 +370,8 @@ def worklist(
 
 def unreviewed_rank(con: duckdb.DuckDBPyConnection) -> int:
     """`alerts.keep_unreviewed_resolved` of the latest successful night, as a severity rank (0: off)."""
-    found = rows(
-        con,
-        "SELECT parameters FROM runs WHERE status = 'success' ORDER BY as_of DESC, finished_at DESC LIMIT 1",
-    )
-    settings = json.loads(found[0][0] or "{}").get("alerts", {}) if found else {}
+    latest = latest_success(con)
+    settings = json.loads(latest["parameters"] or "{}").get("alerts", {}) if latest else {}
     return AlertConfig(
         **{k: v for k, v in settings.items() if k == "keep_unreviewed_resolved"}
     ).unreviewed_min_rank
@@ -477,7 +428,7 @@ def _rule(con: duckdb.DuckDBPyConnection, rule_id: str | None) -> dict[str, Any]
         found = _dicts(con, "SELECT * FROM rules_catalog WHERE rule_id = $r", {"r": rule_id})
         if found:
             return found[0]
-    from serosurv.rules import load_rules
+    from serosurv.core.rules import load_rules
 
     for rule in load_rules(include_related=True).rules:
         if rule.rule_id == rule_id:

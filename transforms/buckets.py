@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from serosurv.config import EpisodeConfig, InteractionConfig
-from serosurv.warehouse import ensure_schema, rows
+from serosurv.core.config import EpisodeConfig, InteractionConfig
+from serosurv.core.warehouse import ensure_schema, rows
 from transforms import engine
 
 OUTPUTS = ("fill_exposure", "episodes", "interactions", "serotonergic_burden")

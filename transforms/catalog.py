@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from serosurv.rules import RuleSet
+from serosurv.core.rules import RuleSet
 
 CATALOG_COLUMNS = (
     "rule_id",

@@ -7,8 +7,8 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from serosurv.config import EpisodeConfig, InteractionConfig
-from serosurv.warehouse import rows
+from serosurv.core.config import EpisodeConfig, InteractionConfig
+from serosurv.core.warehouse import rows
 from transforms import stockpiling
 from transforms.sql import sql_text
 

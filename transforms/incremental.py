@@ -16,8 +16,9 @@ from datetime import date
 
 import duckdb
 
-from serosurv.resources import data_dir
-from serosurv.warehouse import rows, scalar
+from serosurv.core.resources import data_dir
+from serosurv.core.warehouse import rows, scalar
+from transforms.runs import latest_success
 
 ENGINE_OUTPUTS = ("fill_exposure", "episodes", "interactions", "serotonergic_burden")
 
@@ -53,11 +54,8 @@ def fingerprint(con: duckdb.DuckDBPyConnection, config_hash: str, rules_hash: st
 
 def can_update(con: duckdb.DuckDBPyConnection, engine_fingerprint: str, as_of: date) -> bool:
     """True when the last successful night ran with the same fingerprint and is not later than this one."""
-    last = rows(
-        con,
-        "SELECT engine_fingerprint, as_of FROM runs WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1",
-    )
-    return bool(last) and last[0][0] == engine_fingerprint and last[0][1] <= as_of
+    last = latest_success(con)
+    return last is not None and last["engine_fingerprint"] == engine_fingerprint and last["as_of"] <= as_of
 
 
 def remember_forgotten(con: duckdb.DuckDBPyConnection, as_of: date) -> None:

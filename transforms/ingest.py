@@ -23,8 +23,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from serosurv.errors import SerosurvError, header_note
-from serosurv.warehouse import CANONICAL_COLUMNS
+from serosurv.core.errors import SerosurvError, header_note
+from serosurv.core.warehouse import CANONICAL_COLUMNS
 from transforms.sql import sql_literal
 
 REQUIRED = ("claim_id", "patient_id", "fill_date")

@@ -17,10 +17,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from serosurv.drugnames import map_drug_name, normalise_ndc
-from serosurv.errors import SerosurvError
-from serosurv.rules import RuleSet
-from serosurv.warehouse import transaction
+from serosurv.core.drugnames import map_drug_name, normalise_ndc
+from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import RuleSet
+from serosurv.core.warehouse import transaction
 
 SOURCE = "fda_ndc_directory"
 PRODUCT_FILE = "product.txt"

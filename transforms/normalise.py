@@ -6,9 +6,9 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from serosurv.drugnames import agent_words, map_drug_name, map_rxcui, unknown_words
-from serosurv.rules import RuleSet
-from serosurv.warehouse import rows
+from serosurv.core.drugnames import agent_words, map_drug_name, map_rxcui, unknown_words
+from serosurv.core.rules import RuleSet
+from serosurv.core.warehouse import rows
 from transforms.sql import sql_text
 
 NAME_MAP_SCHEMA = {

@@ -17,9 +17,10 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from serosurv.errors import SerosurvError
-from serosurv.rules import RuleSet
-from serosurv.warehouse import rows, scalar
+from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import RuleSet
+from serosurv.core.warehouse import rows, scalar
+from transforms.runs import latest_success
 from transforms.sql import sql_text
 
 INTERVALS = ("month", "quarter", "year")
@@ -328,14 +329,12 @@ def output_rows(
 
 def run_parameters(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The latest successful night's run id, configuration and rules hashes and episode settings."""
-    found = rows(
-        con,
-        "SELECT run_id, as_of, config_hash, rules_hash, parameters FROM runs WHERE status = 'success' "
-        "ORDER BY as_of DESC, finished_at DESC LIMIT 1",
-    )
-    if not found:
+    latest = latest_success(con)
+    if latest is None:
         raise SerosurvError("The warehouse has no successful night yet; run `serosurv run` first.")
-    run_id, as_of, config_hash, rules_hash, parameters = found[0]
+    run_id, as_of, config_hash, rules_hash, parameters = (
+        latest[k] for k in ("run_id", "as_of", "config_hash", "rules_hash", "parameters")
+    )
     settings = json.loads(parameters or "{}")
     return {
         "run_id": run_id,

@@ -31,9 +31,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from serosurv.config import PrivacyConfig
-from serosurv.errors import SerosurvError
+from serosurv.core.config import PrivacyConfig
+from serosurv.core.errors import SerosurvError
 from transforms.ingest import patients_reader, staged_inputs, unreadable_input
+from transforms.runs import latest_success
 from transforms.sql import sql_literal
 
 PREFIXES = {"patient_id": "pt_", "prescriber_id": "pr_", "pharmacy_id": "ph_"}
@@ -114,13 +115,11 @@ def _functions(con: duckdb.DuckDBPyConnection, key: bytes) -> Iterator[dict[str,
 
 def check_warehouse(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig) -> None:
     """Refuse to mix real ids and pseudonyms in one warehouse: every patient would be split in two."""
-    found = con.execute(
-        "SELECT parameters FROM runs WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1"
-    ).fetchall()
-    if not found or not con.execute("SELECT count(*) FROM claims").fetchall()[0][0]:
+    latest = latest_success(con)
+    if latest is None or not con.execute("SELECT count(*) FROM claims").fetchall()[0][0]:
         return
     try:
-        earlier = bool(json.loads(found[0][0] or "{}").get("privacy", {}).get("pseudonymise", False))
+        earlier = bool(json.loads(latest["parameters"] or "{}").get("privacy", {}).get("pseudonymise", False))
     except (ValueError, AttributeError):
         return
     if earlier != settings.pseudonymise:

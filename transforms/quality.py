@@ -19,8 +19,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from serosurv.config import ValidationConfig
-from serosurv.warehouse import CANONICAL_COLUMNS, frame
+from serosurv.core.config import ValidationConfig
+from serosurv.core.warehouse import CANONICAL_COLUMNS, frame
 
 SAMPLE_ROWS = 10_000
 

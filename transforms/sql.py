@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from serosurv.resources import data_dir
+from serosurv.core.resources import data_dir
 
 
 def sql_literal(text: str) -> str:

@@ -16,7 +16,7 @@ from datetime import date
 
 import duckdb
 
-from serosurv.warehouse import CANONICAL_COLUMNS, memory_limit_bytes, rows
+from serosurv.core.warehouse import CANONICAL_COLUMNS, memory_limit_bytes, rows
 from transforms import ingest
 from transforms.sql import sql_text
 

@@ -15,11 +15,11 @@
 -- $overlap_growth_days or more since the alert was last new or changed (0 turns this off);
 -- ongoing otherwise; resolved when an open alert has no current interaction tonight.
 --
--- Priority (README "Priority"), kept with its parts: 100 x severity rank; +20 different prescribers;
--- +10 different pharmacies; recency of the newest fill on either side (+5 within 7 days of the night,
--- +2 within 30); overlap length min(days, 30) / 6 (up to 5); +2 when three or more prescribers wrote
--- serotonergic drugs in the window. The other parts add at most 42 < 100, so severity always comes
--- first. The `washout` part is 0: a washout is never lifted above a concurrent overlap of the same
+-- Priority (README "Priority"; the weights are $weights, the [alerts.priority] settings), kept with its
+-- parts: severity weight x severity rank; + different prescribers; + different pharmacies; recency of
+-- the newest fill on either side (within 7 days of the night, else within 30); overlap length up to
+-- overlap_max at 30 days; + when three or more prescribers wrote serotonergic drugs in the window. The
+-- configuration refuses weights whose sum reaches the severity weight, so severity always comes first. The `washout` part is 0: a washout is never lifted above a concurrent overlap of the same
 -- severity (kept in the struct for earlier nights' rows). A resolved alert keeps its last priority,
 -- so a contraindicated one never reviewed stays among the contraindicated on the worklist.
 --
@@ -30,7 +30,8 @@
 -- 3 other pharmacy (2, same chain, cannot be known from claims); previous_fill_date and
 -- previous_fill_quantity (530-FU, 531-FV) of other_drug, the side whose newest fill is older (the
 -- current_drug is the side filled last; on a tie, ingredient_b).
--- Parameters: $as_of, $run_id, $merge_gap_days, $overlap_growth_days.
+-- Parameters: $as_of, $run_id, $merge_gap_days, $overlap_growth_days, $weights, $clinical_significance (the
+-- NCPDP code of each severity rank, rules/severity_scale.csv).
 with previous as (
     select *
     from alert_history
@@ -204,17 +205,17 @@ scored as (
         *,
         case when not continues then 'new' when len(reasons) > 0 then 'changed' else 'ongoing' end as status,
         {
-            'severity': 100.0 * severity_rank,
-            'cross_prescriber': 20.0 * coalesce(cross_prescriber::integer, 0),
-            'cross_pharmacy': 10.0 * coalesce(cross_pharmacy::integer, 0),
+            'severity': $weights.severity * severity_rank,
+            'cross_prescriber': $weights.cross_prescriber * coalesce(cross_prescriber::integer, 0),
+            'cross_pharmacy': $weights.cross_pharmacy * coalesce(cross_pharmacy::integer, 0),
             'washout': 0.0,
             'recency': case
-                when datediff('day', newest_fill_date, $as_of::date) <= 7 then 5.0
-                when datediff('day', newest_fill_date, $as_of::date) <= 30 then 2.0
+                when datediff('day', newest_fill_date, $as_of::date) <= 7 then $weights.recent_week
+                when datediff('day', newest_fill_date, $as_of::date) <= 30 then $weights.recent_month
                 else 0.0
             end,
-            'overlap': round(least(overlap_days, 30) / 6.0, 2),
-            'burden': 2.0 * (n_serotonergic_prescribers >= 3)::integer
+            'overlap': round(least(overlap_days, 30) / 30.0 * $weights.overlap_max, 2),
+            'burden': $weights.burden * (n_serotonergic_prescribers >= 3)::integer
         } as priority_parts
     from classified
 )
@@ -255,7 +256,7 @@ select
     reasons as status_reasons,
     priority_parts,
     'DD' as reason_for_service,
-    case when severity_rank >= 3 then '1' when severity_rank = 2 then '2' else '3' end as clinical_significance,
+    list_extract($clinical_significance::varchar[], severity_rank) as clinical_significance,
     case cross_prescriber when true then '2' when false then '1' else '0' end as other_prescriber_indicator,
     case cross_pharmacy when true then '3' when false then '1' else '0' end as other_pharmacy_indicator,
     case when a_is_current then ingredient_a else ingredient_b end as current_drug,

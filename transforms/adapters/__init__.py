@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from serosurv.errors import SerosurvError
+from serosurv.core.errors import SerosurvError
 
 FORMATS = ("canonical", "omop", "scdm", "pde", "mimic-iv", "mapping:FILE")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from serosurv.errors import SerosurvError, header_note
-from serosurv.warehouse import CANONICAL_COLUMNS
+from serosurv.core.errors import SerosurvError, header_note
+from serosurv.core.warehouse import CANONICAL_COLUMNS
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")

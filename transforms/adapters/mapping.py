@@ -35,8 +35,8 @@ from pathlib import Path
 
 import duckdb
 
-from serosurv.errors import SerosurvError, header_note
-from serosurv.warehouse import CANONICAL_COLUMNS
+from serosurv.core.errors import SerosurvError, header_note
+from serosurv.core.warehouse import CANONICAL_COLUMNS
 from transforms.adapters import Adapted, Adapter
 from transforms.adapters._source import Source, derived_id, iso_date, literal, output_name, write_claims
 

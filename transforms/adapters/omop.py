@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from serosurv.errors import SerosurvError
+from serosurv.core.errors import SerosurvError
 from transforms.adapters import Adapted
 from transforms.adapters._source import (
     Source,

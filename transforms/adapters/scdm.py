@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from serosurv.errors import SerosurvError, header_note
+from serosurv.core.errors import SerosurvError, header_note
 from transforms.adapters import Adapted
 from transforms.adapters._source import (
     Source,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from serosurv.errors import SerosurvError
-from serosurv.rules import SEVERITY_RANK, Member, RuleSet, _expand_side, _Rows
+from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import SEVERITY_RANK, Member, RuleSet, _expand_side, _Rows
 
 CONSISTENCY_FILE = "consistency.csv"
 CONSISTENCY_COLUMNS = ("kind", "name", "members", "partners", "reason", "source")

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from serosurv.errors import SerosurvError
+from serosurv.core.errors import SerosurvError
 
 CANONICAL_COLUMNS = (
     "claim_id", "patient_id", "fill_date", "days_supply", "end_date", "ndc", "rxcui", "drug_name",

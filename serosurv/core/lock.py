@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from serosurv.errors import SerosurvError
+from serosurv.core.errors import SerosurvError
 
 _held: dict[str, int] = {}  # lock path -> nesting depth, for this process
 _held_guard = threading.Lock()

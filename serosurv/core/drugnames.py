@@ -15,8 +15,10 @@ import unicodedata
 import weakref
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-from serosurv.rules import RuleSet
+if TYPE_CHECKING:  # the rules module does not import this one
+    from serosurv.core.rules import RuleSet
 
 # Most specific / riskiest route first: when a name mentions several, this order decides.
 _ROUTE_WORDS = {
@@ -192,7 +194,7 @@ def agent_words(ruleset: RuleSet) -> list[tuple[str, str, str | None]]:
 @cache
 def known_drug_words() -> frozenset[str]:
     """Words of real drug names (rules/rxnorm/known_drug_words.txt): never taken for a misspelling."""
-    from serosurv.resources import data_dir
+    from serosurv.core.resources import data_dir
 
     path = data_dir("rules") / "rxnorm" / "known_drug_words.txt"
     lines = path.read_text(encoding="utf-8").splitlines()

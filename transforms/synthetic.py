@@ -10,7 +10,7 @@ Writes three Parquet files:
   to it, the kind (overlap/washout), `cross_prescriber` and `expect_flag` (false for near misses).
 
 The planted severities below are copied from `shared/reference/interaction_rules.csv` by hand and are
-deliberately independent of `serosurv.rules`: they are the oracle the pipeline is tested against.
+deliberately independent of `serosurv.core.rules`: they are the oracle the pipeline is tested against.
 
 Generation is streamed in chunks of patients (one Parquet row group per chunk) and deterministic per seed:
 chunk `i` draws from `numpy.random.default_rng([seed, i])`, planted patient `j` from
@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from serosurv.errors import SerosurvError
+from serosurv.core.errors import SerosurvError
 
 EPOCH = date(1970, 1, 1)
 

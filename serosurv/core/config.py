@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from serosurv.errors import SerosurvError
+from serosurv.core.errors import SerosurvError
 
-DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "serosurv.toml"
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parents[2] / "serosurv.toml"
 
 
 STOCKPILING = ("none", "carryover", "capped")
@@ -95,26 +95,52 @@ class RulesConfig:
 
 
 @dataclass(frozen=True)
+class PriorityWeights:
+    """Points of an alert's priority (README, Priority). Severity always comes first: the other parts
+    together must stay below one severity level."""
+
+    severity: float = 100.0  # per level: contraindicated 4 ... minor 1
+    cross_prescriber: float = 20.0  # the two drugs from different prescribers
+    cross_pharmacy: float = 10.0  # ... and different pharmacies
+    recent_week: float = 5.0  # newest fill within 7 days of the night
+    recent_month: float = 2.0  # ... else within 30 days
+    overlap_max: float = 5.0  # overlap length, reached at 30 days of co-exposure
+    burden: float = 2.0  # three or more prescribers of serotonergic drugs in the window
+
+    def __post_init__(self) -> None:
+        others = (self.cross_prescriber + self.cross_pharmacy + max(self.recent_week, self.recent_month)
+                  + self.overlap_max + self.burden)  # fmt: skip
+        if others >= self.severity:
+            raise SerosurvError(
+                f"Settings [alerts.priority]: the parts other than severity add up to {others:g}, not below the "
+                f"severity weight {self.severity:g}; severity must always come first."
+            )
+
+
+@dataclass(frozen=True)
 class AlertConfig:
     lookback_days: int = 30
     overlap_growth_days: int = 30
     # A resolved alert of at least this severity that nobody acted on stays on the worklist ("resolved,
     # never reviewed") until someone records an action; "" turns this off.
     keep_unreviewed_resolved: str = "contraindicated"
+    priority: PriorityWeights = field(default_factory=PriorityWeights)
 
     def __post_init__(self) -> None:
-        allowed = ("", "contraindicated", "major", "moderate", "minor")
-        if self.keep_unreviewed_resolved not in allowed:
+        from serosurv.core.severity import SEVERITY_RANK
+
+        if self.keep_unreviewed_resolved not in ("", *SEVERITY_RANK):
             raise SerosurvError(
-                "Setting 'alerts.keep_unreviewed_resolved' must be a severity (contraindicated, major, moderate, "
-                f'minor) or "" for never, got {self.keep_unreviewed_resolved!r}.'
+                f"Setting 'alerts.keep_unreviewed_resolved' must be a severity ({', '.join(SEVERITY_RANK)}) "
+                f'or "" for never, got {self.keep_unreviewed_resolved!r}.'
             )
 
     @property
     def unreviewed_min_rank(self) -> int:
         """Severity rank from which resolved, never-reviewed alerts stay listed (0: never)."""
-        ranks = {"contraindicated": 4, "major": 3, "moderate": 2, "minor": 1}
-        return ranks.get(self.keep_unreviewed_resolved, 0)
+        from serosurv.core.severity import SEVERITY_RANK
+
+        return SEVERITY_RANK.get(self.keep_unreviewed_resolved, 0)
 
 
 @dataclass(frozen=True)
@@ -146,6 +172,9 @@ class PrivacyConfig:
 
 @dataclass(frozen=True)
 class WarehouseConfig:
+    # The warehouse file every command uses (run, alerts, report, prevalence, reference, query...); empty =
+    # ./serosurv.duckdb. The environment variable SEROSURV_WAREHOUSE overrides it, --warehouse both.
+    path: str = ""
     memory_limit: str = ""
     threads: int = 0
     temp_directory: str = ""
@@ -190,7 +219,6 @@ class ScheduleConfig:
     claims: str = ""
     patients: str = ""
     format: str = "canonical"
-    warehouse: str = ""
     out_dir: str = "out"
     retries: int = 4
     retry_delay_seconds: int = 60
@@ -257,7 +285,9 @@ class Config:
         # editing it never forces a full recompute, and hashes recorded before it existed still match.
         # [privacy] counts only when on (pseudonyms change every output), so hashes recorded before it match.
         left_out = {"schedule"} | (set() if self.privacy.pseudonymise else {"privacy"})
-        text = json.dumps({k: v for k, v in asdict(self).items() if k not in left_out}, sort_keys=True)
+        values = {k: v for k, v in asdict(self).items() if k not in left_out}
+        values["warehouse"].pop("path")  # where the warehouse is says nothing of how nights are computed
+        text = json.dumps(values, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
@@ -289,6 +319,22 @@ def _build(cls: type, values: dict[str, Any], where: str, source: str) -> Any:
             raise SerosurvError(f"{source}: setting '{where}{key}' must not be negative, got {value!r}.")
         kwargs[key] = value
     return cls(**kwargs)
+
+
+WAREHOUSE_ENV = "SEROSURV_WAREHOUSE"
+DEFAULT_WAREHOUSE = "serosurv.duckdb"
+
+
+def warehouse_path(given: Path | str | None = None, config: Config | None = None) -> Path:
+    """The warehouse file of a command: `given` (--warehouse), else $SEROSURV_WAREHOUSE, else the
+    configuration's [warehouse] path, else ./serosurv.duckdb. One rule for every command, so commands
+    run one after another find the same warehouse."""
+    import os
+
+    for candidate in (given, os.environ.get(WAREHOUSE_ENV), config.warehouse.path if config else ""):
+        if candidate:
+            return Path(candidate)
+    return Path(DEFAULT_WAREHOUSE)
 
 
 def load_config(path: Path | str | None = None) -> Config:

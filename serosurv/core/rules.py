@@ -23,9 +23,9 @@ from typing import Any
 
 import polars as pl
 
-from serosurv.errors import SerosurvError
+from serosurv.core.errors import SerosurvError
+from serosurv.core.severity import SEVERITY_RANK
 
-SEVERITY_RANK = {"contraindicated": 4, "major": 3, "moderate": 2, "minor": 1}
 # serotonergic: serotonin toxicity; maoi: the other contraindications US labels state with MAO inhibitors
 # (hypertensive reactions); related: CYP2D6, QT, CNS depression and the like. The first two are on by default.
 RULE_SETS = ("serotonergic", "maoi", "related")
@@ -154,6 +154,10 @@ class Rule:
     def severity_rank(self) -> int:
         return SEVERITY_RANK[self.severity]
 
+    def rated_anywhere(self) -> Rule:
+        """The rule with whichever level it has (US first), for showing rules another jurisdiction applies."""
+        return dataclasses.replace(self, severity=self.severity_us or self.severity_ansm)
+
     def describe(self) -> dict[str, Any]:
         """The fields a pharmacist needs to judge the rule, for `explain`."""
         keys = (
@@ -273,19 +277,9 @@ class RuleSet:
             first_route, second_route = second_route, first_route
         return Resolution(a, b, first_route, second_route, winner, matches, washout_fs, washout_sf)
 
-    def _unrated_for(self, res: Resolution) -> list[Rule]:
-        """Rules of the active sets that match the pair but have no level in this jurisdiction."""
-        if not self.unrated:
-            return []
-        others = RuleSet(
-            self.hash, self.agents, self.synonyms, self._as_rated_anywhere(), self.rule_set_names
-        )
-        found = others.resolve(res.ingredient_a, res.ingredient_b, res.route_a, res.route_b).matches
-        wanted = {rule.rule_id for rule in self.unrated}
-        return [rule for rule in found if rule.rule_id in wanted]
-
-    def _as_rated_anywhere(self) -> list[Rule]:
-        return [dataclasses.replace(r, severity=r.severity_us or r.severity_ansm) for r in self.unrated]
+    def with_rules(self, rules: list[Rule]) -> RuleSet:
+        """The same agents and synonyms with other rules (e.g. the ones without a level here)."""
+        return RuleSet(self.hash, self.agents, self.synonyms, rules, self.rule_set_names, self.jurisdiction)
 
     def _default_route(self, ingredient: str) -> str | None:
         return self.agents[ingredient].default_route if ingredient in self.agents else None
@@ -336,46 +330,6 @@ class RuleSet:
         the fill's route matches it (e.g. selegiline transdermal).
         """
         return self._pair_table
-
-    def explain(self, a_name: str, b_name: str) -> dict[str, Any]:
-        """Why two drug names (any form: brand, salt, strength...) interact, rule by rule."""
-        from serosurv.drugnames import map_drug_name  # drugnames imports this module
-
-        sides = {}
-        for key, name in (("a", a_name), ("b", b_name)):
-            mapped = map_drug_name(name, self)
-            if not mapped:
-                raise SerosurvError(
-                    f"'{name}' is not a drug name the rule set knows; check the spelling or "
-                    "add the name to rules/synonyms.csv."
-                )
-            sides[key] = mapped
-        pairs = []
-        for (ing_a, route_a), (ing_b, route_b) in itertools.product(sides["a"], sides["b"]):
-            if ing_a == ing_b:
-                continue
-            res = self.resolve(ing_a, ing_b, route_a, route_b)
-            pairs.append(
-                {
-                    "ingredient_a": ing_a,
-                    "route_a": res.route_a,
-                    "ingredient_b": ing_b,
-                    "route_b": res.route_b,
-                    "winner": res.winner.describe() if res.winner else None,
-                    "washout_a_then_b": res.washout_a_then_b,
-                    "washout_b_then_a": res.washout_b_then_a,
-                    "matches": [rule.describe() for rule in res.matches],
-                    "not_applied": [rule.describe() for rule in self._unrated_for(res)],
-                }
-            )
-        return {
-            "a": {"name": a_name, "ingredients": [list(m) for m in sides["a"]]},
-            "b": {"name": b_name, "ingredients": [list(m) for m in sides["b"]]},
-            "rule_sets": list(self.rule_set_names),
-            "jurisdiction": self.jurisdiction,
-            "rules_hash": self.hash,
-            "pairs": pairs,
-        }
 
 
 PAIR_TABLE_SCHEMA = {
@@ -457,7 +411,7 @@ def load_rules(
         raise SerosurvError(
             f"'{jurisdiction}' is not a jurisdiction for rule levels; use one of {', '.join(JURISDICTIONS)}."
         )
-    rules_dir = Path(rules_dir) if rules_dir is not None else _default_rules_dir()
+    rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
     paths = {name: rules_dir / name for name in RULE_FILES}
     for path in paths.values():
         if not path.is_file():
@@ -485,11 +439,8 @@ def _in_jurisdiction(rule: Rule, jurisdiction: str) -> Rule:
     return dataclasses.replace(rule, severity=level)
 
 
-def _default_rules_dir() -> Path:
-    checkout = Path(__file__).resolve().parent.parent / "rules"
-    if checkout.is_dir():
-        return checkout
-    from serosurv.resources import data_dir  # installed wheel: rules/ ships as package data
+def default_rules_dir() -> Path:
+    from serosurv.core.resources import data_dir  # the checkout's rules/, or the wheel's package data
 
     return data_dir("rules")
 
@@ -685,7 +636,7 @@ def _parse_rule(
                 line,
                 field,
                 f"'{r[field]}' is not on the severity scale",
-                "use contraindicated, major, moderate or minor",
+                f"use {', '.join(SEVERITY_RANK)}",
             )
     if not r["severity"] and not r["severity_ansm"]:
         raise rows.error(
@@ -822,7 +773,7 @@ def add_synonym(
     import shutil
     import tempfile
 
-    folder = Path(rules_dir) if rules_dir is not None else _default_rules_dir()
+    folder = Path(rules_dir) if rules_dir is not None else default_rules_dir()
     target = folder / "synonyms.csv"
     if not target.is_file():
         raise SerosurvError(f"{target} does not exist; give the rule folder with --rules DIR.")

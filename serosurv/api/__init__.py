@@ -1,0 +1,42 @@
+"""The Python API: every operation of the `serosurv` command as a function that takes plain arguments,
+returns data (dataclasses and Polars DataFrames) and raises `SerosurvError` for anything the user can fix.
+The CLI (serosurv.cli) is a thin layer over these functions and does all terminal formatting.
+
+    from serosurv import api
+    night = api.run(["claims.parquet"], as_of=date(2025, 12, 31))
+    api.list_alerts().alerts            # the worklist as a Polars DataFrame, most dangerous first
+
+Every function that reads or writes the warehouse takes `warehouse=`; without it, the one default of
+`serosurv.core.config.warehouse_path` ($SEROSURV_WAREHOUSE, the configuration, ./serosurv.duckdb).
+"""
+
+from serosurv.api.alerts import (
+    AlertDetail,
+    Worklist,
+    act,
+    action_codes,
+    export_actions,
+    list_alerts,
+    show_alert,
+)
+from serosurv.api.nights import Generated, NightResult, demo, generate, run, serve
+from serosurv.api.reference import import_ndc
+from serosurv.api.reports import PrevalenceFiles, dashboard, prevalence
+from serosurv.api.rules import (
+    AgentList,
+    Explanation,
+    PairExplanation,
+    RulesCheck,
+    add_synonym,
+    check_rules,
+    explain,
+    list_agents,
+)
+from serosurv.api.warehouse import query
+
+__all__ = [
+    "AgentList", "AlertDetail", "Explanation", "Generated", "NightResult", "PairExplanation", "PrevalenceFiles",
+    "RulesCheck", "Worklist", "act", "action_codes", "add_synonym", "check_rules", "dashboard", "demo",
+    "explain", "export_actions", "generate", "import_ndc", "list_agents", "list_alerts", "prevalence", "query",
+    "run", "serve", "show_alert",
+]  # fmt: skip

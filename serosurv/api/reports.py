@@ -1,0 +1,77 @@
+"""Reports made from the warehouse on demand: the quality dashboard and prevalence tables. The warehouse is
+opened read-only, so they can be made while a night runs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from serosurv.api.warehouse import reading
+from serosurv.core.errors import SerosurvError
+from serosurv.core.permissions import owner_only
+from serosurv.core.rules import RuleSet, load_rules
+from transforms.runs import latest_success
+
+
+@dataclass(frozen=True)
+class PrevalenceFiles:
+    table: Path  # CSV or Parquet
+    summary: Path  # HTML
+
+
+@owner_only()
+def dashboard(
+    date_from: date, date_to: date, out: Path | str = "dashboard.html", warehouse: Path | str | None = None
+) -> Path:
+    """Write the quality dashboard for [date_from, date_to] (one self-contained HTML file, no patient
+    identifiers, counts of 1-10 shown as '<11'); returns its path."""
+    from reports.dashboard import write_dashboard
+
+    if date_to < date_from:
+        raise SerosurvError("--to must not be before --from.")
+    with reading(warehouse) as con:
+        return write_dashboard(con, date_from, date_to, Path(out), _ruleset(con)).resolve()
+
+
+@owner_only()
+def prevalence(
+    out: Path | str,
+    *,
+    warehouse: Path | str | None = None,
+    interval: str = "month",
+    measure: str = "period",
+    denominator: str = "users_of_either",
+    by: list[str] | tuple[str, ...] = (),
+    pairs: list[str] | tuple[str, ...] = ("all",),
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> PrevalenceFiles:
+    """Write the prevalence table (CSV or Parquet by the extension of `out`) and its HTML summary; see
+    docs/prevalence.md for every term."""
+    from reports.prevalence import write_prevalence
+    from transforms.prevalence import PrevalenceSpec
+
+    spec = PrevalenceSpec(
+        interval=interval, measure=measure, denominator=denominator, by=tuple(s.strip() for s in by),
+        pairs=tuple(pairs) or ("all",), start=date_from, end=date_to,
+    )  # fmt: skip
+    spec.check()
+    with reading(warehouse) as con:
+        written = write_prevalence(con, spec, Path(out), _ruleset(con))
+    return PrevalenceFiles(table=written["table"].resolve(), summary=written["summary"].resolve())
+
+
+def _ruleset(con: duckdb.DuckDBPyConnection) -> RuleSet:
+    """The rules the latest successful night used (its rule folder, related set and jurisdiction)."""
+    latest = latest_success(con)
+    settings = json.loads(latest["parameters"] or "{}").get("rules", {}) if latest else {}
+    directory = settings.get("directory") or None
+    return load_rules(
+        Path(directory) if directory else None,
+        include_related=bool(settings.get("include_related")),
+        jurisdiction=settings.get("jurisdiction") or "us",
+    )

@@ -1,0 +1,54 @@
+"""Opening the warehouse for the API's commands, and `query`: read-only SQL for users without a DuckDB client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from serosurv.core.config import warehouse_path
+from serosurv.core.errors import SerosurvError
+from serosurv.core.warehouse import open_existing
+
+
+def resolve(warehouse: Path | str | None) -> Path:
+    """The warehouse a command works on (serosurv.core.config.warehouse_path)."""
+    return warehouse_path(warehouse)
+
+
+@contextmanager
+def reading(warehouse: Path | str | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection, held only while the block runs (a night can then write meanwhile)."""
+    con = open_existing(resolve(warehouse), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def writing(warehouse: Path | str | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to an existing warehouse (callers take the warehouse lock first)."""
+    con = open_existing(resolve(warehouse))
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def query(sql: str, warehouse: Path | str | None = None) -> pl.DataFrame:
+    """The result of one read-only SQL statement on the warehouse, e.g.
+    `query("select * from alerts order by priority desc limit 10")`. Writing statements are refused."""
+    if not sql or not sql.strip():
+        raise SerosurvError('Give the SQL to run, e.g. serosurv query "select count(*) from claims".')
+    with reading(warehouse) as con:
+        try:
+            return con.sql(sql).pl()
+        except AttributeError:  # a statement that returns no rows (a PRAGMA, SET)
+            return pl.DataFrame()
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            raise SerosurvError(f"The query failed: {first} (the warehouse is opened read-only).") from None

@@ -1,0 +1,507 @@
+"""Terminal formatting of the API's results: the only place serosurv writes text for a terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from serosurv.api import (
+    AgentList,
+    AlertDetail,
+    Explanation,
+    NightResult,
+    PairExplanation,
+    RulesCheck,
+    Worklist,
+)
+from serosurv.core.vocabularies import PRIORITY_PARTS, indicator_label
+
+WIDTH = 100
+_REASONS = {
+    "severity_raised": "severity raised",
+    "new_prescriber": "new prescriber",
+    "new_pharmacy": "new pharmacy",
+    "washout_became_overlap": "washout became overlap",
+    "overlap_grew": "overlap grew",
+    "no_longer_current": "no longer current",
+}
+LIST_COLUMNS = (
+    "alert_id", "status", "status_label", "status_reasons", "quiet", "priority", "priority_parts", "severity",
+    "clinical_significance", "patient_id", "ingredient_a", "ingredient_b", "rule_id", "kind",
+    "first_overlap_date", "last_overlap_date", "overlap_days", "longest_overlap_days", "washout_gap_days",
+    "cross_prescriber", "cross_pharmacy", "other_prescriber_indicator", "other_pharmacy_indicator",
+    "reason_for_service", "current_drug", "other_drug", "previous_fill_date", "previous_fill_quantity",
+    "newest_fill_date", "prescriber_ids_a", "prescriber_ids_b", "pharmacy_ids_a", "pharmacy_ids_b",
+    "n_serotonergic_prescribers", "opened_on", "last_change_on", "as_of", "first_seen_run", "last_seen_run",
+    "action", "action_result", "action_response", "action_operator", "action_at", "action_note",
+    "snooze_until",
+)  # fmt: skip
+JURISDICTION_WORDS = {
+    "us": "US levels (rules.jurisdiction = us)",
+    "fr": "ANSM levels where ANSM rates the pair (rules.jurisdiction = fr)",
+    "strictest": "the higher of the US and ANSM levels (rules.jurisdiction = strictest)",
+}
+
+
+def table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
+    widths = [max(len(str(value)) for value in column) for column in zip(header, *rows, strict=True)]
+
+    def line(values: tuple[Any, ...]) -> str:
+        return "  ".join(str(v).ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    return [line(header), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)]
+
+
+def wrapped(label: str, text: str, indent: int = 2) -> list[str]:
+    return textwrap.wrap(
+        f"{label}: {text}", width=WIDTH, initial_indent=" " * indent, subsequent_indent=" " * (indent + 4),
+        break_on_hyphens=False,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- nights
+
+
+def night(result: NightResult) -> str:
+    counts = result.counts
+    lines = [
+        f"Night {result.as_of} (run {result.run_id}): {counts.get('rows_read', 0):,} rows read, "
+        f"{counts.get('rows_accepted', 0):,} accepted, {counts.get('rows_quarantined', 0):,} quarantined; "
+        f"{counts.get('alerts_new', 0):,} new, {counts.get('alerts_changed', 0):,} changed, "
+        f"{counts.get('alerts_ongoing', 0):,} ongoing, {counts.get('alerts_resolved', 0):,} resolved alerts.",
+        f"Report:   {result.reports['report']}",
+        f"Worklist: {result.reports['alerts']} (and {result.reports['alerts_parquet'].name})",
+    ]
+    if result.dashboard:
+        lines.append(f"Quality dashboard: {result.dashboard}")
+    if result.warehouse:
+        lines.append(f"Warehouse: {result.warehouse}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- rules
+
+
+def days_text(days: int | None) -> str:
+    if days is None:
+        return "-"
+    return "1 day (24 h)" if days == 1 else f"{days} days"
+
+
+def agents(listing: AgentList) -> str:
+    rows = [
+        (r["ingredient"], r["drug_class"], r["serotonergic_role"], days_text(r["washout_days_before_maoi"]),
+         days_text(r["washout_days_after_maoi"]), ", ".join(r["routes_that_matter"]) or "any")
+        for r in listing.agents.iter_rows(named=True)
+    ]  # fmt: skip
+    header = (
+        "ingredient",
+        "class",
+        "serotonergic role",
+        "washout before an MAOI",
+        "washout after this MAOI",
+        "routes",
+    )
+    lines = table(header, rows)
+    lines.append("")
+    lines.append(
+        f"{len(rows)} drugs; rule sets: {', '.join(listing.rule_sets)}; rules hash {listing.rules_hash[:12]}."
+    )
+    lines.extend(
+        textwrap.wrap(
+            "Washout before an MAOI: days to wait after stopping the drug before an MAOI may start. "
+            "Washout after this MAOI: days to wait after stopping the MAOI before a serotonergic drug "
+            "may start. Routes: the routes that change the risk (any: the route does not matter).",
+            width=WIDTH,
+        )
+    )
+    if listing.comparators:
+        lines.append(
+            f"Comparators used only by the related rules ({', '.join(listing.comparators)}): add --related."
+        )
+    return "\n".join(lines)
+
+
+def _drug(ingredient: str, route: str | None) -> str:
+    return f"{ingredient} ({route})" if route else ingredient
+
+
+def _ingredients(ingredients: list[tuple[str, str | None]]) -> str:
+    return " + ".join(_drug(name, route) for name, route in ingredients)
+
+
+def explanation(found: Explanation) -> str:
+    lines = [
+        f"'{found.a_name}' is {_ingredients(found.a_ingredients)}; "
+        f"'{found.b_name}' is {_ingredients(found.b_ingredients)}.",
+        f"Rule sets: {', '.join(found.rule_sets)}; rules hash {found.rules_hash[:12]}.",
+    ]
+    if not found.pairs:
+        lines.append("")
+        lines.append(
+            "Both names are the same ingredient; a drug never interacts with itself in these rules "
+            "(duplicate therapy is not checked)."
+        )
+        return "\n".join(lines)
+    for pair in found.pairs:
+        lines.append("")
+        lines.extend(_pair_lines(pair, found))
+    return "\n".join(lines)
+
+
+def _pair_lines(pair: PairExplanation, found: Explanation) -> list[str]:
+    a, b = _drug(pair.ingredient_a, pair.route_a), _drug(pair.ingredient_b, pair.route_b)
+    winner = pair.winner
+    if winner is None:
+        if pair.not_applied:
+            return [f"No rule with a level in this jurisdiction covers {a} + {b}.", *_not_applied_lines(pair)]
+        if found.include_related:
+            return [f"No rule covers {a} + {b}, in the serotonergic or the related rules."]
+        if pair.related_winner is None:
+            return [f"No serotonergic rule covers {a} + {b}, and the related rules have none either."]
+        other = pair.related_winner
+        return [
+            f"No serotonergic rule covers {a} + {b}; the related rules (--related) have one: "
+            f"{other['rule_id']} ({other['severity']}, not serotonin syndrome)."
+        ]
+    lines = [
+        f"{a} + {b}: {winner['severity'].upper()} (rule {winner['rule_id']}, {winner['rule_set']} rules)",
+        f"  Levels: US {winner['severity_us'] or 'none (no US source)'}; French ANSM "
+        f"{winner['severity_ansm'] or 'no entry'}; this rule set uses {JURISDICTION_WORDS[found.jurisdiction]}.",
+        "  Washout:",
+        "    " + _washout_sentence(a, b, pair.washout_a_then_b),
+        "    " + _washout_sentence(b, a, pair.washout_b_then_a),
+    ]
+    if winner["washout_period"]:
+        lines.extend(wrapped("As the sources word it", winner["washout_period"], indent=4))
+    for label, key in (
+        ("Mechanism", "mechanism"), ("What to do", "clinical_guidance"), ("Why this severity", "severity_basis"),
+        ("ANSM level", "ansm_level"), ("Sources", "source"), ("Notes", "notes"), ("Still to verify", "verification_note"),
+    ):  # fmt: skip
+        if winner[key]:
+            lines.extend(wrapped(label, winner[key]))
+    lines.append("  Matching rules, most severe first (the first one decides):")
+    for match in pair.matches:
+        mark = "*" if match["rule_id"] == winner["rule_id"] else " "
+        lines.append(
+            f"   {mark} {match['rule_id']:<4} {match['severity']:<15} {match['rule_set']:<12} "
+            f"{match['side_a']}  x  {match['side_b']}"
+        )
+    lines.extend(_not_applied_lines(pair))
+    return lines
+
+
+def _not_applied_lines(pair: PairExplanation) -> list[str]:
+    """Rules that match but have no level in this jurisdiction (e.g. ANSM-only contraindications)."""
+    if not pair.not_applied:
+        return []
+    lines = [
+        "  Not applied here (no level in this jurisdiction; rules.jurisdiction = fr or strictest uses them):"
+    ]
+    for rule in pair.not_applied:
+        lines.append(
+            f"     {rule['rule_id']:<4} US {rule['severity_us'] or 'none':<15} ANSM {rule['severity_ansm'] or 'none':<15} "
+            f"{rule['side_a']}  x  {rule['side_b']}"
+        )
+    return lines
+
+
+def _washout_sentence(first: str, then: str, days: int | None) -> str:
+    if days is None:
+        return f"{first} then {then}: no washout; only overlapping days-supply counts."
+    if days == 0:
+        return f"after stopping {first}, {then} may start the next day."
+    wait = "1 day (24 hours)" if days == 1 else f"{days} days"
+    return f"after stopping {first} wait {wait} before starting {then}"
+
+
+def rules_check(found: RulesCheck, show_all: bool = False) -> str:
+    shown = f"The rule folder {found.folder}" if found.folder is not None else "The built-in rule folder"
+    lines = [
+        f"{shown} is valid: {found.agents} agents, {found.synonyms} synonyms, "
+        f"{sum(found.rules_by_set.values())} rules with a level in this jurisdiction "
+        f"({', '.join(f'{n} {name}' for name, n in found.rules_by_set.items())}; {found.unrated} more have only "
+        f"the other jurisdiction's level); {found.to_verify} rows carry a verification note to read before go-live.",
+        f"rules hash: {found.rules_hash}",
+    ]
+    if not found.consistency_checked:
+        lines.append("No consistency.csv in the rule folder: drugs of one mechanism were not compared.")
+        return "\n".join(lines)
+    lines.append("")
+    lines.append(
+        f"One mechanism, one severity (consistency.csv, {JURISDICTION_WORDS[found.jurisdiction]}): "
+        f"{len(found.findings)} partner(s) rated differently across a group, {len(found.unexplained)} without a "
+        "documented reason."
+    )
+    for finding in found.unexplained:
+        lines.extend(
+            textwrap.wrap("NOT EXPLAINED: " + finding.sentence(), width=WIDTH, subsequent_indent="    ")
+        )
+    if show_all:
+        for finding in (f for f in found.findings if f.explained):
+            lines.extend(
+                textwrap.wrap(
+                    f"explained: {finding.sentence()} - {' / '.join(finding.reasons)}", width=WIDTH,
+                    subsequent_indent="    ",
+                )
+            )  # fmt: skip
+    elif len(found.findings) > len(found.unexplained):
+        lines.append("--all lists the explained ones with their reasons.")
+    return "\n".join(lines)
+
+
+def ndc_import(counts: dict[str, int], directory: Path, warehouse: Path) -> str:
+    from transforms.ndc_import import SOURCE
+
+    summary = (
+        f"FDA NDC Directory from {directory}: {counts['products_read']:,} products and "
+        f"{counts['packages_read']:,} packages read; {counts['packages_mapped']:,} packages contain one "
+        f"or more of {counts['ingredients']:,} rule-set ingredients ({counts['rows_written']:,} rows "
+        f"written to ref_ndc in {warehouse}, source '{SOURCE}')."
+    )
+    if counts["packages_without_valid_ndc"]:
+        summary += (
+            f"\n{counts['packages_without_valid_ndc']:,} packages of those products were skipped because "
+            "their NDCPACKAGECODE is not a hyphenated 4-4-2, 5-3-2 or 5-4-1 NDC."
+        )
+    return summary
+
+
+# ---------------------------------------------------------------------------- alerts
+
+
+def worklist(found: Worklist, fmt: str = "table") -> str:
+    alerts = found.alerts.to_dicts()
+    records = [{key: alert.get(key) for key in LIST_COLUMNS} for alert in alerts]
+    if fmt == "json":
+        return json.dumps(records, default=str, indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=LIST_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: _csv_value(k, v) for k, v in record.items()})
+        return buffer.getvalue().rstrip("\n")
+    header = ("alert", "status", "priority", "severity", "patient", "pair", "kind", "days", "window",
+              "prescribers", "pharmacies", "why this priority", "action")  # fmt: skip
+    rows = [
+        (
+            a["alert_id"],
+            (a.get("status_label") or a["status"])
+            + ("*" if a["quiet"] else "")
+            + (f": {_reasons(a['status_reasons'])}" if a["status"] == "changed" else ""),
+            f"{a['priority']:.1f}",
+            a["severity"] or "",
+            a["patient_id"],
+            f"{a['ingredient_a']} + {a['ingredient_b']}",
+            a["kind"] or "",
+            str(a["overlap_days"] if a["kind"] == "overlap" else f"gap {a['washout_gap_days']}"),
+            f"{a['first_overlap_date']}..{a['last_overlap_date']}",
+            indicator_label("other_prescriber_indicator", a["other_prescriber_indicator"] or "0"),
+            indicator_label("other_pharmacy_indicator", a["other_pharmacy_indicator"] or "0"),
+            _parts_short(a["priority_parts"]),
+            _action_short(a),
+        )
+        for a in alerts
+    ]
+    lines = table(header, rows) if rows else ["No alerts to show."]
+    summary = (
+        f"{len(alerts)} alert(s), night {found.night}."
+        if found.night
+        else "No night has run in this warehouse."
+    )
+    if found.hidden:
+        summary += f" {found.hidden} acted-on or snoozed alert(s) hidden (--all shows them)."
+    if any(a["quiet"] for a in alerts):
+        summary += " * acted on or snoozed."
+    return "\n".join([*lines, "", summary])
+
+
+def _csv_value(key: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    if key == "priority_parts" and value:
+        return _parts_short(value)
+    return value
+
+
+def _parts_short(parts: dict[str, float] | None) -> str:
+    if not parts:
+        return ""
+    return " + ".join(f"{short} {parts[k]:g}" for k, _, short in PRIORITY_PARTS if parts.get(k))
+
+
+def _parts_long(parts: dict[str, float] | None) -> str:
+    if not parts:
+        return "no parts (resolved)"
+    return " + ".join(f"{name} {parts[k]:g}" for k, name, _ in PRIORITY_PARTS if parts.get(k))
+
+
+def _action_short(alert: dict[str, Any]) -> str:
+    if not alert["action"]:
+        return ""
+    text = alert["action"] + (f"/{alert['action_result']}" if alert["action_result"] else "")
+    if alert["action_response"]:
+        text += f" {alert['action_response']}"
+    if alert["snooze_until"]:
+        text += f" snooze {alert['snooze_until']}"
+    return text
+
+
+def _reasons(reasons: list[str] | None) -> str:
+    return ", ".join(_REASONS.get(r, r) for r in reasons or [])
+
+
+def _ids(values: list[str] | None) -> str:
+    return ", ".join(values or []) or "unknown"
+
+
+def _number(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:g}"
+
+
+def alert_detail(detail: AlertDetail) -> str:
+    from reports.audit import washout_words
+    from serosurv.core.vocabularies import label
+
+    a, rule = detail.alert, detail.rule
+    pair = f"{a['ingredient_a']} + {a['ingredient_b']}"
+    status = a["status"].upper() + (f" ({_reasons(a['status_reasons'])})" if a["status_reasons"] else "")
+    lines = [
+        f"Alert {a['alert_id']}: {status} on the night of {a['as_of']}; opened {a['opened_on']}, "
+        f"last new or changed {a['last_change_on']}.",
+        f"Patient {a['patient_id']}: {pair}, {a['severity']} (rule {a['rule_id']}); clinical significance "
+        f"{a['clinical_significance']} ({indicator_label('clinical_significance', a['clinical_significance'] or '', '?')}).",
+        f"Priority {a['priority']:.1f} = {_parts_long(a['priority_parts'])}.",
+    ]
+    if a["kind"] == "washout":
+        first = a["ingredient_a"] if a["initiation_order"] == "a_first" else a["ingredient_b"]
+        second = a["ingredient_b"] if first == a["ingredient_a"] else a["ingredient_a"]
+        lines.append(
+            f"Washout: {second} started on {a['first_overlap_date']}, "
+            f"{washout_words(a['washout_gap_days'], first)} of the rule."
+        )
+    else:
+        lines.append(
+            f"Overlap: {a['overlap_days']} day(s) covered together between {a['first_overlap_date']} and "
+            f"{a['last_overlap_date']} (longest run {a['longest_overlap_days']} days)."
+        )
+    lines.append(
+        f"NCPDP-style DUR: reason {a['reason_for_service']} (drug-drug interaction); other prescriber "
+        f"indicator {a['other_prescriber_indicator']} "
+        f"({indicator_label('other_prescriber_indicator', a['other_prescriber_indicator'] or '0')}); "
+        f"other pharmacy indicator {a['other_pharmacy_indicator']} "
+        f"({indicator_label('other_pharmacy_indicator', a['other_pharmacy_indicator'] or '0')}); current drug "
+        f"{a['current_drug']}; previous fill of {a['other_drug']} on {a['previous_fill_date']}, quantity "
+        f"{_number(a['previous_fill_quantity'])}."
+    )
+    lines.append(
+        f"Prescribers: {a['ingredient_a']} {_ids(a['prescriber_ids_a'])}; {a['ingredient_b']} "
+        f"{_ids(a['prescriber_ids_b'])}. Pharmacies: {a['ingredient_a']} {_ids(a['pharmacy_ids_a'])}; "
+        f"{a['ingredient_b']} {_ids(a['pharmacy_ids_b'])}. Serotonergic prescribers in the window: "
+        f"{a['n_serotonergic_prescribers']}."
+    )
+    if a["quiet"]:
+        until = f" until the night of {a['snooze_until']} or" if a["snooze_until"] else ""
+        lines.append(f"Quiet: acted on since it last changed; off the worklist{until} until it changes.")
+    lines = [w for line in lines for w in textwrap.wrap(line, WIDTH, subsequent_indent="  ")]
+
+    lines += ["", f"Fills of {a['ingredient_a']} and {a['ingredient_b']} (* = covers the alert):"]
+    fills = [
+        (
+            "*" if f["in_alert"] else "", str(f["fill_date"]), f["ingredient"] + (" ~" if f.get("mapped_by") == "name_approx" else ""),
+            f"{f['fill_date']}..{f['supply_end']}", str(f["days_supply"] if f["days_supply"] is not None else ""),
+            _number(f["quantity"]), f["prescriber_id"] or "unknown", f["pharmacy_id"] or "unknown",
+            f["claim_status"] or "", f["claim_id"],
+            f"{f['episode_start']}..{f['episode_end']}" if f["episode_start"] else "",
+        )
+        for f in detail.fills
+    ]  # fmt: skip
+    header = ("", "fill date", "drug", "covers", "days", "qty", "prescriber", "pharmacy", "status", "claim",
+              "episode")  # fmt: skip
+    lines += table(header, fills) if fills else ["  none found in the warehouse"]
+    if any(f.get("mapped_by") == "name_approx" for f in detail.fills):
+        lines.append("  ~ name matched approximately (a misspelt or foreign name): check the claim.")
+
+    lines += [
+        "",
+        f"Rule {rule.get('rule_id')} ({rule.get('severity', '?')}, {rule.get('rule_set', '?')} rules):",
+    ]
+    for key, name in (("mechanism", "Mechanism"), ("clinical_guidance", "What to do"), ("source", "Sources"),
+                      ("verification_note", "Still to verify")):  # fmt: skip
+        if rule.get(key):
+            lines += textwrap.wrap(
+                f"{name}: {rule[key]}", WIDTH, initial_indent="  ", subsequent_indent="      "
+            )
+
+    lines += ["", "History:"]
+    lines += table(
+        ("night", "status", "why", "severity", "priority", "kind", "overlap days"),
+        [
+            (str(h["as_of"]), h["status"], _reasons(h["status_reasons"]), h["severity"] or "", f"{h['priority']:.1f}",
+             h["kind"] or "", str(h["overlap_days"]))
+            for h in detail.history
+        ],
+    )  # fmt: skip
+    lines += ["", "Actions:"]
+    if detail.actions:
+        lines += table(
+            ("acted at", "operator", "night", "action", "result", "response", "snooze until", "note"),
+            [
+                (
+                    str(x["acted_at"]), x["operator"], str(x["night"]),
+                    f"{x['action_code']} {label('professional_service', x['action_code'])}",
+                    f"{x['result_code']} {label('result_of_service', x['result_code'])}" if x["result_code"] else "",
+                    x["response"] or "", str(x["snooze_until"] or ""), x["note"] or "",
+                )
+                for x in detail.actions
+            ],
+        )  # fmt: skip
+    else:
+        lines.append("  none yet (serosurv alerts act ALERT_ID --action CODE --operator NAME)")
+    return "\n".join(lines)
+
+
+def recorded_action(stored: dict[str, Any]) -> str:
+    from serosurv.core.vocabularies import label
+
+    what = f"{stored['action_code']} ({label('professional_service', stored['action_code'])})"
+    if stored["result_code"]:
+        what += f", result {stored['result_code']} ({label('result_of_service', stored['result_code'])})"
+    if stored["response"]:
+        what += f", prescriber response {stored['response']}"
+    until = f"until the night of {stored['snooze_until']} or " if stored["snooze_until"] else "until "
+    return (
+        f"Recorded {what} on alert {stored['alert_id']} by {stored['operator']} at {stored['acted_at']}; "
+        f"it stays off the worklist {until}it changes."
+    )
+
+
+def codes(frame) -> str:
+    lines: list[str] = []
+    for (_, title), group in frame.group_by(["vocabulary", "title"], maintain_order=True):
+        lines.append(f"{title[0].upper()}{title[1:]}:")
+        lines.extend(f"  {code:<18} {label}" for code, label in group.select("code", "label").iter_rows())
+        sources = sorted(set(group["source"]))
+        lines.extend(
+            textwrap.wrap(
+                f"Source: {'; '.join(sources)}", WIDTH, initial_indent="  ", subsequent_indent="    "
+            )
+        )
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def query_result(frame, fmt: str = "table") -> str:
+    if fmt == "csv":
+        return frame.write_csv().rstrip("\n")
+    if fmt == "json":
+        return json.dumps(frame.to_dicts(), default=str, indent=2)
+    if frame.width == 0:
+        return "(no rows)"
+    rows = [tuple("" if v is None else v for v in row) for row in frame.iter_rows()]
+    return "\n".join([*table(tuple(frame.columns), rows), "", f"{frame.height:,} row(s)."])
