@@ -124,12 +124,18 @@ def connect(
     except duckdb.IOException as exc:
         raise SerosurvError(f"Cannot open the warehouse {path}: {exc}".splitlines()[0]) from None
     # DuckDB's own default is 80% of RAM; leave room for Python, Polars and the OS, and spill instead.
-    con.execute(f"SET memory_limit = '{memory_limit or default_memory_limit()}'")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
+    # (Settings are bound, not formatted in: connect(config=...) would refuse a second connection to
+    # the same file with other settings.)
+    try:
+        con.execute("set memory_limit = $limit", {"limit": memory_limit or default_memory_limit()})
+        if threads:
+            con.execute("set threads = $threads", {"threads": int(threads)})
+    except duckdb.Error as exc:
+        con.close()
+        raise SerosurvError(f"Cannot use the warehouse settings: {str(exc).splitlines()[0]}") from None
     if temp_directory:
         Path(temp_directory).mkdir(parents=True, exist_ok=True)
-        con.execute("SET temp_directory = $d", {"d": str(temp_directory)})
+        con.execute("set temp_directory = $d", {"d": str(temp_directory)})
     ensure_schema(con)
     return con
 
@@ -210,6 +216,20 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the warehouse has `table` (tables a later release added may be missing from old files)."""
+    found = con.execute(
+        "select count(*) from duckdb_tables() where table_name = $t and database_name = current_database()",
+        {"t": table},
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """The number of rows in `table` (a name from SCHEMA or the engine's own tables, never user text)."""
+    return con.execute(f"select count(*) from {table}").fetchall()[0][0]
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
