@@ -134,13 +134,7 @@ def map_drugs(night: Night) -> None:
 
 def register_rules(night: Night) -> None:
     """The active rule pairs, and which of their ingredients count toward serotonergic burden."""
-    serotonergic = frozenset(
-        name
-        for name, agent in night.ruleset.agents.items()
-        if not agent.serotonergic_role.startswith("not serotonergic")
-        and name in night.ruleset.serotonergic_ingredients()
-    )
-    engine.register_rules(night.con, night.ruleset.pair_table(), serotonergic)
+    engine.register_rules(night.con, night.ruleset.pair_table(), night.ruleset.burden_ingredients())
 
 
 @task(name="episodes", cache_policy=NO_CACHE)

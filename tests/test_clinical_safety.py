@@ -391,3 +391,17 @@ def test_a_misspelt_name_still_alerts_and_the_alert_says_it_was_matched_approxim
     ) == [("contraindicated", "phenelzine", "sertraline", ["setraline 50mg"])]
     card = audit._alert_card(audit._worklist(con)[0], None)
     assert "Name matched approximately" in card and "setraline 50mg" in card
+
+
+def test_alerts_show_marks_the_fill_whose_name_was_matched_approximately(rulesets):
+    ruleset = rulesets["us"]
+    con = warehouse_with(
+        [Fill("Nardil 15 mg", "2025-03-01", 60), Fill("setraline 50mg", "2025-03-10", 30)], ruleset
+    )
+    alert_night(con, ruleset, "2025-03-20")
+    ((alert_id,),) = rows(con, "SELECT alert_id FROM alerts")
+    fills = alerts.alert_detail(con, alert_id)["fills"]
+    assert sorted((f["product"], f["ingredient"], f["mapped_by"]) for f in fills) == [
+        ("Nardil 15 mg", "phenelzine", "name"),
+        ("setraline 50mg", "sertraline", "name_approx"),
+    ]

@@ -548,3 +548,32 @@ def test_side_exclusions_leave_ingredients_out(ruleset):
     r86 = next(rule for rule in ruleset.rules if rule.rule_id == "R86")
     assert "lithium" not in {m.ingredient for m in r86.members_b}
     assert "sertraline" in {m.ingredient for m in r86.members_b}
+
+
+def test_burden_membership_is_a_checked_column_of_agents_csv(tmp_path):
+    ruleset = load_rules()
+    burden = ruleset.burden_ingredients()
+    assert {"sertraline", "tramadol", "phenelzine", "linezolid"} <= burden
+    assert not {"zolpidem", "pseudoephedrine"} & burden  # not serotonergic: never part of a burden period
+    assert burden <= ruleset.serotonergic_ingredients()
+    assert all(ruleset.agents[name].counts_toward_burden for name in burden)
+    folder, line = _break(
+        tmp_path, "agents.csv", "serotonergic (strong),yes,SSRI", "serotonergic (strong),maybe,SSRI"
+    )
+    _assert_error(folder, "agents.csv", line, "counts_toward_burden", "'maybe' is not yes or no")
+    folder, line = _break(
+        tmp_path / "b", "agents.csv", "not serotonergic (comparator),no", "not serotonergic (comparator),yes"
+    )
+    _assert_error(
+        folder,
+        "agents.csv",
+        line,
+        "counts_toward_burden",
+        "is 'not serotonergic \\(comparator\\)' but counts",
+    )
+    folder = _copy_rules(tmp_path / "c")  # tramadol stops counting: burden loses it, nothing else
+    text = (folder / "agents.csv").read_text(encoding="utf-8").splitlines()
+    index = next(i for i, row in enumerate(text) if row.startswith("tramadol,"))
+    text[index] = text[index].replace(",yes,", ",no,", 1)
+    (folder / "agents.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
+    assert load_rules(folder).burden_ingredients() == burden - {"tramadol"}

@@ -2,7 +2,7 @@
 
 A night (`update_alerts`) turns tonight's current interactions into alert states, one row per alert in
 `alert_history` (keyed by night), and rebuilds `alerts` (each alert's latest state and latest action).
-The rules are in sql/marts/alerts_tonight.sql; in short:
+The rules are in sql/marts/alert_history.sql; in short:
 
 * Identity. A current interaction continues an open alert of the same patient and ingredient pair when
   their windows overlap or lie within `merge_gap_days` of each other, whatever its kind or first date:
@@ -38,9 +38,18 @@ from serosurv.core.errors import SerosurvError
 from serosurv.core.severity import SEVERITY_RANK as SEVERITIES
 from serosurv.core.severity import clinical_significance
 from serosurv.core.vocabularies import check_code, label
-from serosurv.core.warehouse import rows, scalar
+from serosurv.core.warehouse import has_table
 from transforms.runs import latest_success
-from transforms.sql import sql_text
+from transforms.sql import (
+    create_table,
+    fetch,
+    fetch_dicts,
+    fetch_frame,
+    fetch_one,
+    insert_into,
+    replace_rows,
+    run,
+)
 
 DEFAULT_OVERLAP_GROWTH_DAYS = 30  # config key alerts.overlap_growth_days
 DEFAULT_MERGE_GAP_DAYS = 30  # config key interactions.merge_gap_days
@@ -69,9 +78,12 @@ def update_alerts(
     """
     growth = _growth_days(settings, overlap_growth_days)
     _adopt_legacy_history(con)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE alert_candidates AS {sql_text('marts/alerts_candidates.sql')}",
+    create_table(
+        con,
+        "alert_candidates",
+        "intermediate/int_alert_candidates.sql",
         {"as_of": as_of, "lookback_days": settings.lookback_days},
+        temp=True,
     )
     weights = asdict(getattr(settings, "priority", PriorityWeights()))
     _classify_night(con, run_id, as_of, growth, merge_gap_days, weights)
@@ -80,11 +92,7 @@ def update_alerts(
     refresh_alerts(con)
     return {
         f"alerts_{status}": n
-        for status, n in rows(
-            con,
-            "SELECT status, count(*) FROM alert_history WHERE as_of = $as_of GROUP BY ALL ORDER BY ALL",
-            {"as_of": as_of},
-        )
+        for status, n in fetch(con, "analyses/alert_status_counts.sql", {"as_of": as_of})
     }
 
 
@@ -123,9 +131,11 @@ def _classify_night(
     weights: dict[str, float],
 ) -> None:
     """Replace the night's rows with its classification of the temp table `alert_candidates`."""
-    con.execute("DELETE FROM alert_history WHERE as_of = $as_of", {"as_of": as_of})
-    con.execute(
-        f"INSERT INTO alert_history BY NAME {sql_text('marts/alerts_tonight.sql')}",
+    con.execute("delete from alert_history where as_of = $as_of", {"as_of": as_of})
+    insert_into(
+        con,
+        "alert_history",
+        "marts/alert_history.sql",
         {
             "as_of": as_of,
             "run_id": run_id,
@@ -144,71 +154,29 @@ def _replay_after(
 
     Later nights are those in `alert_history` or with a successful run. Nights written before
     snapshots existed (an open alert without one) are left as they were."""
-    later = rows(
-        con,
-        """
-        SELECT as_of FROM alert_history WHERE as_of > $night
-        UNION SELECT as_of FROM runs WHERE status = 'success' AND as_of > $night
-        ORDER BY as_of
-        """,
-        {"night": night},
-    )
-    for (as_of,) in later:
-        legacy = scalar(
-            con,
-            "SELECT count(*) FROM alert_history WHERE as_of = $d AND status <> 'resolved' AND snapshot IS NULL",
-            {"d": as_of},
-        )
-        if legacy:
+    for later in fetch_dicts(con, "analyses/alert_nights_after.sql", {"night": night}):
+        if later["before_snapshots"]:
             continue
-        run_id = scalar(
+        create_table(
             con,
-            """
-            SELECT coalesce(
-                (SELECT any_value(run_id) FROM alert_history WHERE as_of = $d),
-                (SELECT arg_max(run_id, finished_at) FROM runs WHERE as_of = $d AND status = 'success'))
-            """,
-            {"d": as_of},
+            "alert_candidates",
+            "intermediate/int_alert_candidates__replayed.sql",
+            {"as_of": later["as_of"]},
+            temp=True,
         )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE alert_candidates AS SELECT s.* FROM "
-            "(SELECT unnest(snapshot) AS s FROM alert_history WHERE as_of = $d AND snapshot IS NOT NULL)",
-            {"d": as_of},
-        )
-        _classify_night(con, run_id or f"replay-{as_of}", as_of, growth, merge_gap_days, weights)
+        run_id = later["run_id"] or f"replay-{later['as_of']}"
+        _classify_night(con, run_id, later["as_of"], growth, merge_gap_days, weights)
 
 
 def refresh_alerts(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild `alerts`: every alert at its latest night, with its latest action and whether it is quiet."""
-    latest_night = scalar(con, "SELECT max(as_of) FROM alert_history")
-    con.execute("DELETE FROM alerts")
-    if latest_night is not None:
-        con.execute(
-            f"INSERT INTO alerts BY NAME {sql_text('marts/alerts_latest.sql')}",
-            {"latest_night": latest_night},
-        )
+    replace_rows(con, "alerts", "marts/alerts.sql")
 
 
 def _adopt_legacy_history(con: duckdb.DuckDBPyConnection) -> None:
     """History rows written before alerts kept their state get it from `alerts` (latest state only)."""
-    if not scalar(con, "SELECT count(*) FROM alert_history WHERE patient_id IS NULL"):
-        return
-    con.execute(
-        """
-        UPDATE alert_history AS h SET
-            patient_id = a.patient_id, ingredient_a = a.ingredient_a, ingredient_b = a.ingredient_b,
-            rule_id = a.rule_id, kind = a.kind, first_overlap_date = a.first_overlap_date,
-            last_overlap_date = a.last_overlap_date, overlap_days = a.overlap_days,
-            cross_prescriber = a.cross_prescriber, cross_pharmacy = a.cross_pharmacy,
-            severity_rank = list_position($levels, h.severity),
-            baseline_overlap_days = a.overlap_days,
-            opened_on = (SELECT min(f.as_of) FROM alert_history AS f WHERE f.alert_id = h.alert_id),
-            last_change_on = (SELECT min(f.as_of) FROM alert_history AS f WHERE f.alert_id = h.alert_id)
-        FROM alerts AS a
-        WHERE h.alert_id = a.alert_id AND h.patient_id IS NULL
-        """,
-        {"levels": sorted(SEVERITIES, key=SEVERITIES.get)},  # list_position: rank 1 first
-    )
+    # list_position gives rank 1 to the first severity: lowest rank first.
+    run(con, "marts/alert_history__adopt_legacy.sql", {"levels": sorted(SEVERITIES, key=SEVERITIES.get)})
 
 
 # ---------------------------------------------------------------------------- vocabularies and actions
@@ -217,18 +185,9 @@ def _adopt_legacy_history(con: duckdb.DuckDBPyConnection) -> None:
 def resolve_alert_id(con: duckdb.DuckDBPyConnection, text: str) -> str:
     """The full alert id for an id or an unambiguous prefix of at least 6 characters."""
     wanted = text.strip().lower()
-    if scalar(con, "SELECT count(*) FROM alerts WHERE alert_id = $id", {"id": wanted}):
+    found = [found["alert_id"] for found in fetch_dicts(con, "analyses/alert_lookup.sql", {"id": wanted})]
+    if wanted in found:
         return wanted
-    found = (
-        [
-            a
-            for (a,) in rows(
-                con, "SELECT alert_id FROM alerts WHERE starts_with(alert_id, $p)", {"p": wanted}
-            )
-        ]
-        if len(wanted) >= 6
-        else []
-    )
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
@@ -259,7 +218,7 @@ def record_action(
     if not operator or not operator.strip():
         raise SerosurvError("--operator must name who took the action.")
     alert_id = resolve_alert_id(con, alert_id)
-    night, status = rows(con, "SELECT as_of, status FROM alerts WHERE alert_id = $id", {"id": alert_id})[0]
+    night, status = fetch(con, "analyses/alert_lookup.sql", {"id": alert_id})[0][1:]
     if snooze_until is not None and snooze_until <= night:
         raise SerosurvError(
             f"--snooze-until {snooze_until} must be after the alert's latest night ({night}); "
@@ -278,27 +237,15 @@ def record_action(
         "note": note,
         "snooze_until": snooze_until,
     }
-    columns = ", ".join(stored)
-    con.execute(
-        f"INSERT INTO alert_actions ({columns}) VALUES ({', '.join('$' + k for k in stored)})", stored
-    )
+    run(con, "marts/alert_actions__record.sql", stored)
     refresh_alerts(con)
     return stored
 
 
 def export_actions(con: duckdb.DuckDBPyConnection, out: Path) -> int:
     """Every action, oldest first, with its labels and the alert's patient and pair, as CSV; the count."""
-    cursor = con.execute(
-        """
-        SELECT x.action_id, x.alert_id, a.patient_id, a.ingredient_a, a.ingredient_b, a.severity,
-               x.acted_at, x.operator, x.night, x.status_at_action, x.action_code, x.result_code,
-               x.response, x.snooze_until, x.note
-        FROM alert_actions AS x LEFT JOIN alerts AS a USING (alert_id)
-        ORDER BY x.acted_at, x.action_id
-        """
-    )
-    names = [d[0] for d in cursor.description]
-    records = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    actions = fetch_frame(con, "analyses/alert_actions_export.sql")
+    names, records = actions.columns, actions.rows(named=True)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = [*names[:11], "action_label", "result_code", "result_label", "response", "response_label",
@@ -350,19 +297,9 @@ def worklist(
         if not rank:
             raise SerosurvError(f"'{min_severity}' is not a severity; use {', '.join(SEVERITIES)}.")
     unreviewed = unreviewed_min_rank if not explicit and not include_all else 0
-    return _dicts(
+    return fetch_dicts(
         con,
-        """
-        SELECT *, CASE WHEN status = 'resolved' AND never_reviewed AND coalesce(severity_rank, 0) >= $keep
-                       AND $keep > 0 THEN 'resolved, never reviewed' ELSE status END AS status_label
-        FROM alerts
-        WHERE coalesce(severity_rank, 0) >= $rank
-          AND ((list_contains($statuses, status) AND ($all OR NOT quiet))
-               OR ($unreviewed > 0 AND status = 'resolved' AND never_reviewed
-                   AND coalesce(severity_rank, 0) >= $unreviewed))
-        ORDER BY coalesce(severity_rank, 0) DESC, priority DESC,
-                 list_position(['new', 'changed', 'ongoing', 'resolved'], status), alert_id
-        """,
+        "analyses/alert_worklist.sql",
         {"statuses": statuses, "rank": rank, "all": include_all, "unreviewed": unreviewed,
          "keep": unreviewed_min_rank},
     )  # fmt: skip
@@ -380,42 +317,18 @@ def unreviewed_rank(con: duckdb.DuckDBPyConnection) -> int:
 def alert_detail(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any]:
     """Everything `alerts show` prints: the alert, its fills, its rule, its history and actions."""
     alert_id = resolve_alert_id(con, alert_id)
-    alert = _dicts(con, "SELECT * FROM alerts WHERE alert_id = $id", {"id": alert_id})[0]
-    fills = _dicts(
+    alert = fetch_one(con, "analyses/alert.sql", {"id": alert_id})
+    fills = fetch_dicts(
         con,
-        """
-        SELECT c.fill_date, fi.ingredient,
-               coalesce(c.end_date, c.fill_date + c.days_supply - 1) AS supply_end,
-               c.days_supply, c.quantity, c.prescriber_id, c.pharmacy_id, c.claim_status, c.claim_id,
-               coalesce(c.drug_name, c.ndc, c.rxcui) AS product,
-               list_contains(list_concat($claims_a, $claims_b), c.claim_id) AS in_alert,
-               e.episode_start, e.episode_end
-        FROM claims AS c
-        JOIN fill_ingredients AS fi ON fi.claim_id = c.claim_id
-        LEFT JOIN episodes AS e
-            ON e.patient_id = c.patient_id AND e.ingredient = fi.ingredient AND list_contains(e.claim_ids, c.claim_id)
-        WHERE c.patient_id = $patient AND fi.ingredient IN ($a, $b) AND c.fill_date <= $night
-          AND coalesce(c.end_date, c.fill_date + c.days_supply - 1) >= $since
-        ORDER BY c.fill_date, fi.ingredient, c.claim_id
-        """,
+        "analyses/alert_fills.sql",
         {
             "patient": alert["patient_id"], "a": alert["ingredient_a"], "b": alert["ingredient_b"],
             "night": alert["as_of"], "claims_a": alert["claim_ids_a"] or [], "claims_b": alert["claim_ids_b"] or [],
             "since": date.fromordinal(alert["first_overlap_date"].toordinal() - 180),
         },
     )  # fmt: skip
-    history = _dicts(
-        con,
-        """
-        SELECT as_of, run_id, status, status_reasons, severity, priority, kind, overlap_days,
-               last_overlap_date, prescriber_ids_a, prescriber_ids_b, pharmacy_ids_a, pharmacy_ids_b
-        FROM alert_history WHERE alert_id = $id ORDER BY as_of
-        """,
-        {"id": alert_id},
-    )
-    actions = _dicts(
-        con, "SELECT * FROM alert_actions WHERE alert_id = $id ORDER BY acted_at, action_id", {"id": alert_id}
-    )
+    history = fetch_dicts(con, "analyses/alert_nights.sql", {"id": alert_id})
+    actions = fetch_dicts(con, "analyses/alert_actions_of_alert.sql", {"id": alert_id})
     return {"alert": alert, "fills": fills, "rule": _rule(con, alert["rule_id"]), "history": history,
             "actions": actions}  # fmt: skip
 
@@ -424,10 +337,10 @@ def _rule(con: duckdb.DuckDBPyConnection, rule_id: str | None) -> dict[str, Any]
     """The rule from the warehouse's rules_catalog (the rules the nights used), else from rules/."""
     if rule_id is None:
         return {}
-    if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rules_catalog'"):
-        found = _dicts(con, "SELECT * FROM rules_catalog WHERE rule_id = $r", {"r": rule_id})
+    if has_table(con, "rules_catalog"):
+        found = fetch_one(con, "analyses/rule.sql", {"rule_id": rule_id})
         if found:
-            return found[0]
+            return found
     from serosurv.core.rules import load_rules
 
     for rule in load_rules(include_related=True).rules:
@@ -436,12 +349,6 @@ def _rule(con: duckdb.DuckDBPyConnection, rule_id: str | None) -> dict[str, Any]
                     "verification_note")  # fmt: skip
             return {key: getattr(rule, key) for key in keys}
     return {"rule_id": rule_id}
-
-
-def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> list[dict]:
-    cursor = con.execute(sql, params or {})
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def to_json(records: list[dict[str, Any]]) -> str:

@@ -47,6 +47,7 @@ AGENT_COLUMNS = (
     "atc_codes",
     "brand_names",
     "serotonergic_role",
+    "counts_toward_burden",
     "rule_groups",
     "washout_days_before_maoi",
     "washout_days_after_maoi",
@@ -92,6 +93,7 @@ class Agent:
     atc_codes: tuple[str, ...]
     brand_names: str
     serotonergic_role: str
+    counts_toward_burden: bool  # a serotonergic agent that counts in serotonergic_burden (3+ at once)
     rule_groups: tuple[str, ...]
     washout_days_before_maoi: int | None
     washout_days_after_maoi: int | None
@@ -241,6 +243,14 @@ class RuleSet:
     def default_routes(self) -> dict[str, str]:
         """Ingredients whose fills without a known route are taken as one route (methylene blue: iv)."""
         return {name: a.default_route for name, a in self.agents.items() if a.default_route}
+
+    def burden_ingredients(self) -> frozenset[str]:
+        """The ingredients that count toward serotonergic burden: agents.csv `counts_toward_burden`, among
+        the ingredients the active rules name."""
+        named = self.serotonergic_ingredients()
+        return frozenset(
+            name for name, agent in self.agents.items() if agent.counts_toward_burden and name in named
+        )
 
     def serotonergic_ingredients(self) -> frozenset[str]:
         """Ingredients named (directly or via a group) by any rule of the active sets."""
@@ -541,6 +551,17 @@ def _load_agents(path: Path) -> dict[str, Agent]:
                 f"route '{default_route}' is not one of this agent's routes_that_matter",
                 "list it there first or leave default_route empty",
             )
+        burden = r["counts_toward_burden"].strip().lower()
+        if burden not in ("yes", "no"):
+            raise rows.error(line, "counts_toward_burden", f"'{r['counts_toward_burden']}' is not yes or no",
+                             "write yes for a serotonergic agent, no otherwise")  # fmt: skip
+        if burden == "yes" and r["serotonergic_role"].startswith("not serotonergic"):
+            raise rows.error(
+                line,
+                "counts_toward_burden",
+                f"agent '{name}' is '{r['serotonergic_role']}' but counts toward serotonergic burden",
+                "write no, or correct serotonergic_role",
+            )
         agents[name] = Agent(
             ingredient=name,
             drug_class=r["drug_class"],
@@ -549,6 +570,7 @@ def _load_agents(path: Path) -> dict[str, Agent]:
             atc_codes=_split(r["atc_codes"]),
             brand_names=r["brand_names"],
             serotonergic_role=r["serotonergic_role"],
+            counts_toward_burden=burden == "yes",
             rule_groups=_split(r["rule_groups"]),
             washout_days_before_maoi=_agent_days(rows, line, "washout_days_before_maoi", r),
             washout_days_after_maoi=_agent_days(rows, line, "washout_days_after_maoi", r),

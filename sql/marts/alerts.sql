@@ -1,9 +1,9 @@
 -- `alerts`: every alert at its latest night (from alert_history), with its first and last run and
 -- its latest action. An alert is quiet (off the default worklist) when its latest action was taken
 -- on or after the night it was last new or changed, unless that action's snooze date has come
--- (snooze_until <= $latest_night, the newest night in the warehouse): a change, or the end of a
+-- (snooze_until <= the newest night in the warehouse): a change, or the end of a
 -- snooze, puts it back. `never_reviewed`: no action was ever recorded on the alert (a resolved one that
--- is also contraindicated stays on the worklist until someone acts on it). Parameter: $latest_night.
+-- is also contraindicated stays on the worklist until someone acts on it). No parameters.
 with latest as (
     select *
     from alert_history
@@ -34,7 +34,7 @@ select
     last_action.snooze_until,
     coalesce(
         last_action.night >= latest.last_change_on
-        and (last_action.snooze_until is null or last_action.snooze_until > $latest_night::date),
+        and (last_action.snooze_until is null or last_action.snooze_until > (select max(as_of) from alert_history)),
         false
     ) as quiet,
     last_action.alert_id is null as never_reviewed

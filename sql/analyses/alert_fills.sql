@@ -1,0 +1,32 @@
+-- The fills behind one alert (`serosurv alerts show`): every fill of the patient of either ingredient
+-- up to the alert's night whose supply reaches $since or later, with its episode, how its drug was
+-- mapped (mapped_by 'name_approx': an approximate name match), and whether the alert names it.
+-- Parameters: $patient, $a, $b (the ingredients), $night, $since, $claims_a, $claims_b.
+select
+    claims.fill_date,
+    fill_ingredients.ingredient,
+    fill_ingredients.mapped_by,
+    coalesce(claims.end_date, claims.fill_date + claims.days_supply - 1) as supply_end,
+    claims.days_supply,
+    claims.quantity,
+    claims.prescriber_id,
+    claims.pharmacy_id,
+    claims.claim_status,
+    claims.claim_id,
+    coalesce(claims.drug_name, claims.ndc, claims.rxcui) as product,
+    list_contains(list_concat($claims_a, $claims_b), claims.claim_id) as in_alert,
+    episodes.episode_start,
+    episodes.episode_end
+from claims
+inner join fill_ingredients on claims.claim_id = fill_ingredients.claim_id
+left join episodes
+    on
+        claims.patient_id = episodes.patient_id
+        and fill_ingredients.ingredient = episodes.ingredient
+        and list_contains(episodes.claim_ids, claims.claim_id)
+where
+    claims.patient_id = $patient
+    and fill_ingredients.ingredient in ($a, $b)
+    and claims.fill_date <= $night
+    and coalesce(claims.end_date, claims.fill_date + claims.days_supply - 1) >= $since
+order by claims.fill_date, fill_ingredients.ingredient, claims.claim_id
