@@ -164,7 +164,11 @@ def run_and_kill(point: KillPoint, claims: Path, patients: Path, out: Path, pref
         command = [sys.executable, "-c", HOOKS.replace("{point}", point.hook), *args]
     else:
         command = [str(ROOT / ".venv" / "bin" / "serosurv"), *args]
-    env = os.environ | {"DO_NOT_TRACK": "1", "PREFECT_HOME": str(prefect_home),
+    # The session's Prefect API serves every run (a killed run takes no server down with it, and no
+    # run pays the temporary server's start).
+    from prefect.settings import PREFECT_API_URL
+
+    env = os.environ | {"DO_NOT_TRACK": "1", "PREFECT_HOME": str(prefect_home), "PREFECT_API_URL": PREFECT_API_URL.value(),
                         "PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}  # fmt: skip
     started = time.monotonic()
     process = subprocess.Popen(

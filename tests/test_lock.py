@@ -127,12 +127,6 @@ def test_many_processes_racing_never_write_at_the_same_time(tmp_path):
     assert not lock_path(warehouse).exists()
 
 
-def _run_is_wired() -> bool:
-    sources = (ROOT / "flows" / "nightly.py", ROOT / "serosurv" / "api.py")
-    return any("warehouse_lock" in path.read_text() for path in sources)
-
-
-@pytest.mark.skipif(not _run_is_wired(), reason="warehouse_lock is not wired into the run yet")
 def test_serosurv_run_on_a_locked_warehouse_exits_2_with_the_holder(tmp_path):
     warehouse = tmp_path / "serosurv.duckdb"
     claims = tmp_path / "claims.csv"
