@@ -41,10 +41,13 @@ def writing(warehouse: Path | str | None) -> Iterator[duckdb.DuckDBPyConnection]
 
 def query(sql: str, warehouse: Path | str | None = None) -> pl.DataFrame:
     """The result of one read-only SQL statement on the warehouse, e.g.
-    `query("select * from alerts order by priority desc limit 10")`. Writing statements are refused."""
+    `query("select * from alerts order by priority desc limit 10")`. Statements that write (to the warehouse
+    or to any file) are refused; `serosurv query --format csv` writes the result where you redirect it."""
     if not sql or not sql.strip():
         raise SerosurvError('Give the SQL to run, e.g. serosurv query "select count(*) from claims".')
     with reading(warehouse) as con:
+        # Read-only means nothing is written anywhere: no COPY to a file, no ATTACH, no other file read.
+        con.execute("set enable_external_access = false")
         try:
             return con.sql(sql).pl()
         except AttributeError:  # a statement that returns no rows (a PRAGMA, SET)

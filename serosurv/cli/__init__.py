@@ -400,7 +400,7 @@ def _run_night(args: argparse.Namespace) -> str:
         )  # fmt: skip
     if args.command == "demo":
         print(f"Generating {args.patients:,} synthetic patients and running the night ...", file=sys.stderr)
-        return text.night(api.demo(args.out, patients=args.patients, seed=args.seed))
+        return text.night(api.demo(args.out, patients=args.patients, seed=args.seed), explore=True)
     outcome = api.serve(args.config, dry_run=args.dry_run, once=args.once, as_of=args.as_of)
     if isinstance(outcome, str):
         return outcome

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,9 @@ def wrapped(label: str, text: str, indent: int = 2) -> list[str]:
 # ---------------------------------------------------------------------------- nights
 
 
-def night(result: NightResult) -> str:
+def night(result: NightResult, explore: bool = False) -> str:
+    """A night's summary; `explore` adds the commands that read its warehouse (the demo's is not the
+    default one)."""
     counts = result.counts
     lines = [
         f"Night {result.as_of} (run {result.run_id}): {counts.get('rows_read', 0):,} rows read, "
@@ -80,6 +83,13 @@ def night(result: NightResult) -> str:
         lines.append(f"Quality dashboard: {result.dashboard}")
     if result.warehouse:
         lines.append(f"Warehouse: {result.warehouse}")
+    if explore and result.warehouse:
+        where = shlex.quote(str(result.warehouse))
+        lines += [
+            "Explore it:",
+            f"  serosurv alerts list --warehouse {where}",
+            f'  serosurv query "select severity, status, count(*) from alerts group by all" --warehouse {where}',
+        ]
     return "\n".join(lines)
 
 
