@@ -56,12 +56,20 @@ def statement(name: str, inputs: dict[str, str] | None = None) -> str:
     """The statement in sql/NAME; each of `inputs` (relation -> file) is defined by the SELECT in that
     file as a common table expression, for an input computed on the fly rather than stored first (not
     materialised: it streams into the statement as a subquery would)."""
+    text = sql_text(name)
     if not inputs:
-        return sql_text(name)
+        return text
     ctes = ",\n".join(
         f"{relation} as not materialized (\n{sql_text(file)}\n)" for relation, file in inputs.items()
     )
-    return f"with {ctes}\nselect * from (\n{sql_text(name)}\n)"
+    lines = text.splitlines(keepends=True)
+    header = 0
+    while header < len(lines) and (not lines[header].strip() or lines[header].lstrip().startswith("--")):
+        header += 1
+    body = "".join(lines[header:])
+    if body[:4].lower() == "with" and body[4:5].isspace():  # the file's own CTEs follow the inputs
+        return f"with {ctes},\n{body[5:]}"
+    return f"with {ctes}\n{body}"
 
 
 def create_macros(con: duckdb.DuckDBPyConnection, *macros: str) -> None:
@@ -159,10 +167,14 @@ def copy_to(
     target: Path | str,
     params: dict[str, Any] | None = None,
     options: str = "format parquet",
+    inputs: dict[str, str] | None = None,
 ) -> None:
     """Write the result of the query in sql/NAME to the file (or, partitioned, folder) `target`.
-    `options` are COPY options chosen by the caller, never values from data."""
-    con.execute(f"copy (\n{sql_text(name)}\n) to {sql_literal(str(target))} ({options})", params or {})
+    `options` are COPY options chosen by the caller, never values from data; `inputs` as for
+    `statement`."""
+    con.execute(
+        f"copy (\n{statement(name, inputs)}\n) to {sql_literal(str(target))} ({options})", params or {}
+    )
 
 
 def copy_table(con: duckdb.DuckDBPyConnection, table: str, target: Path | str) -> None:
