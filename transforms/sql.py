@@ -5,7 +5,8 @@ a `--` header saying what it builds or returns, its parameters (`$name`) and its
 
 - `sql/staging/stg_*.sql`, `sql/intermediate/int_*.sql`: a SELECT named after the table it builds, with
   the layer's prefix (`int_candidate_claims.sql` builds `candidate_claims`; staging tables keep the
-  prefix in their names: `stg_repeats.sql` builds `stg_repeats`, `stg_claims.sql` fills `claims`).
+  prefix in their names: `stg_repeats.sql` builds `stg_repeats`; `stg_claims.sql` fills the contract
+  table `claims`). An input adapter's mapping is staging too (`stg_<format>_claims.sql`).
 - `sql/marts/<table>.sql`: a SELECT named exactly after the table it builds.
 - `sql/analyses/<what_it_returns>.sql`: a statement that only reads (a night's counts, a check's, an
   API call's or a report's query).
@@ -20,7 +21,10 @@ Python names the file and binds the parameters; it never builds SQL text from va
 add only the table names Python chooses (`create_table`, `insert_into`, ...) and, where DuckDB cannot take
 a parameter (a COPY target, a path in a view), a literal escaped with `sql_literal`. Trivial one-liners
 (a row count, whether a table exists, emptying a table) use `serosurv.core.warehouse.count_rows` /
-`has_table` or the helpers here instead of a file.
+`has_table` or the helpers here instead of a file. The few statements made of names only known at run
+time (a file's own column names: the staging view `stg_raw`, an adapter's view of its source; the
+warehouse's database name in an incremental night's scopes; a user's mapping file) are built in Python,
+names quoted with `sql_identifier`. docs/design.md ("SQL") says the same for readers of the docs.
 """
 
 from __future__ import annotations
