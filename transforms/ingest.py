@@ -362,7 +362,7 @@ def stage_patients(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         else f"read_csv({literal}, header = true, all_varchar = true)"
     )
     con.execute(f"create or replace temp view stg_patients_raw as select * from {reader}")
-    return [name.lower() for (name,) in fetch(con, "analyses/stg_patients_raw_columns.sql")]
+    return [name.lower() for (name,) in fetch(con, "analyses/patient_file_columns.sql")]
 
 
 def load_patients(con: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> int:
