@@ -46,7 +46,9 @@ def loaded(generated, tmp_path):
     return con
 
 
-def test_buckets_run_one_by_one_equal_the_single_run(loaded, tmp_path):
+# A folder name with an apostrophe (or glob characters) must not break the SQL that reads or writes it.
+@pytest.mark.parametrize("folder", ["buckets", "o'brien [bucket*]"])
+def test_buckets_run_one_by_one_equal_the_single_run(loaded, tmp_path, folder):
     config = Config()
     engine.build_episodes(loaded, AS_OF, config.episodes)
     engine.find_interactions(loaded, config.interactions, config.episodes)
@@ -54,12 +56,12 @@ def test_buckets_run_one_by_one_equal_the_single_run(loaded, tmp_path):
     loaded.execute(f"ATTACH '{tmp_path / 'bucketed.duckdb'}' AS bucketed")
     for table in TABLES:
         loaded.execute(f"CREATE TABLE bucketed.{table} AS FROM {table}")
-    folders = buckets.export_buckets(loaded, tmp_path / "buckets", 4)
+    folders = buckets.export_buckets(loaded, tmp_path / folder, 4)
     assert len(folders) == 4
     settings = config.to_dict()
     outputs = [
         buckets.run_bucket(
-            str(tmp_path / "buckets"), b, AS_OF.isoformat(), settings["episodes"], settings["interactions"]
+            str(tmp_path / folder), b, AS_OF.isoformat(), settings["episodes"], settings["interactions"]
         )
         for b in range(4)
     ]

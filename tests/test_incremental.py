@@ -129,3 +129,31 @@ def test_a_night_after_the_engine_sql_changed_recomputes_everyone(
         ]  # fmt: skip
     finally:
         con.close()
+
+
+def test_incremental_scopes_work_on_a_warehouse_whose_name_needs_quoting(tmp_path):
+    """The scopes name the warehouse's own tables by its database name, which is the file's: a file named
+    night-store.duckdb is the database "night-store" (unquoted, `night-store.main.claims` is a syntax
+    error)."""
+    from serosurv.core.warehouse import connect
+    from transforms import incremental
+
+    con = connect(tmp_path / "night-store.duckdb")
+    con.execute(
+        "INSERT INTO claims (claim_id, patient_id, run_id) VALUES ('c1', 'p1', 'r1'), ('c2', 'p2', 'r0')"
+    )
+    con.execute("INSERT INTO fill_ingredients VALUES ('c2', 'sertraline', NULL, 'name')")
+    incremental.remember_forgotten(con, NIGHT)
+    with incremental.mapping_scope(con, "r1"):
+        assert con.execute("SELECT claim_id FROM claims").fetchall() == [("c1",)]
+        con.execute("INSERT INTO fill_ingredients VALUES ('c1', 'tramadol', NULL, 'name')")
+    mapped = con.execute("SELECT claim_id, ingredient FROM fill_ingredients ORDER BY 1").fetchall()
+    assert mapped == [("c1", "tramadol"), ("c2", "sertraline")]
+    assert incremental.mark_affected(con, "r1") == 1
+    with incremental.patient_scope(con):
+        assert con.execute("SELECT patient_id FROM claims").fetchall() == [("p1",)]
+        con.execute(
+            "INSERT INTO episodes (episode_id, patient_id, ingredient) VALUES ('e1', 'p1', 'tramadol')"
+        )
+    assert con.execute("SELECT episode_id, patient_id FROM episodes").fetchall() == [("e1", "p1")]
+    con.close()

@@ -4,6 +4,9 @@ Claims are partitioned by a hash of patient_id into buckets written as Parquet f
 the unchanged engine on its own in-memory DuckDB (`run_bucket`, a pure function from files to files,
 so a Dask worker on another machine can run it when the folder is on shared storage); the outputs are
 loaded back into the warehouse. Results are identical to the single-machine run.
+
+Paths are bound as parameters where DuckDB takes them (reading Parquet); a COPY target cannot be one,
+so it is written as an escaped literal (transforms.sql.copy_to): any folder name works.
 """
 
 from __future__ import annotations
@@ -15,26 +18,24 @@ import duckdb
 import polars as pl
 
 from serosurv.core.config import EpisodeConfig, InteractionConfig
-from serosurv.core.warehouse import ensure_schema, rows
+from serosurv.core.warehouse import count_rows, ensure_schema
 from transforms import engine
+from transforms.sql import copy_table, copy_to, insert_into, replace_rows
 
 OUTPUTS = ("fill_exposure", "episodes", "interactions", "serotonergic_burden")
+PARTITIONED = "format parquet, partition_by (bucket), overwrite_or_ignore"
 
 
 def export_buckets(con: duckdb.DuckDBPyConnection, folder: Path, buckets: int) -> list[Path]:
     """Write each bucket's claims and ingredient mappings, and the rule tables, under `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    bucket_of = f"hash(patient_id) % {int(buckets)}"
-    con.execute(
-        f"COPY (SELECT *, {bucket_of} AS bucket FROM claims) TO '{folder / 'claims'}' "
-        "(FORMAT parquet, PARTITION_BY (bucket), OVERWRITE_OR_IGNORE)"
+    params = {"buckets": int(buckets)}
+    copy_to(con, "analyses/bucket_claims.sql", folder / "claims", params, options=PARTITIONED)
+    copy_to(
+        con, "analyses/bucket_fill_ingredients.sql", folder / "fill_ingredients", params, options=PARTITIONED
     )
-    con.execute(
-        f"COPY (SELECT f.*, {bucket_of} AS bucket FROM fill_ingredients f JOIN claims c USING (claim_id)) "
-        f"TO '{folder / 'fill_ingredients'}' (FORMAT parquet, PARTITION_BY (bucket), OVERWRITE_OR_IGNORE)"
-    )
-    con.execute(f"COPY rule_pairs TO '{folder / 'rule_pairs.parquet'}' (FORMAT parquet)")
-    con.execute(f"COPY serotonergic_ingredients TO '{folder / 'serotonergic.parquet'}' (FORMAT parquet)")
+    copy_table(con, "rule_pairs", folder / "rule_pairs.parquet")
+    copy_table(con, "serotonergic_ingredients", folder / "serotonergic.parquet")
     return [folder / f"bucket={b}" for b in range(buckets)]
 
 
@@ -50,24 +51,23 @@ def run_bucket(
     con = duckdb.connect()
     try:
         if threads:
-            con.execute(f"SET threads = {int(threads)}")
+            con.execute("set threads = $threads", {"threads": int(threads)})
         ensure_schema(con)
         for table in ("claims", "fill_ingredients"):
-            files = root / table / f"bucket={bucket}"
-            if files.exists():
-                con.execute(
-                    f"INSERT INTO {table} BY NAME SELECT * EXCLUDE (bucket) FROM read_parquet('{files}/*.parquet', "
-                    "hive_partitioning = true)"
-                )
-        pairs = pl.read_parquet(root / "rule_pairs.parquet")
-        serotonergic = frozenset(pl.read_parquet(root / "serotonergic.parquet")["ingredient"].to_list())
+            files = sorted(str(path) for path in (root / table / f"bucket={bucket}").glob("*.parquet"))
+            if files:  # listed here: a folder name may hold characters a glob would read as a pattern
+                insert_into(con, table, "staging/stg_bucket_input.sql", {"files": files})
+        pairs = pl.read_parquet(root / "rule_pairs.parquet", glob=False)
+        serotonergic = frozenset(
+            pl.read_parquet(root / "serotonergic.parquet", glob=False)["ingredient"].to_list()
+        )
         engine.register_rules(con, pairs, serotonergic)
         episode_settings = EpisodeConfig(**episodes)
         engine.build_episodes(con, date.fromisoformat(as_of), episode_settings)
         engine.find_interactions(con, InteractionConfig(**interactions), episode_settings)
         engine.find_burden(con)
         for table in OUTPUTS:
-            con.execute(f"COPY {table} TO '{out / table}.parquet' (FORMAT parquet)")
+            copy_table(con, table, out / f"{table}.parquet")
     finally:
         con.close()
     return str(out)
@@ -76,9 +76,6 @@ def run_bucket(
 def load_outputs(con: duckdb.DuckDBPyConnection, outputs: list[str]) -> dict[str, int]:
     """Replace the engine tables with the buckets' outputs."""
     for table in OUTPUTS:
-        con.execute(f"DELETE FROM {table}")
-        files = ", ".join("'" + f"{o}/{table}.parquet".replace("'", "''") + "'" for o in outputs)
-        con.execute(
-            f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet([{files}], hive_partitioning = false)"
-        )
-    return {"buckets": len(outputs), "episodes": rows(con, "SELECT count(*) FROM episodes")[0][0]}
+        files = [str(Path(o) / f"{table}.parquet") for o in outputs]
+        replace_rows(con, table, "staging/stg_bucket_output.sql", {"files": files})
+    return {"buckets": len(outputs), "episodes": count_rows(con, "episodes")}

@@ -6,6 +6,7 @@ import duckdb
 import polars as pl
 
 from serosurv.core.rules import RuleSet
+from transforms.sql import table_from_frame
 
 CATALOG_COLUMNS = (
     "rule_id",
@@ -19,15 +20,9 @@ CATALOG_COLUMNS = (
 
 
 def write_rules_catalog(con: duckdb.DuckDBPyConnection, ruleset: RuleSet) -> None:
+    """Replace the warehouse table `rules_catalog`: one row per rule, with the hash of the rule set."""
     catalog = pl.DataFrame(
         [{c: str(getattr(rule, c, "") or "") for c in CATALOG_COLUMNS} for rule in ruleset.rules],
         schema={c: pl.String for c in CATALOG_COLUMNS},
-    )
-    con.register("catalog_rows", catalog)
-    try:
-        con.execute(
-            "CREATE OR REPLACE TABLE rules_catalog AS SELECT *, $hash AS rules_hash FROM catalog_rows",
-            {"hash": ruleset.hash},
-        )
-    finally:
-        con.unregister("catalog_rows")
+    ).with_columns(rules_hash=pl.lit(ruleset.hash, dtype=pl.String))
+    table_from_frame(con, "rules_catalog", catalog, temp=False)

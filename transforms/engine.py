@@ -8,9 +8,12 @@ import duckdb
 import polars as pl
 
 from serosurv.core.config import EpisodeConfig, InteractionConfig
-from serosurv.core.warehouse import rows
+from serosurv.core.warehouse import count_rows
 from transforms import stockpiling
-from transforms.sql import sql_text
+from transforms.sql import create_macros, create_table, fetch, fetch_one, replace_rows, run, table_from_frame
+
+# The macros the engine's statements use (sql/macros/).
+MACROS = ("supply_end", "supply_days")
 
 
 def register_rules(
@@ -20,119 +23,102 @@ def register_rules(
 
     `serotonergic` are the ingredients that count toward serotonergic burden (default: every rule
     ingredient)."""
-    con.register("pair_table_rows", pair_table)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE rule_pairs AS SELECT * FROM pair_table_rows")
-    finally:
-        con.unregister("pair_table_rows")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rule_ingredients AS "
-        "SELECT ingredient_a AS ingredient FROM rule_pairs UNION SELECT ingredient_b FROM rule_pairs"
+    table_from_frame(con, "rule_pairs", pair_table)
+    create_table(con, "rule_ingredients", "intermediate/int_rule_ingredients.sql", temp=True)
+    create_table(
+        con,
+        "serotonergic_ingredients",
+        "intermediate/int_serotonergic_ingredients.sql",
+        {"serotonergic": None if serotonergic is None else sorted(serotonergic)},
+        temp=True,
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE serotonergic_ingredients (ingredient VARCHAR)")
-    if serotonergic is None:
-        con.execute("INSERT INTO serotonergic_ingredients SELECT ingredient FROM rule_ingredients")
-    else:
-        con.executemany(
-            "INSERT INTO serotonergic_ingredients VALUES (?)", [[i] for i in sorted(serotonergic)]
-        )
 
 
 def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: EpisodeConfig) -> dict[str, int]:
     """Cancel reversed claims, drop duplicates, combine same-day fills, place early refills
     (stockpiling) and merge fills into episodes per patient and ingredient."""
     omop = settings.end_convention == "omop"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE candidate_claims AS {sql_text('intermediate/int_candidate_claims.sql')}",
-        {"as_of": as_of},
+    create_macros(con, *MACROS)
+    create_table(
+        con, "candidate_claims", "intermediate/int_candidate_claims.sql", {"as_of": as_of}, temp=True
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE active_claims AS {sql_text('intermediate/int_active_claims.sql')}"
-    )
-    con.execute("DELETE FROM fill_exposure")
-    con.execute(
-        f"INSERT INTO fill_exposure BY NAME {sql_text('intermediate/int_fill_exposure.sql')}",
+    create_table(con, "active_claims", "intermediate/int_active_claims.sql", temp=True)
+    replace_rows(
+        con,
+        "fill_exposure",
+        "intermediate/int_fill_exposure.sql",
         {"omop_end": omop, "same_day": settings.same_day},
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE fills AS {sql_text('intermediate/int_fills.sql')}",
+    create_table(
+        con,
+        "fills",
+        "intermediate/int_fills.sql",
         {"omop_end": omop, "same_day": settings.same_day},
+        temp=True,
     )
     if settings.stockpiling == "capped":
         stockpiling.stockpile_capped(con, settings.stockpile_cap_days, settings.stockpile_max_overlap_percent)
     else:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE stockpiled_fills AS {sql_text('intermediate/int_fills_stockpiled.sql')}",
+        create_table(
+            con,
+            "stockpiled_fills",
+            "intermediate/int_stockpiled_fills.sql",
             {"stockpiling": settings.stockpiling, "omop_end": omop},
+            temp=True,
         )
     grace_days, grace_percent = settings.effective_grace
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE episode_fills AS {sql_text('intermediate/int_episode_fills.sql')}",
+    create_table(
+        con,
+        "episode_fills",
+        "intermediate/int_episode_fills.sql",
         {"grace_days": grace_days, "grace_percent": grace_percent, "extension_days": settings.extension_days},
+        temp=True,
     )
-    con.execute("DELETE FROM episodes")
-    con.execute(
-        f"INSERT INTO episodes BY NAME {sql_text('intermediate/int_episodes.sql')}",
+    replace_rows(
+        con,
+        "episodes",
+        "intermediate/int_episodes.sql",
         {"extension_days": settings.extension_days, "min_episode_days": settings.min_episode_days},
     )
-    # Episodes shorter than the minimum are gone: so are their fills, for the interaction step.
-    con.execute("DELETE FROM episode_fills WHERE episode_id NOT IN (SELECT episode_id FROM episodes)")
-    (counts,) = rows(
-        con,
-        """
-        SELECT
-            (SELECT count(*) FROM candidate_claims WHERE claim_status = 'reversed'),
-            (SELECT count(*) FROM candidate_claims WHERE claim_status IN ('paid', 'adjusted'))
-              - (SELECT count(*) FROM active_claims),
-            (SELECT count(*) FROM active_claims JOIN fill_ingredients USING (claim_id)
-              WHERE ingredient IN (SELECT ingredient FROM rule_ingredients)) - (SELECT count(*) FROM fill_exposure),
-            (SELECT count(*) FROM fill_exposure) - (SELECT count(*) FROM fills),
-            (SELECT count(*) FROM fill_exposure),
-            (SELECT count(*) FROM episodes)
-        """,
-    )
-    names = (
-        "reversal_claims", "claims_cancelled", "duplicate_fills_dropped", "same_day_fills_combined",
-        "fills_used", "episodes",
-    )  # fmt: skip
-    return dict(zip(names, counts, strict=True))
+    run(con, "intermediate/int_episode_fills__drop_short.sql")
+    counts = fetch_one(con, "analyses/episode_attrition.sql")
+    assert counts is not None
+    return counts
 
 
 def find_burden(con: duckdb.DuckDBPyConnection, min_concurrent: int = 3) -> dict[str, int]:
     """Rebuild `serotonergic_burden`: periods with `min_concurrent` or more serotonergic ingredients."""
-    con.execute("DELETE FROM serotonergic_burden")
-    con.execute(
-        f"INSERT INTO serotonergic_burden BY NAME {sql_text('marts/serotonergic_burden.sql')}",
-        {"min_concurrent": min_concurrent},
+    replace_rows(
+        con, "serotonergic_burden", "marts/serotonergic_burden.sql", {"min_concurrent": min_concurrent}
     )
-    return {"burden_periods": rows(con, "SELECT count(*) FROM serotonergic_burden")[0][0]}
+    return {"burden_periods": count_rows(con, "serotonergic_burden")}
 
 
 def find_interactions(
     con: duckdb.DuckDBPyConnection, interactions: InteractionConfig, episodes: EpisodeConfig
 ) -> dict[str, int]:
     """Rebuild `interactions` from the episodes and the registered rule pairs."""
-    con.execute("DELETE FROM interactions")
-    con.execute(
-        f"INSERT INTO interactions BY NAME {sql_text('marts/interactions.sql')}",
+    replace_rows(
+        con,
+        "interactions",
+        "marts/interactions.sql",
         {"merge_gap_days": interactions.merge_gap_days, "extension_days": episodes.extension_days},
     )
+    return interaction_counts(con)
+
+
+def interaction_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """interactions_<kind>_<severity> -> number of interactions."""
     return {
         f"interactions_{kind}_{severity}": n
-        for kind, severity, n in rows(
-            con, "SELECT kind, severity, count(*) FROM interactions GROUP BY ALL ORDER BY ALL"
-        )
+        for kind, severity, n in fetch(con, "analyses/interaction_counts.sql")
     }
 
 
 def totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Warehouse-wide engine counts (after an incremental night, not just the recomputed patients')."""
-    counts = {
-        "episodes": rows(con, "SELECT count(*) FROM episodes")[0][0],
-        "burden_periods": rows(con, "SELECT count(*) FROM serotonergic_burden")[0][0],
+    return {
+        "episodes": count_rows(con, "episodes"),
+        "burden_periods": count_rows(con, "serotonergic_burden"),
+        **interaction_counts(con),
     }
-    for kind, severity, n in rows(
-        con, "SELECT kind, severity, count(*) FROM interactions GROUP BY ALL ORDER BY ALL"
-    ):
-        counts[f"interactions_{kind}_{severity}"] = n
-    return counts

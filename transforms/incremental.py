@@ -17,15 +17,24 @@ from datetime import date
 import duckdb
 
 from serosurv.core.resources import data_dir
-from serosurv.core.warehouse import rows, scalar
+from serosurv.core.warehouse import count_rows
 from transforms.runs import latest_success
+from transforms.sql import create_table, fetch_value, sql_identifier
 
 ENGINE_OUTPUTS = ("fill_exposure", "episodes", "interactions", "serotonergic_burden")
 
 
-# The engine's SQL: a night after an upgrade that changed it recomputes everyone (stored results, e.g.
-# fill_exposure of patients without new claims, may lack what the new SQL writes).
-ENGINE_SQL = ("intermediate", "marts/interactions.sql", "marts/serotonergic_burden.sql")
+# The engine's SQL (folders or files under sql/): a night after an upgrade that changed it recomputes
+# everyone (stored results, e.g. fill_exposure of patients without new claims, may lack what the new SQL
+# writes). The macros the engine's statements use are part of it.
+ENGINE_SQL = (
+    "macros/supply_end.sql",
+    "macros/supply_days.sql",
+    "intermediate",
+    "analyses/fills_in_date_order.sql",
+    "marts/interactions.sql",
+    "marts/serotonergic_burden.sql",
+)
 
 
 def engine_code() -> str:
@@ -45,9 +54,7 @@ def engine_code() -> str:
 def fingerprint(con: duckdb.DuckDBPyConnection, config_hash: str, rules_hash: str) -> str:
     """What the engine's results depend on besides the claims: configuration, rules, NDC crosswalk and
     the engine's own SQL."""
-    (crosswalk,) = rows(
-        con, "SELECT count(*) || ':' || coalesce(bit_xor(hash(ndc, ingredient, route)), 0) FROM ref_ndc"
-    )[0]
+    crosswalk = fetch_value(con, "analyses/ref_ndc_digest.sql")
     text = f"{config_hash}|{rules_hash}|{crosswalk}|{engine_code()}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -60,63 +67,64 @@ def can_update(con: duckdb.DuckDBPyConnection, engine_fingerprint: str, as_of: d
 
 def remember_forgotten(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     """Before a rerun of a night deletes that night's earlier claims, note their patients and claim ids."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE forgotten_claims AS SELECT claim_id, patient_id FROM claims "
-        "WHERE run_id IN (SELECT run_id FROM runs WHERE as_of = $as_of)",
-        {"as_of": as_of},
+    create_table(
+        con, "forgotten_claims", "intermediate/int_forgotten_claims.sql", {"as_of": as_of}, temp=True
     )
 
 
 def mark_affected(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     """The patients with claims loaded tonight or removed by a rerun of this night."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE affected_patients AS "
-        "SELECT DISTINCT patient_id FROM claims WHERE run_id = $run_id "
-        "UNION SELECT patient_id FROM forgotten_claims",
-        {"run_id": run_id},
+    create_table(
+        con, "affected_patients", "intermediate/int_affected_patients.sql", {"run_id": run_id}, temp=True
     )
-    return scalar(con, "SELECT count(*) FROM affected_patients")
+    return count_rows(con, "affected_patients")
 
 
-def _database(con: duckdb.DuckDBPyConnection) -> str:
-    return scalar(con, "SELECT current_database()")
+# The scopes below shadow warehouse tables with temp tables of the same names and copy rows between the
+# two: their statements are made of table names (the warehouse's database name, quoted, is only known
+# at run time), which DuckDB cannot take as parameters.
+
+
+def _warehouse_table(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The warehouse's own `table`, whatever temp table shadows it (database name quoted: a file named
+    e.g. night-store.duckdb is the database "night-store")."""
+    return f"{sql_identifier(fetch_value(con, 'analyses/current_database.sql'))}.main.{table}"
 
 
 @contextmanager
 def mapping_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> Iterator[None]:
     """Map only tonight's claims: shadow `claims` with them and `fill_ingredients` with an empty table."""
-    db = _database(con)
-    con.execute(
-        f"CREATE TEMP TABLE claims AS SELECT * FROM {db}.main.claims WHERE run_id = $r", {"r": run_id}
-    )
-    con.execute(f"CREATE TEMP TABLE fill_ingredients AS SELECT * FROM {db}.main.fill_ingredients LIMIT 0")
+    claims, fill_ingredients = _warehouse_table(con, "claims"), _warehouse_table(con, "fill_ingredients")
+    con.execute(f"create temp table claims as select * from {claims} where run_id = $r", {"r": run_id})
+    con.execute(f"create temp table fill_ingredients as select * from {fill_ingredients} limit 0")
     try:
         yield
         con.execute(
-            f"DELETE FROM {db}.main.fill_ingredients WHERE claim_id IN "
-            "(SELECT claim_id FROM temp.main.claims UNION SELECT claim_id FROM forgotten_claims)"
+            f"delete from {fill_ingredients} where claim_id in "
+            "(select claim_id from temp.main.claims union select claim_id from forgotten_claims)"
         )
-        con.execute(f"INSERT INTO {db}.main.fill_ingredients SELECT * FROM temp.main.fill_ingredients")
+        con.execute(f"insert into {fill_ingredients} select * from temp.main.fill_ingredients")
     finally:
-        con.execute("DROP TABLE IF EXISTS temp.main.claims")
-        con.execute("DROP TABLE IF EXISTS temp.main.fill_ingredients")
+        con.execute("drop table if exists temp.main.claims")
+        con.execute("drop table if exists temp.main.fill_ingredients")
 
 
 @contextmanager
 def patient_scope(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Run the engine on the affected patients only, then replace their rows in the warehouse."""
-    db = _database(con)
-    scope = "SELECT patient_id FROM affected_patients"
+    scope = "select patient_id from affected_patients"
     # A view, read once by the engine's first step; `fill_ingredients` is only ever joined to it.
-    con.execute(f"CREATE TEMP VIEW claims AS SELECT * FROM {db}.main.claims WHERE patient_id IN ({scope})")
+    claims = _warehouse_table(con, "claims")
+    con.execute(f"create temp view claims as select * from {claims} where patient_id in ({scope})")
     for table in ENGINE_OUTPUTS:
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {db}.main.{table} LIMIT 0")
+        con.execute(f"create temp table {table} as select * from {_warehouse_table(con, table)} limit 0")
     try:
         yield
         for table in ENGINE_OUTPUTS:
-            con.execute(f"DELETE FROM {db}.main.{table} WHERE patient_id IN ({scope})")
-            con.execute(f"INSERT INTO {db}.main.{table} SELECT * FROM temp.main.{table}")
+            stored = _warehouse_table(con, table)
+            con.execute(f"delete from {stored} where patient_id in ({scope})")
+            con.execute(f"insert into {stored} select * from temp.main.{table}")
     finally:
-        con.execute("DROP VIEW IF EXISTS temp.main.claims")
+        con.execute("drop view if exists temp.main.claims")
         for table in ENGINE_OUTPUTS:
-            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+            con.execute(f"drop table if exists temp.main.{table}")

@@ -24,8 +24,15 @@ import duckdb
 import polars as pl
 
 from serosurv.core.errors import SerosurvError, header_note
-from serosurv.core.warehouse import CANONICAL_COLUMNS
-from transforms.sql import sql_literal
+from serosurv.core.warehouse import CANONICAL_COLUMNS, count_rows
+from transforms.sql import (
+    drop_views,
+    fetch,
+    replace_rows,
+    sql_identifier,
+    sql_literal,
+    table_from_rows,
+)
 
 REQUIRED = ("claim_id", "patient_id", "fill_date")
 ONE_OF = (("days_supply", "end_date"), ("ndc", "rxcui", "drug_name"))
@@ -86,11 +93,6 @@ def _contract_columns(path: Path, header: list[str | None], known: Collection[st
                 )
             positions[name] = position
     return positions
-
-
-def _quoted(column: str) -> str:
-    """A column name as a SQL identifier, whatever characters the file's header used."""
-    return '"' + column.replace('"', '""') + '"'
 
 
 def _without_values(message: str) -> str:
@@ -220,13 +222,13 @@ def _contract_copy(
 ) -> Path:
     """The contract's columns of a Parquet file whose own column named `file_row_number` hides DuckDB's
     row number, copied in file order (DuckDB preserves insertion order): the copy's row numbers are the
-    file's."""
+    file's. (Made of the file's own column names: no statement in sql/ can name them.)"""
     target = workdir / "contract-copy.parquet"
-    select = ", ".join(f"{_quoted(column)} AS {name}" for name, column in columns.items())
+    select = ", ".join(f"{sql_identifier(column)} as {name}" for name, column in columns.items())
     literal = sql_literal(str(target))
     try:
         con.execute(
-            f"COPY (SELECT {select} FROM read_parquet($p)) TO {literal} (FORMAT parquet)", {"p": str(path)}
+            f"copy (select {select} from read_parquet($p)) to {literal} (format parquet)", {"p": str(path)}
         )
     except duckdb.Error as exc:
         raise _unreadable_parquet(path, exc) from None
@@ -235,7 +237,7 @@ def _contract_copy(
 
 def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     try:
-        described = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(path)}).fetchall()
+        described = fetch(con, "analyses/parquet_columns.sql", {"p": str(path)})
     except duckdb.Error as exc:
         raise _unreadable_parquet(path, exc) from None
     return [name for name, *_ in described]
@@ -245,27 +247,27 @@ def _lineage(columns: dict[str, str], row_expr: str, shape_checked: bool, path: 
     """Lineage; an adapter's output (transforms/adapters) carries the source's own lineage
     (source_file, source_row, raw) and may pre-reject rows (reject_code, reject_reason)."""
     # Without an adapter's raw text, the quarantine keeps the canonical fields as read (built in
-    # sql/staging/stg_claims.sql only for quarantined rows: JSON for every row is slow and large).
-    raw = "NULL::VARCHAR"
-    reject_code = reject_reason = "NULL::VARCHAR"
+    # sql/staging/stg_checked.sql only for quarantined rows: JSON for every row is slow and large).
+    raw = "null::varchar"
+    reject_code = reject_reason = "null::varchar"
     if shape_checked:
         too_many = (
             f"the row has more fields than the header's {width} columns "
             "(a value with an unquoted delimiter, or a delimiter at the end of the line)"
         )
-        reject_code = f"CASE WHEN {OVERFLOW} THEN 'too_many_fields' END"
-        reject_reason = f"CASE WHEN {OVERFLOW} THEN {sql_literal(too_many)} END"
+        reject_code = f"case when {OVERFLOW} then 'too_many_fields' end"
+        reject_reason = f"case when {OVERFLOW} then {sql_literal(too_many)} end"
 
-    def given(name: str, default: str, sql_type: str = "VARCHAR") -> str:
-        return f"CAST({_quoted(columns[name])} AS {sql_type})" if name in columns else default
+    def given(name: str, default: str, sql_type: str = "varchar") -> str:
+        return f"cast({sql_identifier(columns[name])} as {sql_type})" if name in columns else default
 
     return ", ".join(
         (
-            given("source_file", sql_literal(str(path))) + " AS source_file",
-            given("source_row", row_expr, "BIGINT") + " AS source_row",
-            given("raw", raw) + " AS raw",
-            given("reject_code", reject_code) + " AS reject_code",
-            given("reject_reason", reject_reason) + " AS reject_reason",
+            given("source_file", sql_literal(str(path))) + " as source_file",
+            given("source_row", row_expr, "bigint") + " as source_row",
+            given("raw", raw) + " as raw",
+            given("reject_code", reject_code) + " as reject_code",
+            given("reject_reason", reject_reason) + " as reject_reason",
         )
     )
 
@@ -281,7 +283,10 @@ def stage_claims(
     Parquet files, which a failed read names (`unreadable_input`): a corrupt page shows only when read.
 
     `adapted`: the files are an adapter's output, whose lineage columns (source_file, source_row, raw,
-    reject_code, reject_reason) are honoured; in the user's own files such columns are not read."""
+    reject_code, reject_reason) are honoured; in the user's own files such columns are not read.
+
+    The view's SELECT is made here, from each file's own column names and path: DuckDB takes neither as
+    a parameter in a view (names are quoted with `sql_identifier`, paths with `sql_literal`)."""
     parts, theirs = [], []
     for position, path in enumerate(map(Path, paths)):
         if not path.is_file():
@@ -302,19 +307,19 @@ def stage_claims(
             elif not adapted:
                 theirs.append((str(path), [columns[c] for c in CANONICAL_COLUMNS if c in columns]))
         selected = ", ".join(
-            f"CAST({_quoted(columns[c])} AS VARCHAR) AS {c}" if c in columns else f"NULL::VARCHAR AS {c}"
+            f"cast({sql_identifier(columns[c])} as varchar) as {c}"
+            if c in columns
+            else f"null::varchar as {c}"
             for c in CANONICAL_COLUMNS
         )
         lineage = _lineage(columns, row_expr, shape_checked, path, width)
         parts.append(
-            f"SELECT {selected}, {lineage} FROM read_parquet({sql_literal(str(parquet))}, file_row_number = true)"
+            f"select {selected}, {lineage} from read_parquet({sql_literal(str(parquet))}, file_row_number = true)"
         )
-    con.execute("CREATE OR REPLACE TEMP VIEW stg_raw AS " + " UNION ALL ".join(parts))
-    con.execute("CREATE OR REPLACE TEMP TABLE stg_inputs (path VARCHAR, columns VARCHAR[])")
-    if theirs:
-        con.executemany("INSERT INTO stg_inputs VALUES (?, ?)", theirs)
+    con.execute("create or replace temp view stg_raw as " + " union all ".join(parts))
+    table_from_rows(con, "stg_inputs", {"path": pl.String, "columns": pl.List(pl.String)}, theirs)
     try:
-        return con.execute("SELECT count(*) FROM stg_raw").fetchall()[0][0]
+        return count_rows(con, "stg_raw")
     except duckdb.Error as exc:
         unreadable_input(con, exc, theirs)
         raise
@@ -323,7 +328,7 @@ def stage_claims(
 def staged_inputs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, list[str]]]:
     """The user's Parquet files behind `stg_raw` and their contract columns, for `unreadable_input`: read
     them before a statement that may fail, as a failure aborts the night's transaction."""
-    return con.execute("SELECT path, columns FROM stg_inputs").fetchall()
+    return fetch(con, "analyses/staged_inputs.sql")
 
 
 def unreadable_input(
@@ -337,23 +342,27 @@ def unreadable_input(
     with con.cursor() as probe:
         for path, columns in inputs:
             # Every value of every contract column decoded: a damaged page fails here as it failed there.
-            decoded = ", ".join(f"max(length(CAST({_quoted(c)} AS VARCHAR)))" for c in columns) or "count(*)"
+            # (Made of the file's own column names: no statement in sql/ can name them.)
+            decoded = (
+                ", ".join(f"max(length(cast({sql_identifier(c)} as varchar)))" for c in columns) or "count(*)"
+            )
             try:
-                probe.execute(f"SELECT {decoded} FROM read_parquet($p)", {"p": path}).fetchall()
+                probe.execute(f"select {decoded} from read_parquet($p)", {"p": path}).fetchall()
             except duckdb.Error as failed:
                 raise _unreadable_parquet(path, failed) from None
 
 
-def patients_reader(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
-    """The SQL that reads a patient file (Parquet, or CSV as text; the path is the parameter $p) and its
-    column names in lower case."""
+def stage_patients(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """(Re)create the staging view `stg_patients_raw` over a patient file (Parquet, or CSV as text) and
+    return its column names in lower case. (A view cannot take the path as a parameter: it is a literal.)"""
+    literal = sql_literal(str(path))
     reader = (
-        "read_parquet($p)"
+        f"read_parquet({literal})"
         if file_kind(path) == "parquet"
-        else "read_csv($p, header = true, all_varchar = true)"
+        else f"read_csv({literal}, header = true, all_varchar = true)"
     )
-    described = con.execute(f"DESCRIBE SELECT * FROM {reader}", {"p": str(path)}).fetchall()
-    return reader, [name.lower() for name, *_ in described]
+    con.execute(f"create or replace temp view stg_patients_raw as select * from {reader}")
+    return [name.lower() for (name,) in fetch(con, "analyses/patient_file_columns.sql")]
 
 
 def load_patients(con: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> int:
@@ -361,19 +370,9 @@ def load_patients(con: duckdb.DuckDBPyConnection, path: Path, run_id: str) -> in
     path = Path(path)
     if not path.is_file():
         raise SerosurvError(f"Patients file {path} does not exist.")
-    reader, columns = patients_reader(con, path)
+    columns = stage_patients(con, path)
     if "patient_id" not in columns:
         raise SerosurvError(f"{path}: required column 'patient_id' is missing ({header_note(columns)}).")
-
-    def column(name: str, sql_type: str) -> str:
-        return f"TRY_CAST({name} AS {sql_type})" if name in columns else f"NULL::{sql_type}"
-
-    con.execute("DELETE FROM patients")
-    con.execute(
-        "INSERT INTO patients BY NAME SELECT CAST(patient_id AS VARCHAR) AS patient_id, "
-        f"{column('birth_year', 'INTEGER')} AS birth_year, {column('sex', 'VARCHAR')} AS sex, "
-        f"{column('coverage_start', 'DATE')} AS coverage_start, {column('coverage_end', 'DATE')} AS coverage_end, "
-        f"$run_id AS run_id FROM {reader}",
-        {"p": str(path), "run_id": run_id},
-    )
-    return con.execute("SELECT count(*) FROM patients").fetchall()[0][0]
+    replace_rows(con, "patients", "staging/stg_patients.sql", {"run_id": run_id})
+    drop_views(con, "stg_patients_raw")
+    return count_rows(con, "patients")

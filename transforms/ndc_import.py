@@ -17,10 +17,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from serosurv.core.drugnames import map_drug_name, normalise_ndc
+from serosurv.core.drugnames import map_drug_name
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import RuleSet
 from serosurv.core.warehouse import transaction
+from transforms.sql import create_macros, fetch, replace_rows
 
 SOURCE = "fda_ndc_directory"
 PRODUCT_FILE = "product.txt"
@@ -67,9 +68,11 @@ def import_ndc_directory(con: duckdb.DuckDBPyConnection, directory: Path, rulese
     mapped_packages = packages.select("PRODUCTID", "NDCPACKAGECODE").join(
         product_ingredients, on="PRODUCTID", how="inner"
     )
-    # normalise_ndc runs once per distinct code of a mapped package, not over the whole directory.
+    # normalise_ndc (the macro validation uses) runs once per distinct code of a mapped package, not over
+    # the whole directory.
     codes = mapped_packages.get_column("NDCPACKAGECODE").unique().drop_nulls().to_list()
-    ndc_by_code = {code: normalise_ndc(code) for code in codes}
+    create_macros(con, "normalise_ndc")
+    ndc_by_code = dict(fetch(con, "analyses/package_code_ndcs.sql", {"codes": codes}))
     mapped_packages = mapped_packages.with_columns(
         pl.col("NDCPACKAGECODE")
         .replace_strict(ndc_by_code, default=None, return_dtype=pl.String)
@@ -77,7 +80,7 @@ def import_ndc_directory(con: duckdb.DuckDBPyConnection, directory: Path, rulese
     )
     rows = (
         mapped_packages.filter(pl.col("ndc").is_not_null())
-        .select("ndc", "ingredient", "route", "product_name", pl.lit(SOURCE).alias("source"))
+        .select("ndc", "ingredient", "route", "product_name")
         .unique(subset=["ndc", "ingredient"], keep="first", maintain_order=True)
         .sort("ndc", "ingredient")
     )
@@ -86,11 +89,7 @@ def import_ndc_directory(con: duckdb.DuckDBPyConnection, directory: Path, rulese
     con.register("fda_ndc_rows", rows)
     try:
         with transaction(con):
-            con.execute("DELETE FROM ref_ndc WHERE source = $source", {"source": SOURCE})
-            con.execute(
-                "INSERT INTO ref_ndc (ndc, ingredient, route, product_name, source) "
-                "SELECT ndc, ingredient, route, product_name, source FROM fda_ndc_rows"
-            )
+            replace_rows(con, "ref_ndc", "staging/stg_ref_ndc.sql", {"source": SOURCE}, key="source")
     finally:
         con.unregister("fda_ndc_rows")
     return {

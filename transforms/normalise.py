@@ -8,8 +8,7 @@ import polars as pl
 
 from serosurv.core.drugnames import agent_words, map_drug_name, map_rxcui, unknown_words
 from serosurv.core.rules import RuleSet
-from serosurv.core.warehouse import rows
-from transforms.sql import sql_text
+from transforms.sql import fetch, fetch_frame, fetch_value, replace_rows
 
 NAME_MAP_SCHEMA = {
     "drug_name": pl.String,
@@ -23,7 +22,7 @@ def _name_map(con: duckdb.DuckDBPyConnection, ruleset: RuleSet) -> tuple[pl.Data
     """Every distinct drug name to its ingredients: exactly (`name`), else approximately (`name_approx`,
     a misspelt or foreign form of an agent or brand). Names are few (thousands) even for 100M claims:
     they are mapped once here and joined in SQL."""
-    names = [r[0] for r in rows(con, "SELECT DISTINCT drug_name FROM claims WHERE drug_name IS NOT NULL")]
+    names = [r[0] for r in fetch(con, "analyses/claim_drug_names.sql")]
     mapped, unmatched = [], []
     for name in names:
         found = map_drug_name(name, ruleset)
@@ -40,7 +39,8 @@ def _name_map(con: duckdb.DuckDBPyConnection, ruleset: RuleSet) -> tuple[pl.Data
 
 def _approximate(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, names: list[str]) -> pl.DataFrame:
     """(drug_name, word, matched_name, ingredients, route, distance) for names with a word one or two
-    edits from an agent or brand (sql/intermediate/int_approximate_names.sql)."""
+    edits from an agent or brand (sql/intermediate/int_approximate_words.sql, registered as
+    `approximate_words` for sql/marts/approximate_names.sql)."""
     words = pl.DataFrame(
         [(name, word) for name in names for word in unknown_words(name)],
         schema={"drug_name": pl.String, "word": pl.String},
@@ -54,14 +54,14 @@ def _approximate(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, names: list[s
     con.register("name_words", words)
     con.register("agent_words", vocabulary)
     try:
-        return con.sql(sql_text("intermediate/int_approximate_names.sql")).pl()
+        return fetch_frame(con, "intermediate/int_approximate_words.sql")
     finally:
         con.unregister("name_words")
         con.unregister("agent_words")
 
 
 def _rxcui_map(con: duckdb.DuckDBPyConnection, ruleset: RuleSet) -> pl.DataFrame:
-    codes = [r[0] for r in rows(con, "SELECT DISTINCT rxcui FROM claims WHERE rxcui IS NOT NULL")]
+    codes = [r[0] for r in fetch(con, "analyses/claim_rxcuis.sql")]
     mapped = [(code, ingredient) for code in codes if (ingredient := map_rxcui(code, ruleset))]
     return pl.DataFrame(mapped, schema={"rxcui": pl.String, "ingredient": pl.String}, orient="row")
 
@@ -80,29 +80,17 @@ def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: st
     con.register("default_routes", default_routes)
     con.register("approximate_words", approximate)
     try:
-        con.execute("DELETE FROM fill_ingredients")
-        con.execute(
-            f"INSERT INTO fill_ingredients BY NAME {sql_text('intermediate/int_fill_ingredients.sql')}"
-        )
-        con.execute("DELETE FROM approximate_names WHERE run_id = $run_id", {"run_id": run_id})
-        con.execute(
-            f"INSERT INTO approximate_names BY NAME {sql_text('marts/approximate_names.sql')}",
-            {"run_id": run_id},
+        replace_rows(con, "fill_ingredients", "intermediate/int_fill_ingredients.sql")
+        replace_rows(
+            con, "approximate_names", "marts/approximate_names.sql", {"run_id": run_id}, key="run_id"
         )
     finally:
         con.unregister("map_name")
         con.unregister("map_rxcui")
         con.unregister("default_routes")
         con.unregister("approximate_words")
-    con.execute("DELETE FROM unmapped_drugs WHERE run_id = $run_id", {"run_id": run_id})
-    con.execute(
-        f"INSERT INTO unmapped_drugs BY NAME {sql_text('marts/unmapped_drugs.sql')}", {"run_id": run_id}
-    )
-    by_source = dict(
-        rows(con, "SELECT mapped_by, count(DISTINCT claim_id) FROM fill_ingredients GROUP BY ALL")
-    )
-    unmapped = rows(
-        con, "SELECT coalesce(sum(fills), 0) FROM unmapped_drugs WHERE run_id = $r", {"r": run_id}
-    )
+    replace_rows(con, "unmapped_drugs", "marts/unmapped_drugs.sql", {"run_id": run_id}, key="run_id")
+    by_source = dict(fetch(con, "analyses/claims_mapped_by_source.sql"))
+    unmapped = fetch_value(con, "analyses/unmapped_fills.sql", {"run_id": run_id})
     mapped = {"claims_mapped_by_" + k: v for k, v in sorted(by_source.items())}
-    return {**mapped, "claims_unmapped": int(unmapped[0][0])}
+    return {**mapped, "claims_unmapped": int(unmapped)}

@@ -2,7 +2,8 @@
 interval and stratum, Wilson 95% intervals and small-cell suppression (docs/prevalence.md).
 
 `prevalence_table(con, spec, ruleset)` returns one tidy frame; `suppress_cells` is the complementary
-suppression shared with the quality dashboard. The counts are in sql/marts/prevalence_*.sql.
+suppression shared with the quality dashboard. The counts are in sql/marts/prevalence_coexposure.sql and
+sql/analyses/prevalence_counts.sql.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import polars as pl
 
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import RuleSet
-from serosurv.core.warehouse import rows, scalar
 from transforms.runs import latest_success
-from transforms.sql import sql_text
+from transforms.sql import create_table, fetch, fetch_frame, fetch_value, table_from_rows
 
 INTERVALS = ("month", "quarter", "year")
 MEASURES = ("period", "point")
@@ -351,43 +351,29 @@ def prevalence_table(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, rules
     spec.check()
     run = run_parameters(con)
     members = spec.denominator == "members"
-    if members and not scalar(
-        con, "SELECT count(*) FROM patients WHERE coverage_start IS NOT NULL AND coverage_end IS NOT NULL"
-    ):
+    if members and not fetch_value(con, "analyses/members_with_coverage.sql"):
         raise SerosurvError(
             "The members denominator needs the patient table with coverage dates, and the warehouse has "
             "none; run a night with --patients FILE (coverage_start, coverage_end) or use "
             "--denominator users_of_either."
         )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE prevalence_coexposure AS {sql_text('marts/prevalence_coexposure.sql')}"
-    )
-    observed = set(rows(con, "SELECT DISTINCT ingredient_a, ingredient_b FROM prevalence_coexposure"))
+    create_table(con, "prevalence_coexposure", "marts/prevalence_coexposure.sql", temp=True)
+    observed = set(fetch(con, "analyses/coexposed_pairs.sql"))
     table_rows, complete = output_rows(spec, ruleset, observed)
 
-    first = spec.start or scalar(con, "SELECT min(episode_start) FROM episodes") or run["as_of"]
+    first = spec.start or fetch_value(con, "analyses/first_episode_start.sql") or run["as_of"]
     last = spec.end or run["as_of"]
     periods = intervals(first, last, spec.interval)
     point = spec.measure == "point"
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE prevalence_intervals (interval_label VARCHAR, interval_start DATE, "
-        "interval_end DATE, window_start DATE, window_end DATE)"
-    )
-    con.executemany(
-        "INSERT INTO prevalence_intervals VALUES (?, ?, ?, ?, ?)",
-        [[label, s, e, s, s if point else e] for label, s, e in periods],
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE prevalence_row_pairs (row_label VARCHAR, ingredient_a VARCHAR, ingredient_b VARCHAR)"
-    )
+    dates = dict.fromkeys(("interval_start", "interval_end", "window_start", "window_end"), pl.Date)
+    interval_rows = [[label, s, e, s, s if point else e] for label, s, e in periods]
+    table_from_rows(con, "prevalence_intervals", {"interval_label": pl.String, **dates}, interval_rows)
     pair_rows = [[row.label, a, b] for row in table_rows for a, b in sorted(row.pairs)]
-    if pair_rows:
-        con.executemany("INSERT INTO prevalence_row_pairs VALUES (?, ?, ?)", pair_rows)
-    con.execute("CREATE OR REPLACE TEMP TABLE prevalence_row_users (row_label VARCHAR, ingredient VARCHAR)")
+    pair_schema = dict.fromkeys(("row_label", "ingredient_a", "ingredient_b"), pl.String)
+    table_from_rows(con, "prevalence_row_pairs", pair_schema, pair_rows)
     user_rows = [[row.label, i] for row in table_rows for i in sorted(row.users)]
-    if user_rows:
-        con.executemany("INSERT INTO prevalence_row_users VALUES (?, ?)", user_rows)
-    counts = con.sql(sql_text("marts/prevalence_counts.sql"), params={"members": members}).pl()
+    table_from_rows(con, "prevalence_row_users", {"row_label": pl.String, "ingredient": pl.String}, user_rows)
+    counts = fetch_frame(con, "analyses/prevalence_counts.sql", {"members": members})
 
     # Keep the requested strata: a variable not asked for is always its margin ("all").
     for name, margin in (("age_band", "all_ages"), ("sex", "all_sexes")):
@@ -425,7 +411,7 @@ def _strata(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, counts: pl.Dat
     present = set(counts.get_column("age_band").to_list()) if "age_band" in spec.by else set()
     age_values = ([*ages, "unknown"] if "unknown" in present else ages) if "age_band" in spec.by else []
     sexes = sorted(
-        {s for (s,) in rows(con, "SELECT DISTINCT coalesce(nullif(trim(sex), ''), 'unknown') FROM patients")}
+        {s for (s,) in fetch(con, "analyses/patient_sexes.sql")}
         | (set(counts.get_column("sex").to_list()) - {ALL} if "sex" in spec.by else set())
     )
     sex_values = sexes if "sex" in spec.by else []

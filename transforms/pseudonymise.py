@@ -33,13 +33,15 @@ import pyarrow.compute as pc
 
 from serosurv.core.config import PrivacyConfig
 from serosurv.core.errors import SerosurvError
-from transforms.ingest import patients_reader, staged_inputs, unreadable_input
+from serosurv.core.warehouse import count_rows
+from transforms.ingest import stage_patients, staged_inputs, unreadable_input
 from transforms.runs import latest_success
-from transforms.sql import sql_literal
+from transforms.sql import copy_to, drop_views, sql_literal
 
 PREFIXES = {"patient_id": "pt_", "prescriber_id": "pr_", "pharmacy_id": "ph_"}
 HEX_DIGITS = 20  # 80 bits: a collision among 100 million ids has a chance of about 1 in 250 million
 MIN_KEY_LENGTH = 16
+# The UDFs' names, as sql/staging/stg_pseudonymised_*.sql call them.
 _FUNCTIONS = {column: f"serosurv_pseudonym_{column}" for column in PREFIXES}
 
 
@@ -116,7 +118,7 @@ def _functions(con: duckdb.DuckDBPyConnection, key: bytes) -> Iterator[dict[str,
 def check_warehouse(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig) -> None:
     """Refuse to mix real ids and pseudonyms in one warehouse: every patient would be split in two."""
     latest = latest_success(con)
-    if latest is None or not con.execute("SELECT count(*) FROM claims").fetchall()[0][0]:
+    if latest is None or not count_rows(con, "claims"):
         return
     try:
         earlier = bool(json.loads(latest["parameters"] or "{}").get("privacy", {}).get("pseudonymise", False))
@@ -141,37 +143,31 @@ def apply(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig, patients: Pat
     if not settings.pseudonymise:
         return patients
     key = key_from_environment(settings)
-    with _functions(con, key) as udf:
+    with _functions(con, key):
         # Written once as Parquet (not a view: the functions holding the key go when this block ends).
-        replaced = ", ".join(f"{udf[column]}({column}) AS {column}" for column in PREFIXES)
-        target = sql_literal(str(Path(workdir) / "pseudonymised-claims.parquet"))
+        target = Path(workdir) / "pseudonymised-claims.parquet"
         inputs = staged_inputs(con)
         try:
-            con.execute(
-                f"COPY (SELECT * REPLACE ({replaced}, NULL::VARCHAR AS raw) FROM stg_raw) TO {target} "
-                "(FORMAT parquet)"
-            )
+            copy_to(con, "staging/stg_pseudonymised_claims.sql", target)
         except duckdb.Error as exc:
             unreadable_input(con, exc, inputs)
             raise
-        con.execute(f"CREATE OR REPLACE TEMP VIEW stg_raw AS SELECT * FROM read_parquet({target})")
+        # A view cannot take the path as a parameter: it is a literal.
+        con.execute(
+            f"create or replace temp view stg_raw as select * from read_parquet({sql_literal(str(target))})"
+        )
         if patients is not None:
-            patients = _patients_copy(con, Path(patients), Path(workdir), udf["patient_id"])
+            patients = _patients_copy(con, Path(patients), Path(workdir))
     return patients
 
 
-def _patients_copy(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, function: str) -> Path:
+def _patients_copy(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> Path:
     """The patient table with pseudonymised ids, as Parquet under `workdir` (the loader reads it as is)."""
     if not path.is_file():
         return path  # the loader says so in its own words
-    reader, columns = patients_reader(con, path)
-    if "patient_id" not in columns:
+    if "patient_id" not in stage_patients(con, path):
         return path  # the loader names the missing column
     target = workdir / "pseudonymised-patients.parquet"
-    target_quoted = sql_literal(str(target))
-    con.execute(
-        f"COPY (SELECT * REPLACE ({function}(CAST(patient_id AS VARCHAR)) AS patient_id) FROM {reader}) "
-        f"TO {target_quoted} (FORMAT parquet)",
-        {"p": str(path)},
-    )
+    copy_to(con, "staging/stg_pseudonymised_patients.sql", target)
+    drop_views(con, "stg_patients_raw")
     return target

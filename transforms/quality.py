@@ -2,9 +2,10 @@
 
 Why this route: GX 1.x has no native DuckDB or Polars data source, and its SQLAlchemy route to DuckDB
 fails because results are read after the connection closes (GX issue 10738); its pandas route costs
-about 11 s per 10M rows. Row-level checks already run in SQL (sql/staging/stg_claims.sql). So the suite
+about 11 s per 10M rows. Row-level checks already run in SQL (sql/staging/stg_checked.sql). So the suite
 validates two small pandas frames computed in DuckDB: one row of batch metrics (size, quarantine rate,
-unknown-prescriber rate, date range) and a bounded sample of accepted rows (schema and value checks).
+unknown-prescriber rate, date range: sql/analyses/batch_metrics.sql) and a bounded sample of accepted rows
+(sql/analyses/accepted_sample.sql; schema and value checks).
 Cost is constant in the batch size and the suite is a real GX suite whose result gates the run.
 """
 
@@ -18,11 +19,19 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import polars as pl
 
 from serosurv.core.config import ValidationConfig
-from serosurv.core.warehouse import CANONICAL_COLUMNS, frame
+from serosurv.core.warehouse import CANONICAL_COLUMNS
+from transforms.sql import fetch_frame, insert_frame
 
-SAMPLE_ROWS = 10_000
+DQ_RESULT_SCHEMA = {
+    "run_id": pl.String,
+    "suite": pl.String,
+    "expectation": pl.String,
+    "success": pl.Boolean,
+    "observed": pl.String,
+}
 
 
 @dataclass(frozen=True)
@@ -42,34 +51,15 @@ class GateResult:
 
 def batch_metrics(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
     """One row describing this night's batch, computed in DuckDB."""
-    metrics = frame(
-        con,
-        """
-        WITH accepted AS (SELECT * FROM claims WHERE run_id = $run_id),
-        quarantined AS (SELECT reason_code FROM quarantine WHERE run_id = $run_id)
-        SELECT
-            (SELECT count(*) FROM accepted) AS rows_accepted,
-            (SELECT count(*) FROM quarantined WHERE reason_code NOT IN ('already_loaded', 'not_a_drug_order'))
-                AS rows_rejected,
-            (SELECT count(*) FROM accepted) + (SELECT count(*) FROM quarantined) AS rows_read,
-            (SELECT coalesce(avg((prescriber_id IS NULL)::INTEGER), 0) FROM accepted) AS unknown_prescriber_rate,
-            (SELECT min(fill_date) FROM accepted) AS min_fill_date,
-            (SELECT max(fill_date) FROM accepted) AS max_fill_date
-        """,
-        {"run_id": run_id},
-    ).to_pandas()
+    metrics = fetch_frame(con, "analyses/batch_metrics.sql", {"run_id": run_id}).to_pandas()
     read = metrics.loc[0, "rows_read"]
     metrics["quarantine_rate"] = float(metrics.loc[0, "rows_rejected"]) / read if read else 0.0
     return metrics
 
 
 def accepted_sample(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
-    columns = ", ".join(CANONICAL_COLUMNS)
-    return frame(
-        con,
-        f"SELECT {columns} FROM claims WHERE run_id = $run_id USING SAMPLE {SAMPLE_ROWS} ROWS",
-        {"run_id": run_id},
-    ).to_pandas()
+    """A bounded sample of this night's accepted claims (its size is in the SQL), canonical columns."""
+    return fetch_frame(con, "analyses/accepted_sample.sql", {"run_id": run_id}).to_pandas()
 
 
 def _suites(gx: Any, limits: ValidationConfig, as_of: date) -> dict[str, Any]:
@@ -145,8 +135,13 @@ def run_gate(
                     "observed": _observed(item),
                 }
             )
-    con.executemany(
-        "INSERT INTO dq_results VALUES (?, ?, ?, ?, ?)",
-        [[run_id, r["suite"], r["expectation"], r["success"], r["observed"]] for r in results],
+    insert_frame(
+        con,
+        "dq_results",
+        pl.DataFrame(
+            [[run_id, r["suite"], r["expectation"], r["success"], r["observed"]] for r in results],
+            schema=DQ_RESULT_SCHEMA,
+            orient="row",
+        ),
     )
     return GateResult(all(r["success"] for r in results), results)

@@ -1,7 +1,7 @@
 """Capped carry-over of early refills, which has no closed form in SQL (the cap makes it non-linear).
 
 Reads the temp table `fills`, writes the temp table `stockpiled_fills` with the same columns as
-sql/intermediate/int_fills_stockpiled.sql. One pass per patient and ingredient over fills in date
+sql/intermediate/int_stockpiled_fills.sql. One pass per patient and ingredient over fills in date
 order: an early refill starts after the supply on hand, carrying forward at most `cap_days` of the
 overlap (0 = no day cap) and only when the overlap is at most `max_overlap_percent` % of the previous
 fill's supply (0 = no percent rule; Sentinel's PERCENTDAYS). Otherwise the overlap is truncated.
@@ -14,6 +14,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from transforms.sql import fetch_frame, table_from_frame
+
 
 def capped_shift(overlap: int, previous_supply: int, cap_days: int, max_overlap_percent: float) -> int:
     """How many days an early refill is pushed forward (0 = truncated)."""
@@ -25,12 +27,7 @@ def capped_shift(overlap: int, previous_supply: int, cap_days: int, max_overlap_
 
 
 def stockpile_capped(con: duckdb.DuckDBPyConnection, cap_days: int, max_overlap_percent: float) -> None:
-    fills = con.sql(
-        "SELECT patient_id, ingredient, route, fill_key, fill_date, days_supply, exposure_end, "
-        "datediff('day', DATE '1970-01-01', fill_date) AS start_day, "
-        "datediff('day', fill_date, exposure_end) + 1 AS covered_days "
-        "FROM fills ORDER BY patient_id, ingredient, fill_date, exposure_end, fill_key"
-    ).pl()
+    fills = fetch_frame(con, "analyses/fills_in_date_order.sql")
     group = (fills["patient_id"] + "\x1f" + fills["ingredient"]).to_numpy()
     start = fills["start_day"].to_numpy().astype(np.int64)
     covered = fills["covered_days"].to_numpy().astype(np.int64)
@@ -55,8 +52,4 @@ def stockpile_capped(con: duckdb.DuckDBPyConnection, cap_days: int, max_overlap_
         exposure_end=pl.Series(epoch + (new_start + covered - 1).astype("timedelta64[D]")).cast(pl.Date),
         supply_end=pl.Series(epoch + supply_end.astype("timedelta64[D]")).cast(pl.Date),
     )
-    con.register("stockpiled_rows", result)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE stockpiled_fills AS SELECT * FROM stockpiled_rows")
-    finally:
-        con.unregister("stockpiled_rows")
+    table_from_frame(con, "stockpiled_fills", result)

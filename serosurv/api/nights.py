@@ -186,8 +186,11 @@ def demo(
 def _generated_end(data: Generated) -> date:
     import duckdb
 
+    from transforms.sql import fetch_value
+
     # The night of the demo is the last day of the generated history (ignoring planted future dates).
-    (end,) = duckdb.execute(
-        "SELECT max(coverage_end) FROM read_parquet($p)", {"p": str(data.patients)}
-    ).fetchall()[0]
-    return end
+    con = duckdb.connect()
+    try:
+        return fetch_value(con, "analyses/generated_history_end.sql", {"p": str(data.patients)})
+    finally:
+        con.close()

@@ -11,6 +11,7 @@ gives each agent ingredient. Routes are kept only for ingredients whose route ma
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 import weakref
 from dataclasses import dataclass
@@ -152,25 +153,37 @@ def map_rxcui(code: str | int | None, ruleset: RuleSet) -> str | None:
 
 
 def normalise_ndc(text: str | None) -> str | None:
-    """An NDC as the 11-digit 5-4-2 string, or None when it cannot be known.
+    """An NDC as the 11-digit 5-4-2 string, or None when it cannot be known (surrounding white space is
+    ignored).
 
     11 digits pass through; hyphenated 4-4-2, 5-3-2 and 5-4-1 are zero-padded in the short segment;
     5-4-2 with hyphens loses them. Ten digits without hyphens are ambiguous (the missing zero could
-    belong to any segment), so they give None, as does anything else.
+    belong to any segment), so they give None, as does anything else. The rule itself is the SQL macro
+    sql/macros/normalise_ndc.sql, which validation runs over every claim: this evaluates it, so the two
+    can never disagree (for many codes at once, run the macro over them in SQL).
     """
     if text is None:
         return None
-    value = str(text).strip()
-    if re.fullmatch(r"\d{11}", value):
-        return value
-    parts = re.fullmatch(r"(\d+)-(\d+)-(\d+)", value)
-    if parts is None:
-        return None
-    labeler, product, package = parts.groups()
-    widths = (len(labeler), len(product), len(package))
-    if widths not in {(5, 4, 2), (4, 4, 2), (5, 3, 2), (5, 4, 1)}:
-        return None
-    return labeler.zfill(5) + product.zfill(4) + package.zfill(2)
+    with _ndc_lock:
+        (ndc,) = (
+            _ndc_connection().execute("select normalise_ndc($ndc)", {"ndc": str(text).strip()}).fetchone()
+        )
+    return ndc
+
+
+_ndc_lock = threading.Lock()
+
+
+@cache
+def _ndc_connection():
+    """An in-memory DuckDB connection with the normalise_ndc macro (shared; callers hold `_ndc_lock`)."""
+    import duckdb
+
+    from serosurv.core.resources import data_dir
+
+    con = duckdb.connect()
+    con.execute((data_dir("sql") / "macros" / "normalise_ndc.sql").read_text(encoding="utf-8"))
+    return con
 
 
 # ---------------------------------------------------------------------------- approximate matching

@@ -1,11 +1,12 @@
 -- One row per active claim and rule ingredient: the days it covers. Only ingredients that appear
--- in a rule need exposure. Inclusive end (default): fill_date + days_supply - 1; OMOP drug_era
--- mode ($omop_end): fill_date + days_supply, as the OHDSI era script does; an order's own end date
--- is used as given. Exact duplicate claims (same patient, ingredient, product, dates, prescriber
--- and pharmacy under another claim id) are dropped, keeping the lowest claim id. fill_key groups
--- the claims that form one fill: each claim alone, or with $same_day = 'sum' or 'max' every claim
--- of the ingredient dispensed on the same day.
--- Inputs: active_claims, fill_ingredients, rule_ingredients (ingredient).
+-- in a rule need exposure. Its end is the supply_end macro (sql/macros/supply_end.sql): inclusive
+-- (default) fill_date + days_supply - 1; OMOP drug_era mode ($omop_end): fill_date + days_supply, as
+-- the OHDSI era script does; an order's own end date is used as given. Exact duplicate claims (same
+-- patient, ingredient, product, dates, prescriber and pharmacy under another claim id) are dropped,
+-- keeping the lowest claim id. fill_key groups the claims that form one fill: each claim alone, or
+-- with $same_day = 'sum' or 'max' every claim of the ingredient dispensed on the same day.
+-- Parameters: $omop_end, $same_day. Inputs: active_claims, fill_ingredients, rule_ingredients
+-- (ingredient); macro supply_end.
 with exposures as (
     select
         active_claims.patient_id,
@@ -15,10 +16,8 @@ with exposures as (
         active_claims.prescriber_id,
         active_claims.pharmacy_id,
         active_claims.fill_date as exposure_start,
-        coalesce(
-            active_claims.end_date,
-            active_claims.fill_date + active_claims.days_supply - (case when $omop_end then 0 else 1 end)
-        ) as exposure_end,
+        supply_end(active_claims.fill_date, active_claims.days_supply, active_claims.end_date, $omop_end)
+            as exposure_end,
         coalesce(active_claims.days_supply, datediff('day', active_claims.fill_date, active_claims.end_date) + 1)
             as days_supply,
         coalesce(active_claims.ndc, active_claims.drug_name, active_claims.rxcui) as product,

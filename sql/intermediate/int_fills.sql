@@ -1,6 +1,6 @@
 -- One row per fill (fill_key): the claims of a fill combined. Same-day claims combined by 'sum'
 -- cover the summed supply from the fill date; by 'max' the longest of them. Parameters: $same_day,
--- $omop_end. Input: fill_exposure.
+-- $omop_end. Input: fill_exposure; macro supply_end (sql/macros/supply_end.sql).
 select
     patient_id,
     ingredient,
@@ -10,7 +10,7 @@ select
     case when $same_day = 'sum' then sum(days_supply) else max(days_supply) end::integer as days_supply,
     case
         when $same_day = 'sum' and count(*) > 1
-            then min(exposure_start) + sum(days_supply)::integer - (case when $omop_end then 0 else 1 end)
+            then supply_end(min(exposure_start), sum(days_supply)::integer, null, $omop_end)
         else max(exposure_end)
     end as exposure_end
 from fill_exposure

@@ -21,8 +21,11 @@ from pathlib import Path
 import duckdb
 
 from serosurv.core.errors import SerosurvError
+from transforms.sql import create_macros
 
 FORMATS = ("canonical", "omop", "scdm", "pde", "mimic-iv", "mapping:FILE")
+# The macros the adapters' statements use (sql/macros/).
+MACROS = ("iso_date", "sas_date", "derived_claim_id")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ def adapt(fmt: str, claims: list[Path], patients: Path | None, workdir: Path) ->
         raise SerosurvError(f"Patients file {patients} does not exist.")
     con = duckdb.connect()
     try:
+        create_macros(con, *MACROS)
         if patients is not None and _is_canonical_patients(con, patients, workdir):
             return Adapted(adapter(con, [Path(p) for p in claims], None, workdir).claims, None)
         return adapter(con, [Path(p) for p in claims], patients, workdir)

@@ -1,6 +1,11 @@
 """Shared plumbing for the input adapters: read a source table as text with its own row numbers, find
 its columns case-insensitively, and write canonical Parquet with lineage (PRODUCT.md §2.1).
 
+Each source table becomes a view of the columns an adapter reads, under fixed lower-case names
+(`Source.named_view`: made here, from the file's own column names, which no statement can know); the
+mapping itself is a statement in sql/staging/stg_<format>_{claims,patients}.sql over those views, wrapped
+by sql/staging/stg_adapted_{claims,patients}.sql and written with COPY.
+
 All work is set-based in DuckDB (CSV is first streamed to Parquet by Polars, which keeps file order so
 row numbers are the file's): no Python runs per row.
 """
@@ -10,12 +15,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from serosurv.core.errors import SerosurvError, header_note
-from serosurv.core.warehouse import CANONICAL_COLUMNS
+from transforms.sql import copy_to, fetch, sql_identifier, sql_literal
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -28,12 +34,7 @@ def is_table_file(path: Path) -> bool:
     return path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
 
 
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+quote, literal = sql_identifier, sql_literal
 
 
 class Source:
@@ -57,15 +58,15 @@ class Source:
                 f"{self.path}: unknown file type; {what} must be CSV (.csv, .tsv, optionally .gz) or Parquet."
             )
         try:
-            described = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(parquet)}).fetchall()
+            described = fetch(con, "analyses/parquet_columns.sql", {"p": str(parquet)})
         except duckdb.Error as exc:
             raise SerosurvError(f"{self.path}: cannot be read ({str(exc).splitlines()[0]}).") from None
         self.original = [c for c, *_ in described if c not in (ROW, "file_row_number")]
         self.columns = {c.strip().lower(): c for c in self.original}
-        select = ", ".join(f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" for c in self.original)
+        select = ", ".join(f"cast({quote(c)} as varchar) as {quote(c)}" for c in self.original)
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {self.view} AS SELECT {row} AS {ROW}, {select} "
-            f"FROM read_parquet({literal(str(parquet))}, file_row_number = true)"
+            f"create or replace temp view {self.view} as select {row} as {ROW}, {select} "
+            f"from read_parquet({literal(str(parquet))}, file_row_number = true)"
         )
 
     def _csv_to_parquet(self, workdir: Path, delimiter: str | None) -> Path:
@@ -106,68 +107,58 @@ class Source:
         """Trimmed text of the first present column (empty = NULL), or NULL when none is present."""
         name = self.first(*names)
         if name is None:
-            return "NULL::VARCHAR"
+            return "null::varchar"
         return f"nullif(trim({quote(self.columns[name.lower()])}), '')"
 
     def raw(self) -> str:
         """The original row as JSON, original column names."""
         return "to_json(struct_pack(" + ", ".join(f"{quote(c)} := {quote(c)}" for c in self.original) + "))"
 
+    def named_view(self, name: str, columns: Iterable[str]) -> None:
+        """A temp view `name` of the source for the adapters' statements in sql/: `__row` (the 1-based
+        data row), `raw` (the row as JSON) and each of `columns` ('A|B': the first of A, B the file has,
+        named after A in lower case) as trimmed text (empty = NULL), NULL when the file has none."""
+        select = ", ".join(
+            f"{self.col(*spec.split('|'))} as {quote(spec.split('|')[0].lower())}" for spec in columns
+        )
+        self.con.execute(
+            f"create or replace temp view {name} as select {ROW}, {self.raw()} as raw, {select} from {self.view}"
+        )
 
-# ---------------------------------------------------------------------- SQL expression helpers
+
+# ---------------------------------------------------------------------- the adapters' SQL
 
 
-def iso_date(expr: str, formats: Iterable[str] = ()) -> str:
-    """Date or timestamp text -> 'YYYY-MM-DD'; text no format reads is kept as is (validation quarantines
-    it with a reason naming the value)."""
-    parsed = [f"try_strptime({expr}, {literal(f)})::DATE" for f in formats]
-    parsed.append(f"try_cast({expr} AS TIMESTAMP)::DATE")
-    return f"coalesce(strftime(coalesce({', '.join(parsed)}), '%Y-%m-%d'), {expr})"
+def empty_view(con: duckdb.DuckDBPyConnection, name: str, columns: Iterable[str]) -> None:
+    """A temp view `name` with no rows and the text `columns` (for an optional table the source lacks)."""
+    select = ", ".join(f"null::varchar as {quote(c.split('|')[0].lower())}" for c in columns)
+    con.execute(f"create or replace temp view {name} as select {select} where false")
 
 
-def derived_id(prefix: str, parts: list[str]) -> str:
-    """A claim id for sources without one: a hash of the row's identifying fields plus the occurrence
-    number among identical rows (in file order), so rereading the same data gives the same ids."""
-    key = "concat_ws('|', " + ", ".join(f"coalesce({p}, '')" for p in parts) + ")"
-    return (
-        f"{literal(prefix)} || substr(md5({key}), 1, 16) || '-' || "
-        f"row_number() OVER (PARTITION BY {key} ORDER BY {ROW})::VARCHAR"
+def write_claims(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    name: str | None,
+    target: Path,
+    params: dict[str, Any] | None = None,
+) -> Path:
+    """Write one canonical claims Parquet from the adapter's SELECT in sql/NAME (over the source's
+    named views; None: the adapter made the view `adapted_claims` itself): every canonical column as
+    text, plus lineage and pre-rejects (sql/staging/stg_adapted_claims.sql)."""
+    copy_to(
+        con,
+        "staging/stg_adapted_claims.sql",
+        target,
+        {"source_file": str(source.path.resolve()), **(params or {})},
+        inputs={"adapted_claims": name} if name else None,
     )
-
-
-def write_claims(con: duckdb.DuckDBPyConnection, source: Source, fields: dict[str, str], target: Path,
-                 reject_code: str = "NULL", reject_reason: str = "NULL", joins: str = "") -> Path:  # fmt: skip
-    """Write one canonical claims Parquet: every canonical column as text, plus lineage and pre-rejects.
-
-    `fields` maps canonical column -> SQL expression over the source view (aliased `s`); canonical
-    columns not given are NULL. `joins` may join lookup tables to `s`.
-    """
-    unknown = set(fields) - set(CANONICAL_COLUMNS)
-    if unknown:
-        raise ValueError(f"not canonical columns: {sorted(unknown)}")
-    select = ", ".join(
-        f"CAST({fields[c]} AS VARCHAR) AS {c}" if c in fields else f"NULL::VARCHAR AS {c}"
-        for c in CANONICAL_COLUMNS
-    )
-    sql = (
-        f"SELECT {select}, {literal(str(source.path.resolve()))} AS source_file, s.{ROW}::BIGINT AS source_row, "
-        f"CAST({source.raw()} AS VARCHAR) AS raw, CAST({reject_code} AS VARCHAR) AS reject_code, "
-        f"CAST({reject_reason} AS VARCHAR) AS reject_reason "
-        f"FROM {source.view} AS s {joins} ORDER BY s.{ROW}"
-    )
-    con.execute(f"COPY ({sql}) TO {literal(str(target))} (FORMAT parquet)")
     return target
 
 
-def write_patients(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> Path:
-    """Write the canonical patients Parquet from a query with the PATIENT_COLUMNS (one row per patient)."""
-    typed = (
-        "SELECT CAST(patient_id AS VARCHAR) AS patient_id, TRY_CAST(birth_year AS INTEGER) AS birth_year, "
-        "CAST(sex AS VARCHAR) AS sex, TRY_CAST(coverage_start AS DATE) AS coverage_start, "
-        f"TRY_CAST(coverage_end AS DATE) AS coverage_end FROM ({sql}) WHERE patient_id IS NOT NULL "
-        "ORDER BY patient_id"
-    )
-    con.execute(f"COPY ({typed}) TO {literal(str(target))} (FORMAT parquet)")
+def write_patients(con: duckdb.DuckDBPyConnection, name: str, target: Path) -> Path:
+    """Write the canonical patients Parquet from the adapter's SELECT in sql/NAME, which has the
+    PATIENT_COLUMNS (one row per patient; sql/staging/stg_adapted_patients.sql)."""
+    copy_to(con, "staging/stg_adapted_patients.sql", target, inputs={"adapted_patients": name})
     return target
 
 

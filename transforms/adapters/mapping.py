@@ -38,7 +38,7 @@ import duckdb
 from serosurv.core.errors import SerosurvError, header_note
 from serosurv.core.warehouse import CANONICAL_COLUMNS
 from transforms.adapters import Adapted, Adapter
-from transforms.adapters._source import Source, derived_id, iso_date, literal, output_name, write_claims
+from transforms.adapters._source import ROW, Source, literal, output_name, write_claims
 
 SECTIONS = ("columns", "drug", "date_formats", "constants", "values", "source")
 CODE_TYPES = ("ndc", "rxcui", "drug_name")
@@ -109,6 +109,8 @@ def load_mapping(path: Path) -> dict:
 
 
 def _adapt(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, spec: dict, mapping_file: Path) -> Path:
+    """The mapping is the user's: its SQL (the view `adapted_claims`, read by sql/staging/
+    stg_adapted_claims.sql) is made here from the mapping file, its values as escaped literals."""
     s = Source(con, path, workdir, f"mapping {mapping_file.name}", spec.get("source", {}).get("delimiter"))
     columns: dict[str, str] = spec["columns"]
     for field, column in columns.items():
@@ -122,13 +124,20 @@ def _adapt(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, spec: dict
         fields.setdefault(field, literal(value))
     for field, recode in spec.get("values", {}).items():
         if field in fields:
-            cases = " ".join(f"WHEN {literal(str(k))} THEN {literal(str(v))}" for k, v in recode.items())
-            fields[field] = f"CASE {fields[field]} {cases} ELSE {fields[field]} END"
+            cases = " ".join(f"when {literal(str(k))} then {literal(str(v))}" for k, v in recode.items())
+            fields[field] = f"case {fields[field]} {cases} else {fields[field]} end"
     for field in DATE_FIELDS:
         if field in fields:
-            fields[field] = iso_date(fields[field], [spec.get("date_formats", {}).get(field, "%Y-%m-%d")])
+            date_format = literal(spec.get("date_formats", {}).get(field, "%Y-%m-%d"))
+            fields[field] = f"iso_date({fields[field]}, [{date_format}])"  # sql/macros/iso_date.sql
     if "claim_id" not in fields:
         keys = ("patient_id", "fill_date", "ndc", "rxcui", "drug_name", "days_supply", "end_date",
                 "prescriber_id", "pharmacy_id", "claim_status", "rx_reference", "fill_number")  # fmt: skip
-        fields["claim_id"] = derived_id("map-", [fields[k] for k in keys if k in fields])
-    return write_claims(con, s, fields, output_name(workdir, "mapping", path))
+        key = "concat_ws('|', " + ", ".join(f"coalesce({fields[k]}, '')" for k in keys if k in fields) + ")"
+        fields["claim_id"] = f"derived_claim_id('map-', {key}, {ROW})"  # sql/macros/derived_claim_id.sql
+    select = ", ".join(f"{fields.get(c, 'null')} as {c}" for c in CANONICAL_COLUMNS)
+    con.execute(
+        f"create or replace temp view adapted_claims as select {select}, {ROW}, {s.raw()} as raw, "
+        f"null as reject_code, null as reject_reason from {s.view} as s"
+    )
+    return write_claims(con, s, None, output_name(workdir, "mapping", path))

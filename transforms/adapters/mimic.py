@@ -26,10 +26,23 @@ from pathlib import Path
 import duckdb
 
 from transforms.adapters import Adapted
-from transforms.adapters._source import Source, iso_date, output_name, write_claims, write_patients
+from transforms.adapters._source import Source, output_name, write_claims, write_patients
 
 PRESCRIPTIONS = ("subject_id", "starttime", "drug")
-NOT_A_DRUG_ORDER = "not_a_drug_order"
+# The columns read (sql/staging/stg_mimic_claims.sql, stg_mimic_patients.sql).
+PRESCRIPTION_COLUMNS = (
+    "subject_id",
+    "starttime",
+    "stoptime",
+    "drug",
+    "drug_type",
+    "route",
+    "ndc",
+    "pharmacy_id",
+    "order_provider_id",
+    "poe_id",
+)
+PATIENT_COLUMNS = ("subject_id", "anchor_year", "anchor_age", "gender")
 
 
 def adapt_mimic(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None,
@@ -41,45 +54,13 @@ def adapt_mimic(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Pa
 def _prescriptions(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> Path:
     s = Source(con, path, workdir, "MIMIC-IV prescriptions")
     s.require(*PRESCRIPTIONS)
-    start = iso_date(s.col("starttime"))
-    stop = iso_date(s.col("stoptime"))
-    drug_type = f"upper({s.col('drug_type')})"
-    drug, route = s.col("drug"), s.col("route")
-    is_base = f"coalesce({drug_type} = 'BASE', false)"
-    is_main = f"coalesce({drug_type} = 'MAIN', true)"
-    pharmacy_id = s.col("pharmacy_id")
-    fields = {
-        "claim_id": f"CASE WHEN NOT {is_main} OR {pharmacy_id} IS NULL "
-        f"THEN concat_ws(':', coalesce({pharmacy_id}, 'row'), {drug_type}, s.__row) ELSE {pharmacy_id} END",
-        "patient_id": s.col("subject_id"),
-        "fill_date": start,
-        # The last active day: the stop date, or the start date when the stop is missing or earlier.
-        "end_date": f"CASE WHEN try_cast({start} AS DATE) IS NULL THEN {stop} "
-        f"WHEN try_cast({stop} AS DATE) >= try_cast({start} AS DATE) THEN {stop} ELSE {start} END",
-        "drug_name": f"CASE WHEN {route} IS NULL THEN {drug} ELSE {drug} || ' [' || {route} || ']' END",
-        "ndc": f"nullif(regexp_replace({s.col('ndc')}, '^0+$', ''), '')",
-        "prescriber_id": s.col("order_provider_id"),
-        "rx_reference": s.col("poe_id"),
-    }
-    reason = (
-        f"'drug_type BASE: ' || coalesce({drug}, 'unnamed') || ' is the diluent of an infusion "
-        "order, not a drug order'"
-    )
-    return write_claims(
-        con, s, fields, output_name(workdir, "mimic-iv", path),
-        reject_code=f"CASE WHEN {is_base} THEN '{NOT_A_DRUG_ORDER}' END",
-        reject_reason=f"CASE WHEN {is_base} THEN {reason} END",
-    )  # fmt: skip
+    s.named_view("mimic_prescriptions", PRESCRIPTION_COLUMNS)
+    return write_claims(con, s, "staging/stg_mimic_claims.sql", output_name(workdir, "mimic-iv", path))
 
 
 def _patients(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> Path:
     """MIMIC-IV patients: anchor_year - anchor_age is the (shifted) birth year; no coverage periods."""
     s = Source(con, path, workdir, "MIMIC-IV patients")
     s.require("subject_id")
-    birth_year = f"try_cast({s.col('anchor_year')} AS INTEGER) - try_cast({s.col('anchor_age')} AS INTEGER)"
-    sql = (
-        f"SELECT {s.col('subject_id')} AS patient_id, min({birth_year}) AS birth_year, "
-        f"min({s.col('gender')}) AS sex, NULL AS coverage_start, NULL AS coverage_end "
-        f"FROM {s.view} GROUP BY 1"
-    )
-    return write_patients(con, sql, output_name(workdir, "mimic-iv", path))
+    s.named_view("mimic_patients", PATIENT_COLUMNS)
+    return write_patients(con, "staging/stg_mimic_patients.sql", output_name(workdir, "mimic-iv", path))

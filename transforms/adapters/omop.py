@@ -30,20 +30,33 @@ from serosurv.core.errors import SerosurvError
 from transforms.adapters import Adapted
 from transforms.adapters._source import (
     Source,
+    empty_view,
     is_table_file,
-    iso_date,
     output_name,
     write_claims,
     write_patients,
 )
 
-NDC_PATTERN = r"^([0-9]{11}|[0-9]{4,5}-[0-9]{3,4}-[0-9]{1,2})$"
-# drug_type_concept_id of administrations (OMOP Type Concept vocabulary): a dose given, not a supply. With
-# no end date and no days supply such a row is one day of exposure (one IV methylene blue dose), never a
-# quarantined row. 38000179/43542356/43542357/43542358/581373: physician administered drug (procedure,
-# problem list, referral, EHR order); 38000180: inpatient administration; 32818: EHR administration record.
-ADMINISTRATION_TYPES = ("38000179", "38000180", "43542356", "43542357", "43542358", "581373", "32818")
-MALE, FEMALE = "8507", "8532"
+# The drug_exposure columns read (under the first name; "A|B": B when the file has no A), and the other
+# tables' (sql/staging/stg_omop_claims.sql and stg_omop_patients.sql, which also hold the mapping's
+# codes: administration types, NDC pattern, gender concepts).
+EXPOSURE_COLUMNS = (
+    "drug_exposure_id",
+    "person_id",
+    "drug_concept_id",
+    "drug_source_concept_id",
+    "drug_source_value",
+    "provider_id",
+    "drug_exposure_start_date|drug_exposure_start_datetime",
+    "drug_exposure_end_date|drug_exposure_end_datetime",
+    "days_supply",
+    "drug_type_concept_id",
+    "quantity",
+    "visit_occurrence_id",
+)
+CONCEPT_COLUMNS = ("concept_id", "concept_name", "vocabulary_id", "concept_code")
+PERSON_COLUMNS = ("person_id", "year_of_birth", "gender_concept_id", "gender_source_value")
+OBSERVATION_COLUMNS = ("person_id", "observation_period_start_date", "observation_period_end_date")
 
 
 def find_table(folder: Path, table: str) -> Path | None:
@@ -84,64 +97,19 @@ def _drug_exposure(con: duckdb.DuckDBPyConnection, path: Path, concept_path: Pat
               "drug_exposure_start_date|drug_exposure_start_datetime")  # fmt: skip
     c = Source(con, concept_path, workdir, "OMOP concept")
     c.require("concept_id", "concept_name", "vocabulary_id", "concept_code")
-    concepts = (
-        f"(SELECT {c.col('concept_id')} AS concept_id, {c.col('concept_name')} AS concept_name, "
-        f"{c.col('vocabulary_id')} AS vocabulary_id, {c.col('concept_code')} AS concept_code FROM {c.view})"
-    )
-    joins = (
-        f"LEFT JOIN {concepts} AS drug ON drug.concept_id = {s.col('drug_concept_id')} "
-        f"LEFT JOIN {concepts} AS src ON src.concept_id = {s.col('drug_source_concept_id')}"
-    )
-    source_value = s.col("drug_source_value")
-    provider = s.col("provider_id")
-    start_date = iso_date(s.col("drug_exposure_start_date", "drug_exposure_start_datetime"))
-    given_end = iso_date(s.col("drug_exposure_end_date", "drug_exposure_end_datetime"))
-    supply = f"nullif(try_cast({s.col('days_supply')} AS DOUBLE), 0)"
-    administered = f"{s.col('drug_type_concept_id')} IN ({', '.join(repr(t) for t in ADMINISTRATION_TYPES)})"
-    end_date = f"CASE WHEN {given_end} IS NULL AND {supply} IS NULL AND {administered} THEN {start_date} ELSE {given_end} END"
-    fields = {
-        "claim_id": s.col("drug_exposure_id"),
-        "patient_id": s.col("person_id"),
-        "fill_date": start_date,
-        "end_date": end_date,
-        # The CDM requires the end date (the engine prefers it anyway); days_supply is used only when
-        # the end date is empty, so ETL-derived supplies (Synthea writes 371-day yearly renewals) do
-        # not quarantine rows whose end date is fine. 0 is the CDM's "unknown".
-        "days_supply": f"CASE WHEN {end_date} IS NOT NULL OR try_cast({s.col('days_supply')} AS DOUBLE) = 0 "
-        f"THEN NULL ELSE {s.col('days_supply')} END",
-        "quantity": f"CASE WHEN try_cast({s.col('quantity')} AS DOUBLE) = 0 THEN NULL ELSE {s.col('quantity')} END",
-        "drug_name": "drug.concept_name",
-        "rxcui": "CASE WHEN drug.vocabulary_id = 'RxNorm' THEN drug.concept_code END",
-        "ndc": f"CASE WHEN src.vocabulary_id = 'NDC' THEN src.concept_code "
-        f"WHEN regexp_matches({source_value}, '{NDC_PATTERN}') THEN {source_value} END",
-        "prescriber_id": f"CASE WHEN {provider} = '0' THEN NULL ELSE {provider} END",
-        "rx_reference": s.col("visit_occurrence_id"),
-    }
-    return write_claims(con, s, fields, output_name(workdir, "omop", path), joins=joins)
+    s.named_view("omop_drug_exposure", EXPOSURE_COLUMNS)
+    c.named_view("omop_concept", CONCEPT_COLUMNS)
+    return write_claims(con, s, "staging/stg_omop_claims.sql", output_name(workdir, "omop", path))
 
 
 def _patients(con: duckdb.DuckDBPyConnection, tables: list[Path], workdir: Path) -> Path:
     p = Source(con, tables[0], workdir, "OMOP person")
     p.require("person_id")
-    gender = p.col("gender_concept_id")
-    sex = (
-        f"CASE {gender} WHEN '{MALE}' THEN 'M' WHEN '{FEMALE}' THEN 'F' "
-        f"ELSE upper(left({p.col('gender_source_value')}, 1)) END"
-    )
-    coverage = "NULL AS coverage_start, NULL AS coverage_end"
-    joins = ""
+    p.named_view("omop_person", PERSON_COLUMNS)
     if len(tables) > 1:
         o = Source(con, tables[1], workdir, "OMOP observation_period")
         o.require("person_id", "observation_period_start_date", "observation_period_end_date")
-        joins = (
-            f"LEFT JOIN (SELECT {o.col('person_id')} AS op_person_id, "
-            f"min(try_cast({o.col('observation_period_start_date')} AS DATE)) AS coverage_start, "
-            f"max(try_cast({o.col('observation_period_end_date')} AS DATE)) AS coverage_end "
-            f"FROM {o.view} GROUP BY 1) AS op ON op.op_person_id = {p.col('person_id')}"
-        )
-        coverage = "op.coverage_start, op.coverage_end"
-    sql = (
-        f"SELECT {p.col('person_id')} AS patient_id, {p.col('year_of_birth')} AS birth_year, {sex} AS sex, "
-        f"{coverage} FROM {p.view} {joins}"
-    )
-    return write_patients(con, sql, output_name(workdir, "omop", p.path))
+        o.named_view("omop_observation_period", OBSERVATION_COLUMNS)
+    else:
+        empty_view(con, "omop_observation_period", OBSERVATION_COLUMNS)
+    return write_patients(con, "staging/stg_omop_patients.sql", output_name(workdir, "omop", p.path))

@@ -17,23 +17,13 @@ import duckdb
 
 from serosurv.core.errors import SerosurvError, header_note
 from transforms.adapters import Adapted
-from transforms.adapters._source import (
-    Source,
-    derived_id,
-    iso_date,
-    output_name,
-    write_claims,
-    write_patients,
-)
+from transforms.adapters._source import Source, empty_view, output_name, write_claims, write_patients
 
-UNKNOWN_PROVIDER = ("", ".U", "U", ".")
-SAS_DATE_FORMATS = ("%m/%d/%Y", "%d%b%Y", "%Y%m%d")
-
-
-def sas_date(expr: str) -> str:
-    """SAS dates as exported: a day number since 1960-01-01, MM/DD/YYYY, DATE9 (29NOV2005) or ISO."""
-    number = f"CASE WHEN regexp_full_match({expr}, '-?[0-9]{{1,6}}') THEN strftime(DATE '1960-01-01' + {expr}::INTEGER, '%Y-%m-%d') END"
-    return f"coalesce({number}, {iso_date(expr, SAS_DATE_FORMATS)})"
+# The columns read (sql/staging/stg_scdm_claims.sql, stg_scdm_patients.sql; "A|B": B when the file has
+# no A). SAS dates are read by the macro sas_date (sql/macros/sas_date.sql).
+DISPENSING_COLUMNS = ("PatID", "RxDate", "Rx|NDC", "Rx_CodeType", "ProviderID", "RxSup", "RxAmt")
+DEMOGRAPHIC_COLUMNS = ("PatID", "Birth_Date", "Sex")
+ENROLLMENT_COLUMNS = ("PatID", "Enr_Start", "Enr_End", "DrugCov")
 
 
 def adapt_scdm(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None,
@@ -58,55 +48,30 @@ def adapt_scdm(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Pat
 def _dispensing(con: duckdb.DuckDBPyConnection, s: Source, workdir: Path) -> Path:
     s.what = "SCDM Dispensing"
     s.require("PatID", "RxDate", "Rx|NDC", "RxSup")
-    code = s.col("Rx", "NDC")
-    code_type = f"upper({s.col('Rx_CodeType')})" if s.has("Rx_CodeType") else "'ND'"
-    provider = s.col("ProviderID")
-    supported = f"coalesce({code_type} IN ('ND', 'RN'), false)"
-    fields = {
-        "claim_id": derived_id("scdm-", [s.col("PatID"), s.col("RxDate"), code, provider, s.col("RxSup")]),
-        "patient_id": s.col("PatID"),
-        "fill_date": sas_date(s.col("RxDate")),
-        "days_supply": s.col("RxSup"),
-        "ndc": f"CASE WHEN {code_type} = 'ND' THEN {code} END",
-        "rxcui": f"CASE WHEN {code_type} = 'RN' THEN {code} END",
-        "quantity": s.col("RxAmt"),
-        "prescriber_id": f"CASE WHEN upper({provider}) IN {UNKNOWN_PROVIDER} THEN NULL ELSE {provider} END",
-    }
+    s.named_view("scdm_dispensing", DISPENSING_COLUMNS)
     return write_claims(
-        con, s, fields, output_name(workdir, "scdm", s.path),
-        reject_code=f"CASE WHEN NOT {supported} THEN 'unsupported_code_type' END",
-        reject_reason=f"CASE WHEN NOT {supported} THEN 'Rx_CodeType ''' || coalesce({code_type}, '') || "
-        "''' is not supported (ND = NDC or RN = RxNorm)' END",
+        con, s, "staging/stg_scdm_claims.sql", output_name(workdir, "scdm", s.path),
+        {"has_code_type": s.has("Rx_CodeType")},
     )  # fmt: skip
 
 
 def _patients(con: duckdb.DuckDBPyConnection, enrollment: Source | None, demographic: Source | None,
               workdir: Path) -> Path:  # fmt: skip
     """Demographic gives birth year and sex; Enrollment with drug coverage gives the coverage span."""
-    parts = []
     if demographic is not None:
         demographic.what = "SCDM Demographic"
         demographic.require("PatID", "Birth_Date")
-        parts.append(
-            f"SELECT {demographic.col('PatID')} AS patient_id, "
-            f"year(try_cast({sas_date(demographic.col('Birth_Date'))} AS DATE)) AS birth_year, "
-            f"{demographic.col('Sex')} AS sex, NULL::DATE AS coverage_start, NULL::DATE AS coverage_end "
-            f"FROM {demographic.view}"
-        )
+        demographic.named_view("scdm_demographic", DEMOGRAPHIC_COLUMNS)
+    else:
+        empty_view(con, "scdm_demographic", DEMOGRAPHIC_COLUMNS)
     if enrollment is not None:
         enrollment.what = "SCDM Enrollment"
         enrollment.require("PatID", "Enr_Start", "Enr_End")
-        drug_coverage = f"coalesce(upper({enrollment.col('DrugCov')}), 'Y') = 'Y'"
-        parts.append(
-            f"SELECT {enrollment.col('PatID')} AS patient_id, NULL::INTEGER AS birth_year, NULL AS sex, "
-            f"try_cast({sas_date(enrollment.col('Enr_Start'))} AS DATE) AS coverage_start, "
-            f"try_cast({sas_date(enrollment.col('Enr_End'))} AS DATE) AS coverage_end "
-            f"FROM {enrollment.view} WHERE {drug_coverage}"
-        )
-    sql = (
-        "SELECT patient_id, max(birth_year) AS birth_year, max(sex) AS sex, min(coverage_start) AS coverage_start, "
-        f"max(coverage_end) AS coverage_end FROM ({' UNION ALL '.join(parts)}) GROUP BY patient_id"
-    )
+        enrollment.named_view("scdm_enrollment", ENROLLMENT_COLUMNS)
+    else:
+        empty_view(con, "scdm_enrollment", ENROLLMENT_COLUMNS)
     named = demographic or enrollment
     assert named is not None
-    return write_patients(con, sql, output_name(workdir, "scdm", named.path, "-patients"))
+    return write_patients(
+        con, "staging/stg_scdm_patients.sql", output_name(workdir, "scdm", named.path, "-patients")
+    )

@@ -1,8 +1,10 @@
--- Drug names that no rule name matches exactly, matched approximately: a word of the name (5+ letters,
--- not a real drug word) one edit away from a rule agent or brand name (two edits for names of 8+
--- letters), same first letter, and the closest such name unambiguous (one ingredient set at the best
--- distance). "setraline", "sertralin", "fluoxetin", the Spanish "sertralina" match; "loxapine" (a real
--- drug) never does. Inputs: name_words (drug_name, word), agent_words (name, ingredients, route).
+-- Drug names that no rule name matches exactly, matched approximately (approximate_words): a word of
+-- the name (5+ letters, not a real drug word) one edit away from a rule agent or brand name (two edits
+-- for names of 8+ letters), same first letter, and the closest such name unambiguous (one ingredient set
+-- at the best distance). "setraline", "sertralin", "fluoxetin", the Spanish "sertralina" match;
+-- "loxapine" (a real drug) never does. Read into Python (transforms/normalise.py), which registers the
+-- result as approximate_words. Inputs: name_words (drug_name, word), agent_words (name, ingredients,
+-- route).
 with pairs as (
     select
         name_words.drug_name,

@@ -7,14 +7,13 @@
 -- washouts are measured from (a truncated early refill must not shorten a washout).
 -- In the OMOP end convention ($omop_end, which allows no stockpiling) a fill's end is the day after its
 -- supply, so the days carried are one fewer and the carried end moves one day on, as its ends do.
--- Parameters: $stockpiling, $omop_end. Input: fills.
+-- Parameters: $stockpiling, $omop_end. Input: fills; macro supply_days (sql/macros/supply_days.sql).
 with numbered as (
     select
         *,
         datediff('day', date '1970-01-01', fill_date) as fill_day,
-        datediff('day', fill_date, exposure_end) + (case when $omop_end then 0 else 1 end) as covered_days,
-        sum(datediff('day', fill_date, exposure_end) + (case when $omop_end then 0 else 1 end)) over running
-            as supply_so_far
+        supply_days(fill_date, exposure_end, $omop_end) as covered_days,
+        sum(supply_days(fill_date, exposure_end, $omop_end)) over running as supply_so_far
     from fills
     window running as (
         partition by patient_id, ingredient order by fill_date, exposure_end, fill_key rows unbounded preceding

@@ -1,0 +1,5 @@
+-- Each FDA NDC Directory package code (NDCPACKAGECODE, hyphenated) with its 11-digit NDC, NULL when it is
+-- not an NDC (transforms/ndc_import.py). Parameter: $codes (the distinct codes of mapped packages).
+-- Macro: normalise_ndc (sql/macros/normalise_ndc.sql).
+select code, normalise_ndc(code) as ndc
+from unnest($codes::varchar[]) as package_codes (code)

@@ -1,0 +1,144 @@
+-- stg_checked: the raw text rows cast to the canonical contract, every row that breaks it with one
+-- reason (the first that applies); accepted rows go to `claims` (stg_claims.sql), the others to
+-- `quarantine` (stg_quarantine.sql). Materialised as the temp table stg_checked when the batch fits in
+-- memory, else read twice as a subquery (transforms/validate.py).
+-- Parameters: $as_of (run date), $earliest (earliest plausible fill date).
+-- Reads the staging view `stg_raw` row by row; what needs the whole batch (repeated claim ids, ids an
+-- earlier night loaded) comes from the small tables `stg_repeats` and `stg_loaded`, computed first.
+-- Macro: normalise_ndc (sql/macros/normalise_ndc.sql).
+with trimmed as (
+    select
+        source_file,
+        source_row,
+        raw,
+        reject_code,
+        reject_reason,
+        nullif(trim(claim_id), '') as claim_id,
+        nullif(trim(patient_id), '') as patient_id,
+        nullif(trim(fill_date), '') as fill_date_text,
+        nullif(trim(days_supply), '') as days_supply_text,
+        nullif(trim(end_date), '') as end_date_text,
+        nullif(regexp_replace(trim(ndc), '^0+$', ''), '') as ndc_text,
+        nullif(trim(rxcui), '') as rxcui,
+        nullif(trim(drug_name), '') as drug_name,
+        nullif(trim(quantity), '') as quantity_text,
+        nullif(trim(prescriber_id), '') as prescriber_id,
+        nullif(trim(pharmacy_id), '') as pharmacy_id,
+        lower(coalesce(nullif(trim(claim_status), ''), 'paid')) as claim_status,
+        nullif(trim(fill_number), '') as fill_number_text,
+        nullif(trim(rx_reference), '') as rx_reference,
+        nullif(trim(original_claim_id), '') as original_claim_id
+    from stg_raw
+),
+
+typed as (
+    select
+        trimmed.*,
+        coalesce(
+            try_cast(fill_date_text as date),
+            try_strptime(fill_date_text, '%m/%d/%Y')::date,
+            try_strptime(fill_date_text, '%Y%m%d')::date
+        ) as fill_date,
+        coalesce(
+            try_cast(end_date_text as date),
+            try_strptime(end_date_text, '%m/%d/%Y')::date,
+            try_strptime(end_date_text, '%Y%m%d')::date
+        ) as end_date,
+        -- Whole numbers as written ('30', '30.0'): a cast alone would round '30.5' and read '0x1E' or '3_0'.
+        case when regexp_full_match(days_supply_text, '[+-]?[0-9]+(\.0*)?')
+            then try_cast(days_supply_text as integer) end as days_supply,
+        -- A quantity is a finite number ('NaN' and 'inf' cast to doubles that compare above 0).
+        case when isfinite(try_cast(quantity_text as double)) then try_cast(quantity_text as double) end as quantity,
+        case when regexp_full_match(fill_number_text, '[+-]?[0-9]+(\.0*)?')
+            then try_cast(fill_number_text as integer) end as fill_number,
+        normalise_ndc(ndc_text) as ndc,
+        -- A plain 10-digit NDC cannot be padded without knowing its segment layout: kept as unmapped text.
+        ndc_text is not null and regexp_full_match(ndc_text, '[0-9]{10}') as ndc_ambiguous,
+        repeats.first_copy,
+        loaded.claim_id is not null as already_loaded
+    from trimmed
+    left join stg_repeats as repeats on trimmed.claim_id = repeats.claim_id
+    left join stg_loaded as loaded on trimmed.claim_id = loaded.claim_id
+),
+
+checked as (
+    select
+        *,
+        case
+            when reject_code is not null then reject_code
+            when claim_id is null then 'missing_claim_id'
+            when patient_id is null then 'missing_patient_id'
+            when fill_date_text is null then 'missing_fill_date'
+            when fill_date is null then 'bad_fill_date'
+            when fill_date > $as_of then 'future_fill_date'
+            when fill_date < $earliest then 'implausible_fill_date'
+            when days_supply_text is not null and days_supply is null then 'bad_days_supply'
+            when days_supply is not null and (days_supply < 1 or days_supply > 365) then 'implausible_days_supply'
+            when end_date_text is not null and end_date is null then 'bad_end_date'
+            when end_date is not null and end_date < fill_date then 'end_before_fill'
+            when days_supply is null and end_date is null then 'missing_supply'
+            when ndc_text is null and rxcui is null and drug_name is null then 'missing_drug'
+            when ndc_text is not null and ndc is null and not ndc_ambiguous then 'bad_ndc'
+            when quantity_text is not null and (quantity is null or quantity <= 0) then 'bad_quantity'
+            when claim_status not in ('paid', 'reversed', 'adjusted') then 'bad_claim_status'
+            when fill_number_text is not null and (fill_number is null or fill_number < 0 or fill_number > 99)
+                then 'bad_fill_number'
+            when first_copy is not null and (source_file || ' row ' || source_row) <> first_copy
+                then 'duplicate_claim_id'
+            when already_loaded then 'already_loaded'
+        end as reason_code
+    from typed
+)
+
+select
+    source_file,
+    source_row,
+    case
+        when reason_code is not null then coalesce(
+            raw,
+            to_json(struct_pack(
+                claim_id := claim_id, patient_id := patient_id, fill_date := fill_date_text,
+                days_supply := days_supply_text, end_date := end_date_text, ndc := ndc_text, rxcui := rxcui,
+                drug_name := drug_name, quantity := quantity_text, prescriber_id := prescriber_id,
+                pharmacy_id := pharmacy_id, claim_status := claim_status, fill_number := fill_number_text,
+                rx_reference := rx_reference, original_claim_id := original_claim_id
+            ))::varchar
+        )
+    end as raw,
+    claim_id,
+    patient_id,
+    fill_date,
+    days_supply,
+    end_date,
+    coalesce(ndc, case when ndc_ambiguous then ndc_text end) as ndc,
+    rxcui,
+    drug_name,
+    quantity,
+    prescriber_id,
+    pharmacy_id,
+    claim_status,
+    fill_number,
+    rx_reference,
+    original_claim_id,
+    reason_code,
+    case when reject_code is not null then reject_reason else case reason_code
+        when 'missing_claim_id' then 'claim_id is empty'
+        when 'missing_patient_id' then 'patient_id is empty'
+        when 'missing_fill_date' then 'fill_date is empty'
+        when 'bad_fill_date' then 'fill_date ''' || fill_date_text || ''' is not a date (use YYYY-MM-DD)'
+        when 'future_fill_date' then 'fill_date ' || fill_date_text || ' is after the run date ' || $as_of
+        when 'implausible_fill_date' then 'fill_date ' || fill_date_text || ' is before ' || $earliest
+        when 'bad_days_supply' then 'days_supply ''' || days_supply_text || ''' is not a whole number'
+        when 'implausible_days_supply' then 'days_supply ' || days_supply_text || ' is outside 1-365'
+        when 'bad_end_date' then 'end_date ''' || end_date_text || ''' is not a date (use YYYY-MM-DD)'
+        when 'end_before_fill' then 'end_date ' || end_date_text || ' is before fill_date ' || fill_date_text
+        when 'missing_supply' then 'neither days_supply nor end_date is given'
+        when 'missing_drug' then 'none of ndc, rxcui, drug_name is given'
+        when 'bad_ndc' then 'ndc ''' || ndc_text || ''' is not an NDC (11 digits, or 4-4-2, 5-3-2, 5-4-1 with hyphens)'
+        when 'bad_quantity' then 'quantity ''' || quantity_text || ''' is not a number above 0'
+        when 'bad_claim_status' then 'claim_status ''' || claim_status || ''' is not paid, reversed or adjusted'
+        when 'bad_fill_number' then 'fill_number ''' || fill_number_text || ''' is not a whole number 0-99'
+        when 'duplicate_claim_id' then 'claim_id repeats the claim at ' || first_copy
+        when 'already_loaded' then 'claim_id was loaded by an earlier night'
+    end end as reason
+from checked

@@ -1,0 +1,6 @@
+-- The night's rejected rows for `quarantine`: the rows of stg_checked (stg_checked.sql) that break a
+-- rule of the contract, with their lineage, their text and the reason. Parameter: $run_id.
+-- Input: stg_checked.
+select source_file, source_row, raw, reason_code, reason, $run_id as run_id
+from stg_checked
+where reason_code is not null
