@@ -31,7 +31,7 @@ from serosurv.core.errors import GateFailed, SerosurvError
 from serosurv.core.lock import warehouse_lock
 from serosurv.core.permissions import owner_only
 from serosurv.core.rules import RuleSet, load_rules
-from serosurv.core.warehouse import connect
+from serosurv.core.warehouse import connect, transaction
 from transforms import (
     adapters,
     alerts,
@@ -43,8 +43,10 @@ from transforms import (
     normalise,
     pseudonymise,
     quality,
+    runs,
     validate,
 )
+from transforms.sql import drop_tables, drop_views
 
 log = logging.getLogger("serosurv")
 
@@ -99,7 +101,8 @@ def check_rows(night: Night) -> None:
     counts = validate.check_claims(
         night.con, night.run_id, night.as_of, night.config.validation.earliest_fill_date
     )
-    night.con.execute("DROP VIEW IF EXISTS stg_raw; DROP TABLE IF EXISTS stg_inputs")
+    drop_views(night.con, "stg_raw")
+    drop_tables(night.con, "stg_inputs")
     shutil.rmtree(night.workdir, ignore_errors=True)  # converted inputs: the engine may want the disk
     night.counts.update(
         rows_accepted=counts.rows_accepted, rows_quarantined=counts.rows_quarantined,
@@ -226,45 +229,33 @@ def write_reports(night: Night) -> dict[str, Path]:
 
 def _record_run(night: Night, status: str, message: str = "") -> None:
     c = night.counts
-    night.con.execute("DELETE FROM runs WHERE run_id = $run_id", {"run_id": night.run_id})
-    night.con.execute(
-        "INSERT INTO runs BY NAME SELECT $run_id AS run_id, $as_of AS as_of, $started AS started_at, "
-        "now()::TIMESTAMP AS finished_at, $status AS status, $read AS rows_read, $accepted AS rows_accepted, "
-        "$quarantined AS rows_quarantined, $config_hash AS config_hash, $rules_hash AS rules_hash, "
-        "$inputs AS input_files, $message AS message, $parameters AS parameters, "
-        "$fingerprint AS engine_fingerprint, $recompute AS recompute",
-        {
-            "run_id": night.run_id, "as_of": night.as_of, "started": night.started_at, "status": status,
-            "read": c.get("rows_read"), "accepted": c.get("rows_accepted"),
-            "quarantined": c.get("rows_quarantined"), "config_hash": night.config.hash,
-            "rules_hash": night.ruleset.hash, "inputs": "; ".join(night.inputs), "message": message,
-            "parameters": json.dumps(night.config.to_dict(), sort_keys=True),
-            "fingerprint": night.fingerprint, "recompute": night.recompute,
-        },
-    )  # fmt: skip
-    night.con.execute("DELETE FROM attrition WHERE run_id = $run_id", {"run_id": night.run_id})
-    if c:
-        night.con.executemany(
-            "INSERT INTO attrition VALUES (?, ?, ?, ?)",
-            [[night.run_id, i, k, int(v)] for i, (k, v) in enumerate(c.items())],
-        )
+    run = {
+        "run_id": night.run_id,
+        "as_of": night.as_of,
+        "started_at": night.started_at,
+        "status": status,
+        "rows_read": c.get("rows_read"),
+        "rows_accepted": c.get("rows_accepted"),
+        "rows_quarantined": c.get("rows_quarantined"),
+        "config_hash": night.config.hash,
+        "rules_hash": night.ruleset.hash,
+        "input_files": "; ".join(night.inputs),
+        "message": message,
+        "parameters": json.dumps(night.config.to_dict(), sort_keys=True),
+        "engine_fingerprint": night.fingerprint,
+        "recompute": night.recompute,
+    }
+    runs.record_run(night.con, run, c)
 
 
 def _record_failure(night: Night, exc: BaseException) -> None:
     """After the rollback: keep the run's failure (and any gate results) so the report can show why."""
-    night.con.execute("BEGIN TRANSACTION")
-    # Our own errors are written to carry no identifiers; others may quote data, so only their type is kept.
-    message = str(exc).splitlines()[0][:500] if isinstance(exc, SerosurvError) else type(exc).__name__
-    _record_run(night, "failed", message)
-    if night.gate is not None and night.gate.results:
-        night.con.executemany(
-            "INSERT INTO dq_results VALUES (?, ?, ?, ?, ?)",
-            [
-                [night.run_id, r["suite"], r["expectation"], r["success"], r["observed"]]
-                for r in night.gate.results
-            ],
-        )
-    night.con.execute("COMMIT")
+    with transaction(night.con):
+        # Our own errors carry no identifiers; others may quote data, so only their type is kept.
+        message = str(exc).splitlines()[0][:500] if isinstance(exc, SerosurvError) else type(exc).__name__
+        _record_run(night, "failed", message)
+        if night.gate is not None and night.gate.results:
+            runs.record_gate_results(night.con, night.run_id, night.gate.results)
 
 
 def import_gate_in_background() -> None:
@@ -310,7 +301,7 @@ def nightly(
             workdir=Path(workdir.name),
         )  # fmt: skip
         try:
-            con.execute("BEGIN TRANSACTION")
+            con.execute("begin transaction")
             try:
                 ingest_claims(night, claims, patients, fmt)
                 check_rows(night)
@@ -338,9 +329,9 @@ def nightly(
                 classify_alerts(night)
                 _record_run(night, "success")
                 staged = write_reports(night)
-                con.execute("COMMIT")
+                con.execute("commit")
             except BaseException as exc:
-                con.execute("ROLLBACK")
+                con.execute("rollback")
                 _record_failure(night, exc)
                 raise
             reports = {

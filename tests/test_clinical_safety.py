@@ -7,6 +7,7 @@ asserts the exact interaction, or its absence.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -405,3 +406,18 @@ def test_alerts_show_marks_the_fill_whose_name_was_matched_approximately(ruleset
         ("Nardil 15 mg", "phenelzine", "name"),
         ("setraline 50mg", "sertraline", "name_approx"),
     ]
+
+
+@pytest.mark.parametrize(("convention", "supply_end"), [("inclusive", "2025-03-30"), ("omop", "2025-03-31")])
+def test_alerts_show_ends_each_supply_by_the_nights_end_convention(rulesets, convention, supply_end):
+    ruleset = rulesets["us"]
+    con = warehouse_with([Fill("Nardil", "2025-03-01", 30), Fill("sertraline", "2025-03-10", 30)], ruleset)
+    con.execute(
+        "INSERT INTO runs (run_id, as_of, finished_at, status, parameters) VALUES ('r1', '2025-03-20', now(), "
+        "'success', $p)",
+        {"p": json.dumps({"episodes": {"end_convention": convention}})},
+    )
+    alert_night(con, ruleset, "2025-03-20")
+    ((alert_id,),) = rows(con, "SELECT alert_id FROM alerts")
+    ends = {f["product"]: str(f["supply_end"]) for f in alerts.alert_detail(con, alert_id)["fills"]}
+    assert ends["Nardil"] == supply_end

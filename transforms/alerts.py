@@ -41,6 +41,7 @@ from serosurv.core.vocabularies import check_code, label
 from serosurv.core.warehouse import has_table
 from transforms.runs import latest_success
 from transforms.sql import (
+    create_macros,
     create_table,
     fetch,
     fetch_dicts,
@@ -81,7 +82,7 @@ def update_alerts(
     create_table(
         con,
         "alert_candidates",
-        "intermediate/int_alert_candidates.sql",
+        "marts/alert_candidates.sql",
         {"as_of": as_of, "lookback_days": settings.lookback_days},
         temp=True,
     )
@@ -160,7 +161,7 @@ def _replay_after(
         create_table(
             con,
             "alert_candidates",
-            "intermediate/int_alert_candidates__replayed.sql",
+            "marts/alert_candidates__replayed.sql",
             {"as_of": later["as_of"]},
             temp=True,
         )
@@ -305,10 +306,20 @@ def worklist(
     )  # fmt: skip
 
 
+def latest_night(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The newest night with alert states (the night the worklist shows), None before the first."""
+    return fetch_one(con, "analyses/latest_alert_night.sql")["night"]
+
+
+def _night_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The configuration the latest successful night ran with (runs.parameters), {} before the first."""
+    latest = latest_success(con)
+    return json.loads(latest["parameters"] or "{}") if latest else {}
+
+
 def unreviewed_rank(con: duckdb.DuckDBPyConnection) -> int:
     """`alerts.keep_unreviewed_resolved` of the latest successful night, as a severity rank (0: off)."""
-    latest = latest_success(con)
-    settings = json.loads(latest["parameters"] or "{}").get("alerts", {}) if latest else {}
+    settings = _night_settings(con).get("alerts", {})
     return AlertConfig(
         **{k: v for k, v in settings.items() if k == "keep_unreviewed_resolved"}
     ).unreviewed_min_rank
@@ -318,6 +329,7 @@ def alert_detail(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any
     """Everything `alerts show` prints: the alert, its fills, its rule, its history and actions."""
     alert_id = resolve_alert_id(con, alert_id)
     alert = fetch_one(con, "analyses/alert.sql", {"id": alert_id})
+    create_macros(con, "supply_end")
     fills = fetch_dicts(
         con,
         "analyses/alert_fills.sql",
@@ -325,6 +337,7 @@ def alert_detail(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any
             "patient": alert["patient_id"], "a": alert["ingredient_a"], "b": alert["ingredient_b"],
             "night": alert["as_of"], "claims_a": alert["claim_ids_a"] or [], "claims_b": alert["claim_ids_b"] or [],
             "since": date.fromordinal(alert["first_overlap_date"].toordinal() - 180),
+            "omop_end": _night_settings(con).get("episodes", {}).get("end_convention") == "omop",
         },
     )  # fmt: skip
     history = fetch_dicts(con, "analyses/alert_nights.sql", {"id": alert_id})

@@ -50,7 +50,7 @@ def list_alerts(
 
     with reading(warehouse) as con:
         found = alerts.worklist(con, statuses, min_severity, include_all)
-        night = con.execute("SELECT max(as_of) FROM alert_history").fetchall()[0][0]
+        night = alerts.latest_night(con)
         hidden = 0
         if not include_all:
             wanted = statuses or ["new", "changed", "ongoing"]

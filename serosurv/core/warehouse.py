@@ -167,7 +167,7 @@ def default_memory_limit() -> str:
 
 def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
     """DuckDB's memory limit in bytes (it reports e.g. '9.1 GiB')."""
-    text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    text = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
     number, _, unit = text.partition(" ")
     scale = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
              "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}  # fmt: skip
@@ -176,20 +176,20 @@ def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in SCHEMA.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        con.execute(f"create table if not exists {table} ({columns})")
     for table in _MIGRATED_TABLES:
         present = {
             name
             for (name,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = $t AND NOT internal "
-                "AND database_name = current_database() AND schema_name = current_schema()",
+                "select column_name from duckdb_columns() where table_name = $t and not internal "
+                "and database_name = current_database() and schema_name = current_schema()",
                 {"t": table},
             ).fetchall()
         }
         for column in _split_columns(SCHEMA[table]):
             name = column.split()[0]
             if name not in present:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")
+                con.execute(f"alter table {table} add column if not exists {column}")
 
 
 def _split_columns(columns: str) -> list[str]:
@@ -209,13 +209,13 @@ def _split_columns(columns: str) -> list[str]:
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All or nothing: a failure inside rolls every change back."""
-    con.execute("BEGIN TRANSACTION")
+    con.execute("begin transaction")
     try:
         yield con
     except BaseException:
-        con.execute("ROLLBACK")
+        con.execute("rollback")
         raise
-    con.execute("COMMIT")
+    con.execute("commit")
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:

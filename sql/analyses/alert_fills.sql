@@ -1,12 +1,13 @@
 -- The fills behind one alert (`serosurv alerts show`): every fill of the patient of either ingredient
 -- up to the alert's night whose supply reaches $since or later, with its episode, how its drug was
 -- mapped (mapped_by 'name_approx': an approximate name match), and whether the alert names it.
--- Parameters: $patient, $a, $b (the ingredients), $night, $since, $claims_a, $claims_b.
+-- Parameters: $patient, $a, $b (the ingredients), $night, $since, $claims_a, $claims_b, $omop_end (the
+-- night's [episodes] end_convention is "omop"). Macro: supply_end.
 select
     claims.fill_date,
     fill_ingredients.ingredient,
     fill_ingredients.mapped_by,
-    coalesce(claims.end_date, claims.fill_date + claims.days_supply - 1) as supply_end,
+    supply_end(claims.fill_date, claims.days_supply, claims.end_date, $omop_end) as supply_end,
     claims.days_supply,
     claims.quantity,
     claims.prescriber_id,
@@ -28,5 +29,5 @@ where
     claims.patient_id = $patient
     and fill_ingredients.ingredient in ($a, $b)
     and claims.fill_date <= $night
-    and coalesce(claims.end_date, claims.fill_date + claims.days_supply - 1) >= $since
+    and supply_end(claims.fill_date, claims.days_supply, claims.end_date, $omop_end) >= $since
 order by claims.fill_date, fill_ingredients.ingredient, claims.claim_id

@@ -1,5 +1,5 @@
 -- One night's alert states, for alert_history: tonight's current interactions (temp table
--- alert_candidates, built by int_alert_candidates.sql or, when a later night is recomputed, from that
+-- alert_candidates, built by alert_candidates.sql or, when a later night is recomputed, from that
 -- night's stored snapshot) set against each alert's latest state before tonight.
 --
 -- Identity: a current interaction continues an open (not resolved) alert of the same patient and

@@ -1,5 +1,5 @@
 -- alert_candidates for a night recomputed after an earlier one changed: the current interactions that
--- night saw, from its stored alert_history.snapshot (the same columns int_alert_candidates.sql builds).
+-- night saw, from its stored alert_history.snapshot (the same columns alert_candidates.sql builds).
 -- Parameter: $as_of (the night recomputed).
 select unnest(interaction)
 from (
