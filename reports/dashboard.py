@@ -24,9 +24,10 @@ import polars as pl
 from reports.html import BASE_CSS, cards, table
 from serosurv.core.rules import RuleSet
 from serosurv.core.severity import SEVERITIES
-from transforms.prevalence import MIN_CELL, suppress_cells
 from transforms.runs import latest_success
 from transforms.sql import sql_text
+from transforms.suppression import DEFAULT_MIN_CELL as MIN_CELL
+from transforms.suppression import suppress_cells
 
 SEVERITY_ORDER = SEVERITIES
 SEVERITY_COLOURS = ["#a40e26", "#c2410c", "#9a6700", "#57606a"]

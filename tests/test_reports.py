@@ -22,7 +22,8 @@ from serosurv import api
 from serosurv.cli import main
 from serosurv.core.rules import load_rules
 from tests.test_prevalence import recoverable, two_way
-from transforms.prevalence import MIN_CELL, suppress_cells
+from transforms.suppression import DEFAULT_MIN_CELL as MIN_CELL
+from transforms.suppression import suppress_cells
 
 AS_OF = date(2025, 12, 31)
 SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
