@@ -17,13 +17,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reports.dashboard import SUPPRESSED, dashboard_data
 from serosurv import api
 from serosurv.cli import main
+from serosurv.core.config import ResearchConfig
 from serosurv.core.rules import load_rules
 from tests.test_prevalence import recoverable, two_way
-from transforms.suppression import DEFAULT_MIN_CELL as MIN_CELL
+from transforms.dashboard import dashboard_data
 from transforms.suppression import suppress_cells
+
+MIN_CELL = ResearchConfig().min_cell_count  # the default [research] setting the generated nights run with
+SUPPRESSED = ResearchConfig().suppressed_mark
 
 AS_OF = date(2025, 12, 31)
 SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"

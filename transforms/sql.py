@@ -8,6 +8,7 @@ API call's query). Python names the file and binds the parameters; it never buil
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -87,3 +88,17 @@ def fetch_frame(
 ) -> pl.DataFrame:
     """The result of the query in sql/NAME as a Polars DataFrame."""
     return con.sql(sql_text(name), params=params or {}).pl()
+
+
+COPY_FORMATS = {"csv": "format csv, header true", "parquet": "format parquet"}
+
+
+def copy_to(con: duckdb.DuckDBPyConnection, name: str, target: Path | str, fmt: str) -> None:
+    """Write the result of the query in sql/NAME to the file `target` as "csv" (with a header) or
+    "parquet", by DuckDB (no rows pass through Python). The file name is the one literal COPY needs."""
+    con.execute(f"copy ({sql_text(name)}) to {sql_literal(str(target))} ({COPY_FORMATS[fmt]})")
+
+
+def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop `table` (a working table a caller staged, e.g. with `create_table(..., temp=True)`) if it exists."""
+    con.execute(f"drop table if exists {table}")
