@@ -1,217 +1,92 @@
 """The quality dashboard: one self-contained HTML file with interactive charts for quality teams.
 
 Charts are Vega-Lite specifications built with Altair and drawn by Vega, whose JavaScript is inlined
-from the vl-convert-python package: the file opens offline and calls no outside server. No patient
-identifier is shown; counts of 1-10 people (or interactions) are shown as "<11" and every rate or
-share computed from them is left out, with complementary suppression where a total is shown.
+from the vl-convert-python package: the file opens offline and calls no outside server. The tables come
+from transforms/dashboard.py, already suppressed (no patient identifier; counts below the configured
+minimum cell size shown as "<11" and every rate or share computed from them left out); this module draws
+them and templates/dashboard.html.j2 lays the page out.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date, datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import altair as alt
 import duckdb
-import polars as pl
+from markupsafe import Markup
 
-from reports.html import BASE_CSS, cards, table
+from reports.html import render
 from serosurv.core.rules import RuleSet
 from serosurv.core.severity import SEVERITIES
-from transforms.prevalence import MIN_CELL, suppress_cells
-from transforms.runs import latest_success
-from transforms.sql import sql_text
+from transforms.dashboard import TOP_N, dashboard_data
 
-SEVERITY_ORDER = SEVERITIES
 SEVERITY_COLOURS = ["#a40e26", "#c2410c", "#9a6700", "#57606a"]
-SUPPRESSED = "<11"
-TOP_N = 15
-
-CSS = (
-    BASE_CSS
-    + """
-.chart{margin:.6rem 0 1rem}.chart .vega-embed{width:100%}
-details{margin:.3rem 0 1rem}summary{cursor:pointer;color:#0969da}
-.empty{border:1px dashed #d0d7de;border-radius:.4rem;padding:1rem;color:#57606a}
-@media print{details{display:none}.chart{break-inside:avoid}}
-"""
+# (heading, chart id, empty sentence, table columns) of each section, in page order
+SECTIONS = (
+    (
+        "Trend by severity",
+        "trend",
+        "No months in the range.",
+        ["month", "severity", "patients", "exposed", "rate_per_1000"],
+    ),
+    (
+        "Fragmentation",
+        "shares",
+        "No interaction started in the range.",
+        [
+            "month",
+            "interactions_started",
+            "cross_prescriber",
+            "share_cross_prescriber",
+            "cross_pharmacy",
+            "share_cross_pharmacy",
+        ],
+    ),
+    (
+        "Drug pairs",
+        "pairs",
+        "No interacting pair in the range.",
+        ["pair", "severity", "patients", "rate_per_1000"],
+    ),
+    (
+        "Drug classes",
+        "classes",
+        "No interacting class pair in the range.",
+        ["pair", "severity", "patients", "rate_per_1000"],
+    ),
+    (
+        "Prescribers",
+        "prescribers",
+        "No cross-prescriber interaction in the range.",
+        ["provider_id", "interactions", "patients"],
+    ),
+    (
+        "Pharmacies",
+        "pharmacies",
+        "No cross-pharmacy interaction in the range.",
+        ["provider_id", "interactions", "patients"],
+    ),
+    (
+        "Alert outcomes",
+        "outcomes",
+        "No action recorded on any alert in the range yet (serosurv alerts act ...).",
+        ["action", "result", "alerts"],
+    ),
 )
-
-
-def _hidden(value: int | None, min_cell: int = MIN_CELL) -> bool:
-    return value is not None and 0 < value < min_cell
-
-
-def _shown(value: int | None, hidden: bool) -> str | int:
-    return SUPPRESSED if hidden else (value or 0)
-
-
-def _rate(numerator: int, denominator: int, hidden: bool, per: int = 1000) -> float | None:
-    if hidden or not denominator or _hidden(denominator):
-        return None
-    return round(per * numerator / denominator, 2)
-
-
-# ---------------------------------------------------------------------------- data
-
-
-def dashboard_data(
-    con: duckdb.DuckDBPyConnection, date_from: date, date_to: date, ruleset: RuleSet
-) -> dict[str, Any]:
-    """Every table the dashboard shows, already suppressed (lists of dicts, no patient identifiers)."""
-    params = {"date_from": date_from, "date_to": date_to}
-    monthly = con.sql(sql_text("marts/dashboard_monthly.sql"), params=params).pl()
-    months = monthly.select("month_start", "exposed").unique().sort("month_start")
-    # Monthly people with an interaction, by severity and in total; the total counts as the sum of the
-    # severities for complementary suppression (a person with two severities makes it smaller, never larger).
-    rate_rows: list[dict[str, Any]] = []
-    for month, exposed in months.iter_rows():
-        part = {s: n for _, _, s, n, *_ in monthly.filter(pl.col("month_start") == month).iter_rows() if s}
-        values = {s: part.get(s, 0) for s in [*SEVERITY_ORDER, "any"]}
-        hidden = suppress_cells(values, [("any", SEVERITY_ORDER)])
-        exposed_hidden = _hidden(exposed)
-        for severity, n in values.items():
-            rate_rows.append({
-                "month": month.isoformat()[:7], "severity": severity, "patients": _shown(n, severity in hidden),
-                "exposed": _shown(exposed, exposed_hidden),
-                "rate_per_1000": _rate(n, exposed, severity in hidden or exposed_hidden),
-            })  # fmt: skip
-    share_rows = []
-    for row in monthly.unique("month_start").sort("month_start").iter_rows(named=True):
-        known_p = row["cross_prescriber"] + row["same_prescriber"]
-        known_h = row["cross_pharmacy"] + row["same_pharmacy"]
-        hide_p = _hidden(row["cross_prescriber"]) or _hidden(known_p) or _hidden(row["same_prescriber"])
-        hide_h = _hidden(row["cross_pharmacy"]) or _hidden(known_h) or _hidden(row["same_pharmacy"])
-        share_rows.append({
-            "month": row["month_start"].isoformat()[:7],
-            "interactions_started": _shown(row["started"], _hidden(row["started"])),
-            "cross_prescriber": _shown(row["cross_prescriber"], hide_p),
-            "share_cross_prescriber": None if hide_p or not known_p else round(row["cross_prescriber"] / known_p, 3),
-            "cross_pharmacy": _shown(row["cross_pharmacy"], hide_h),
-            "share_cross_pharmacy": None if hide_h or not known_h else round(row["cross_pharmacy"] / known_h, 3),
-        })  # fmt: skip
-    exposed_total = con.execute(
-        "SELECT count(DISTINCT patient_id) FROM episodes WHERE episode_start <= $date_to AND episode_end >= $date_from",
-        params,
-    ).fetchone()[0]
-    pairs = con.execute(
-        """
-        SELECT ingredient_a, ingredient_b, count(DISTINCT patient_id) AS patients, max(severity_rank) AS rank
-        FROM interactions
-        WHERE first_overlap_date <= $date_to AND coalesce(last_overlap_date, first_overlap_date) >= $date_from
-        GROUP BY ALL
-        """,
-        params,
-    ).fetchall()
-    classes = {name: agent.drug_class for name, agent in ruleset.agents.items()}
-    pair_rows = _ranked([(f"{a} + {b}", n, rank) for a, b, n, rank in pairs], exposed_total)
-    class_people = con.execute(
-        """
-        SELECT cls.class_pair, count(DISTINCT i.patient_id), max(i.severity_rank)
-        FROM interactions AS i
-        JOIN (SELECT unnest($a) AS ingredient_a, unnest($b) AS ingredient_b, unnest($c) AS class_pair) AS cls
-          USING (ingredient_a, ingredient_b)
-        WHERE i.first_overlap_date <= $date_to AND coalesce(i.last_overlap_date, i.first_overlap_date) >= $date_from
-        GROUP BY 1
-        """,
-        {
-            **params,
-            "a": [a for a, _, _, _ in pairs],
-            "b": [b for _, b, _, _ in pairs],
-            "c": [
-                " + ".join(sorted((classes.get(a, "other"), classes.get(b, "other")), key=str.lower))
-                for a, b, _, _ in pairs
-            ],
-        },
-    ).fetchall()
-    class_rows = _ranked(class_people, exposed_total)
-    providers = {
-        role: _providers(
-            con.sql(sql_text("marts/dashboard_providers.sql"), params={**params, "role": role}).fetchall()
-        )
-        for role in ("prescriber", "pharmacy")
-    }
-    return {
-        "from": date_from.isoformat(), "to": date_to.isoformat(), "exposed": _shown(exposed_total, _hidden(exposed_total)),
-        "rates": rate_rows, "shares": share_rows, "pairs": pair_rows, "classes": class_rows,
-        "prescribers": providers["prescriber"], "pharmacies": providers["pharmacy"],
-        "outcomes": _outcomes(con, date_from, date_to), "run": _run(con),
-    }  # fmt: skip
-
-
-def _ranked(found: list[tuple[str, int, int]], exposed: int) -> list[dict[str, Any]]:
-    ranked = sorted(found, key=lambda r: (-r[1], r[0]))[:TOP_N]
-    return [
-        {
-            "pair": label, "patients": _shown(n, _hidden(n)), "rate_per_1000": _rate(n, exposed, _hidden(n)),
-            "severity": SEVERITY_ORDER[4 - rank] if rank in (1, 2, 3, 4) else "unknown",
-        }
-        for label, n, rank in ranked
-    ]  # fmt: skip
-
-
-def _providers(found: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "provider_id": provider, "interactions": _shown(n, _hidden(n) or _hidden(people)),
-            "interactions_value": None if _hidden(n) or _hidden(people) else n,
-            "patients": _shown(people, _hidden(people) or _hidden(n)),
-        }
-        for provider, n, people in found[:TOP_N]
-    ]  # fmt: skip
-
-
-def _outcomes(con: duckdb.DuckDBPyConnection, date_from: date, date_to: date) -> list[dict[str, Any]]:
-    present = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alert_actions'"
-    ).fetchone()[0]
-    if not present:
-        return []
-    found = con.execute(
-        """
-        SELECT coalesce(action_code, 'none') AS action, coalesce(result_code, 'none') AS result,
-               count(DISTINCT alert_id) AS alerts
-        FROM alert_actions
-        WHERE acted_at::date BETWEEN $date_from AND $date_to
-        GROUP BY ALL ORDER BY alerts DESC, action, result
-        """,
-        {"date_from": date_from, "date_to": date_to},
-    ).fetchall()
-    labels = _vocabulary_labels()
-    return [
-        {
-            "action": f"{action} {labels.get(('professional_service', action), '')}".strip(),
-            "result": f"{result} {labels.get(('result_of_service', result), '')}".strip(),
-            "alerts": _shown(n, _hidden(n)), "alerts_value": None if _hidden(n) else n,
-        }
-        for action, result, n in found
-    ]  # fmt: skip
-
-
-def _vocabulary_labels() -> dict[tuple[str, str], str]:
-    try:
-        from transforms.alerts import load_vocabularies
-
-        return {(v, code): c.label for v, codes in load_vocabularies().items() for code, c in codes.items()}
-    except Exception:  # the vocabulary is a nicety here; codes alone still read
-        return {}
-
-
-def _run(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    return latest_success(con) or {}
+_DATA_KEY = {"trend": "rates"}  # chart id -> key of its table in the dashboard data, where they differ
 
 
 # ---------------------------------------------------------------------------- charts
 
 
 def _charts(data: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
-    severity_scale = alt.Scale(domain=[*SEVERITY_ORDER, "any"], range=[*SEVERITY_COLOURS, "#0969da"])
+    mark = data["suppressed_mark"]
+    severity_scale = alt.Scale(domain=[*SEVERITIES, "any"], range=[*SEVERITY_COLOURS, "#0969da"])
     pick = alt.selection_point(fields=["severity"], bind="legend")
     rates = alt.Data(values=data["rates"])
     trend = (
@@ -279,7 +154,7 @@ def _charts(data: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
             .mark_bar(color="#8250df")
             .encode(
                 y=alt.Y("provider_id:N", sort="-x", title=None),
-                x=alt.X("interactions_value:Q", title="cross-prescriber interactions (<11 not drawn)"),
+                x=alt.X("interactions_value:Q", title=f"cross-prescriber interactions ({mark} not drawn)"),
                 tooltip=["provider_id:N", "interactions:N", "patients:N"],
             )
             .properties(width=640, height=alt.Step(18))
@@ -293,7 +168,7 @@ def _charts(data: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
             .mark_bar()
             .encode(
                 y=alt.Y("action:N", title="action"),
-                x=alt.X("alerts_value:Q", stack="zero", title="alerts (<11 not drawn)"),
+                x=alt.X("alerts_value:Q", stack="zero", title=f"alerts ({mark} not drawn)"),
                 color=alt.Color("result:N", title="result"),
                 tooltip=["action:N", "result:N", "alerts:N"],
             )
@@ -315,30 +190,15 @@ def _charts(data: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
     }
 
 
-def _download(rows: list[dict[str, Any]], name: str) -> str:
+def _download(rows: list[dict[str, Any]]) -> str:
+    """The table as a CSV data: URI (the page stays one file)."""
     if not rows:
         return ""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    href = "data:text/csv;charset=utf-8," + quote(buffer.getvalue())
-    return f'<a download="{escape(name)}.csv" href="{href}">Download {escape(name)}.csv</a>'
-
-
-def _section(
-    chart_id: str, spec: dict[str, Any] | None, rows: list[dict[str, Any]], empty: str, columns: list[str]
-) -> str:
-    body = [[r[c] for c in columns] for r in rows]
-    if spec is None:
-        if rows:  # every value suppressed: say so, and still show the table
-            empty = "Every count here is under 11 (suppressed), so there is nothing to draw."
-            return f'<div class="empty" id="{chart_id}-empty">{escape(empty)}</div>{table(columns, body)}'
-        return f'<div class="empty" id="{chart_id}-empty">{escape(empty)}</div>'
-    return (
-        f'<div class="chart" id="{chart_id}"></div><details><summary>Table</summary>'
-        f"{table(columns, body, empty)}{_download(rows, chart_id)}</details>"
-    )
+    return "data:text/csv;charset=utf-8," + quote(buffer.getvalue())
 
 
 def javascript_bundle() -> str:
@@ -350,53 +210,33 @@ def javascript_bundle() -> str:
 
 
 def render_dashboard(data: dict[str, Any]) -> str:
+    """The dashboard's HTML for the tables of `transforms.dashboard.dashboard_data`."""
     charts = _charts(data)
-    specs = {key: spec for key, spec in charts.items() if spec is not None}
-    run = data["run"]
-    script = javascript_bundle().replace("</script", "<\\/script")
-    sections = [
-        ("Trend by severity", _section("trend", charts["trend"], data["rates"], "No months in the range.",
-                                       ["month", "severity", "patients", "exposed", "rate_per_1000"])),
-        ("Fragmentation", _section("shares", charts["shares"], data["shares"], "No interaction started in the range.",
-                                   ["month", "interactions_started", "cross_prescriber", "share_cross_prescriber",
-                                    "cross_pharmacy", "share_cross_pharmacy"])),
-        ("Drug pairs", _section("pairs", charts["pairs"], data["pairs"], "No interacting pair in the range.",
-                                ["pair", "severity", "patients", "rate_per_1000"])),
-        ("Drug classes", _section("classes", charts["classes"], data["classes"], "No interacting class pair in the range.",
-                                  ["pair", "severity", "patients", "rate_per_1000"])),
-        ("Prescribers", _section("prescribers", charts["prescribers"], data["prescribers"],
-                                 "No cross-prescriber interaction in the range.", ["provider_id", "interactions", "patients"])),
-        ("Pharmacies", _section("pharmacies", charts["pharmacies"], data["pharmacies"],
-                                "No cross-pharmacy interaction in the range.", ["provider_id", "interactions", "patients"])),
-        ("Alert outcomes", _section("outcomes", charts["outcomes"], data["outcomes"],
-                                    "No action recorded on any alert in the range yet (serosurv alerts act ...).",
-                                    ["action", "result", "alerts"])),
-    ]  # fmt: skip
-    body = "".join(f"<h2>{escape(title)}</h2>{html}" for title, html in sections)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>serosurv quality dashboard {escape(data["from"])} to {escape(data["to"])}</title><style>{CSS}</style>
-<script>{script}</script></head><body>
-<h1>Serotonergic co-prescribing — quality dashboard</h1>
-<p class="muted">{escape(data["from"])} to {escape(data["to"])} · latest night {escape(str(run.get("as_of", "none")))}
-· rules version <code>{escape(str(run.get("rules_hash") or "unknown")[:12])}</code> · configuration
-<code>{escape(str(run.get("config_hash") or "unknown"))}</code> · generated {datetime.now():%Y-%m-%d %H:%M}</p>
-<p class="muted">No patient identifiers. Counts of 1–10 are shown as “&lt;11” and the rates and shares computed
-from them are left out (complementary suppression where a total is shown). Exposed: people with any day of a
-serotonergic (rule) drug in the month; an interacting combination is an overlap or washout interaction active in
-the month. Prescriber and pharmacy ids are the pseudonyms of the claims.</p>
-{cards([("people exposed", data["exposed"]), ("months", len({r["month"] for r in data["rates"]}))])}
-{body}
-<script>
-window.serosurvCharts = {{drawn: 0, failed: 0, expected: {len(specs)}}};
-const specs = {json.dumps(specs, default=str)};
-for (const [id, spec] of Object.entries(specs)) {{
-  vegaEmbed('#' + id, spec, {{renderer: 'svg', actions: false}})
-    .then(() => {{ window.serosurvCharts.drawn += 1; document.body.dataset.chartsDrawn = window.serosurvCharts.drawn; }})
-    .catch((error) => {{ window.serosurvCharts.failed += 1; console.error('chart ' + id + ': ' + error); }});
-}}
-</script>
-</body></html>"""
+    sections = []
+    for title, chart_id, empty, columns in SECTIONS:
+        rows = data[_DATA_KEY.get(chart_id, chart_id)]
+        sections.append(
+            {
+                "title": title,
+                "id": chart_id,
+                "drawn": charts[chart_id] is not None,
+                "empty": empty,
+                "columns": columns,
+                "rows": [[r[c] for c in columns] for r in rows],
+                "download": _download(rows),
+            }
+        )
+    return render(
+        "dashboard.html.j2",
+        data=data,
+        run=data["run"],
+        generated=datetime.now(),
+        sections=sections,
+        specs={key: spec for key, spec in charts.items() if spec is not None},
+        months=len({r["month"] for r in data["rates"]}),
+        # the bundle is trusted code from vl-convert-python; no "</script" may end the element early
+        script=Markup(javascript_bundle().replace("</script", "<\\/script")),
+    )
 
 
 def write_dashboard(

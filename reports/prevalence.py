@@ -1,20 +1,35 @@
 """Prevalence tables for researchers: the tidy table as CSV or Parquet (by the file's extension) and a
-short HTML summary beside it. The numbers come from transforms/prevalence.py."""
+short HTML summary beside it (templates/prevalence.html.j2). The numbers, suppressed, come from
+transforms/prevalence.py."""
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
-from reports.html import BASE_CSS, table
+from reports.html import render
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import RuleSet
-from transforms.prevalence import ANY_PAIR, PrevalenceSpec, prevalence_table
+from transforms.prevalence import ALL, ANY_PAIR, PrevalenceSpec, prevalence_table
 
 FORMATS = (".csv", ".parquet")
+PARAMETERS = (
+    "measure",
+    "interval_type",
+    "denominator_type",
+    "contribution_rule",
+    "person_level",
+    "case_definition",
+    "suppression_min_count",
+    "episode_settings",
+    "interaction_settings",
+    "rules_hash",
+    "config_hash",
+    "run_id",
+)
 
 
 def write_prevalence(
@@ -37,30 +52,35 @@ def write_prevalence(
 
 
 def summary_html(frame: pl.DataFrame, spec: PrevalenceSpec) -> str:
-    """The "any interacting pair" row of every interval, all strata together, with the parameters."""
-    first = frame.row(0, named=True) if frame.height else {}
-    overall = frame.filter((pl.col("pair") == ANY_PAIR) & (pl.col("stratum") == "all"))
-    body = [
+    """The "any interacting pair" row of every interval, all strata together, with the parameters. The
+    minimum cell size is the one the table was suppressed with (its suppression_min_count)."""
+    first: dict[str, Any] = frame.row(0, named=True) if frame.height else {}
+    min_cell = first.get("suppression_min_count") or spec.min_cell
+    mark = f"<{min_cell}" if min_cell else "suppressed"
+    overall = frame.filter((pl.col("pair") == ANY_PAIR) & (pl.col("stratum") == ALL))
+    rows = [
         [
             r["interval"],
-            "<11" if r["numerator_suppressed"] else r["numerator"],
-            "<11" if r["denominator_suppressed"] else r["denominator"],
+            mark if r["numerator_suppressed"] else r["numerator"],
+            mark if r["denominator_suppressed"] else r["denominator"],
             "suppressed" if r["suppressed"] or r["estimate"] is None else f"{100 * r['estimate']:.2f}%",
             "" if r["ci_lower"] is None else f"{100 * r['ci_lower']:.2f}% – {100 * r['ci_upper']:.2f}%",
         ]
         for r in overall.iter_rows(named=True)
     ]
-    parameters = [
-        [name, first.get(name, "")]
-        for name in ("measure", "interval_type", "denominator_type", "contribution_rule", "person_level",
-                     "case_definition", "suppression_min_count", "episode_settings", "interaction_settings",
-                     "rules_hash", "config_hash", "run_id")
-    ]  # fmt: skip
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>serosurv prevalence</title><style>{BASE_CSS}</style></head><body>
-<h1>Prevalence of any interacting combination — {escape(spec.measure)}, by {escape(spec.interval)}</h1>
-<p class="muted">Person level; Wilson 95% intervals; counts of 1–10 and any count that would reveal one are
-suppressed. The full table (every pair, class pair and stratum) is in the CSV/Parquet file beside this one.</p>
-{table(["interval", "people with the combination", "denominator", "estimate", "Wilson 95% CI"], body, "No interval.")}
-<h2>Parameters</h2>{table(["parameter", "value"], parameters)}
-</body></html>"""
+    bands = frame.get_column("age_band").unique().to_list() if "age_band" in spec.by else []
+    return render(
+        "prevalence.html.j2",
+        spec=spec,
+        rows=rows,
+        min_cell=min_cell,
+        mark=mark,
+        age_bands=sorted((b for b in bands if b != ALL), key=_band_order),
+        parameters=[[name, first.get(name, "")] for name in PARAMETERS],
+    )
+
+
+def _band_order(band: str) -> tuple[int, str]:
+    """Age bands youngest first ('0-17', '18-44', ..., '75+'), then 'unknown'."""
+    digits = band.split("-")[0].rstrip("+")
+    return (int(digits), band) if digits.isdigit() else (10**6, band)

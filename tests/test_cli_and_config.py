@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from serosurv.cli import main
-from serosurv.core.config import DEFAULT_CONFIG_FILE, Config, load_config
+from serosurv.core.config import (
+    DEFAULT_CONFIG_FILE,
+    AlertConfig,
+    Config,
+    PriorityWeights,
+    ResearchConfig,
+    load_config,
+    recorded_config,
+)
 from serosurv.core.errors import SerosurvError
 
 
@@ -32,6 +42,45 @@ def test_a_changed_setting_changes_the_config_hash(tmp_path):
     custom.write_text("[episodes]\ngrace_days = 30\n")
     assert load_config(custom).episodes.grace_days == 30
     assert load_config(custom).hash != Config().hash
+
+
+def test_research_settings_are_read_checked_and_left_out_of_the_hash(tmp_path):
+    """[research] changes what the dashboard and prevalence publish, not how a night is computed: a
+    changed setting keeps the hash (recorded hashes still match, no full recompute)."""
+    custom = tmp_path / "research.toml"
+    custom.write_text("[research]\nmin_cell_count = 5\nage_bands = [20, 60]\n")
+    research = load_config(custom).research
+    assert (research.min_cell_count, research.age_bands) == (5, (20, 60))
+    assert research.age_band_labels == ("0-19", "20-59", "60+") and research.suppressed_mark == "<5"
+    assert load_config(custom).hash == Config().hash
+    assert ResearchConfig().age_band_labels == ("0-17", "18-44", "45-64", "65-74", "75+")
+    for text, message in [
+        ("min_cell_count = 0", "'research.min_cell_count' must be a whole number of at least 1"),
+        ("min_cell_count = -3", "'research.min_cell_count' must not be negative"),
+        ("min_cell_count = 5.5", "'research.min_cell_count' must be int"),
+        (
+            "age_bands = [18, 18, 65]",
+            "'research.age_bands' must be strictly increasing, got \\[18, 18, 65\\]",
+        ),
+        ("age_bands = [65, 45]", "'research.age_bands' must be strictly increasing"),
+        ("age_bands = [0, 18]", "'research.age_bands' must hold positive whole numbers of years"),
+        ("age_bands = [18, 'x']", "'research.age_bands' must hold positive whole numbers of years"),
+        ("age_bands = []", "'research.age_bands' must be a list of the ages"),
+        ("age_bands = 18", "'research.age_bands' must be a list, got 18"),
+    ]:
+        custom.write_text(f"[research]\n{text}\n")
+        with pytest.raises(SerosurvError, match=message):
+            load_config(custom)
+
+
+def test_a_runs_recorded_parameters_give_back_its_configuration():
+    """Reports describe a night with the settings it recorded: settings added since take their defaults,
+    settings no longer known are ignored."""
+    custom = Config(alerts=AlertConfig(priority=PriorityWeights(cross_prescriber=30.0)))
+    assert recorded_config(json.dumps(custom.to_dict())) == custom
+    older = recorded_config('{"alerts": {"lookback_days": 14, "retired": 1}, "gone": {"x": 1}}')
+    assert older.alerts.lookback_days == 14 and older.research == ResearchConfig()
+    assert recorded_config(None) == recorded_config("not json") == Config()
 
 
 @pytest.mark.parametrize(

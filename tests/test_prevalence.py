@@ -12,7 +12,8 @@ import pytest
 
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import load_rules
-from transforms.prevalence import PrevalenceSpec, prevalence_table, suppress_cells, wilson_interval
+from transforms.prevalence import PrevalenceSpec, prevalence_table, wilson_interval
+from transforms.suppression import suppress_cells
 
 COVERED = (date(2025, 1, 1), date(2025, 12, 31))
 
@@ -219,3 +220,48 @@ def test_any_pair_row_cannot_give_away_a_suppressed_pair():
         recoverable(values, [("any", ["sertraline + tramadol", "fluoxetine + tramadol"])], hidden) & hidden
         == set()
     )
+
+
+def test_age_bands_are_the_configured_ones(population):
+    """Ages in 2025: P1 65, P2 35, P3 35, P4 75, P5 45. The default bands, then [research] age_bands =
+    [40, 70] recorded with the night: 0-39, 40-69, 70+."""
+    got = table(population, by=("age_band",))
+    default_bands = ("0-17", "18-44", "45-64", "65-74", "75+")
+    assert {stratum for _, _, stratum in got} == {"all", *(f"age_band={band}" for band in default_bands)}
+    assert got[("2025-02", "sertraline + tramadol", "age_band=65-74")] == (1, 1)  # P1
+    assert got[("2025-02", "sertraline + tramadol", "age_band=18-44")] == (0, 1)  # P2
+    population.execute("""UPDATE runs SET parameters = '{"research": {"age_bands": [40, 70]}}'""")
+    got = table(population, by=("age_band",))
+    assert {stratum for _, _, stratum in got} == {"all", "age_band=0-39", "age_band=40-69", "age_band=70+"}
+    assert got[("2025-02", "sertraline + tramadol", "age_band=40-69")] == (1, 1)  # P1
+    assert got[("2025-02", "sertraline + tramadol", "age_band=0-39")] == (0, 1)  # P2
+    assert got[("2025-03", "fluoxetine + tramadol", "age_band=70+")] == (1, 1)  # P4
+    spec = PrevalenceSpec(by=("age_band",), min_cell=1, age_bands=(50,), start=date(2025, 3, 1))
+    given = prevalence_table(population, spec, load_rules())
+    assert set(given.get_column("age_band")) == {"all", "0-49", "50+"}  # the spec's own bands win
+
+
+def test_the_minimum_cell_size_is_the_configured_one(population):
+    from reports.prevalence import summary_html
+
+    spec = PrevalenceSpec(start=date(2025, 1, 1), end=date(2025, 3, 31))
+    frame = prevalence_table(population, spec, load_rules())
+    assert set(frame.get_column("suppression_min_count")) == {11} and frame.get_column("suppressed").all()
+    assert "counts of 1–10 and any count that would reveal one are suppressed (shown as “&lt;11”)" in (
+        summary_html(frame, spec)
+    )
+    population.execute("""UPDATE runs SET parameters = '{"research": {"min_cell_count": 2}}'""")
+    frame = prevalence_table(population, spec, load_rules())
+    assert set(frame.get_column("suppression_min_count")) == {2}
+    february = frame.filter((pl.col("interval") == "2025-02") & (pl.col("pair") == "sertraline + tramadol"))
+    assert february.select("numerator", "denominator").row(0) == (None, 2)  # 1 of 2: hidden, 2 shown
+    html = summary_html(frame, spec)
+    assert "counts of 1 and any count that would reveal one are suppressed (shown as “&lt;2”)" in html
+    assert "&lt;11" not in html and "1–10" not in html
+
+
+def test_a_bad_minimum_cell_size_or_age_bands_is_one_clear_sentence():
+    with pytest.raises(SerosurvError, match="'research.min_cell_count' must be a whole number of at least 1"):
+        PrevalenceSpec(min_cell=0).check()
+    with pytest.raises(SerosurvError, match="'research.age_bands' must be strictly increasing"):
+        PrevalenceSpec(age_bands=(45, 18)).check()

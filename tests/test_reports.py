@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from datetime import date
+from html import unescape
 from pathlib import Path
 
 import duckdb
@@ -17,12 +18,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reports.dashboard import SUPPRESSED, dashboard_data
 from serosurv import api
 from serosurv.cli import main
+from serosurv.core.config import ResearchConfig
 from serosurv.core.rules import load_rules
+from serosurv.core.severity import SEVERITIES
 from tests.test_prevalence import recoverable, two_way
-from transforms.prevalence import MIN_CELL, suppress_cells
+from transforms.dashboard import dashboard_data
+from transforms.suppression import suppress_cells
+
+MIN_CELL = ResearchConfig().min_cell_count  # the default [research] setting the generated nights run with
+SUPPRESSED = ResearchConfig().suppressed_mark
 
 AS_OF = date(2025, 12, 31)
 SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
@@ -155,10 +161,56 @@ def test_dashboard_has_no_patient_identifier_and_suppresses_small_counts(night):
     finally:
         con.close()
     assert not [p for p in patients if p in html]
-    assert "&lt;11" in html or "<11" in html
+    # Each cell of the trend table against the people counted here from the interactions: every true
+    # count from 1 to 10 reads "<11" (its number nowhere in the cell), every number shown is the true one.
+    truth = _people_by_month_and_severity(out / "serosurv.duckdb")
+    shown = {(month, severity): patients for month, severity, patients, *_ in html_table(html, "trend")}
+    assert shown.keys() == truth.keys()
+    small = {key for key, n in truth.items() if n in SMALL}
+    published = {key for key, cell in shown.items() if cell != SUPPRESSED}
+    assert small and {key for key in published if truth[key] >= MIN_CELL}, (
+        "the night needs small and large cells"
+    )
+    assert all(shown[key] == SUPPRESSED for key in small), {k: (truth[k], shown[k]) for k in small}
+    assert all(int(shown[key].replace(",", "")) == truth[key] for key in published)
     data_rows = re.findall(r'"patients": (\d+)', html)
-    assert all(int(n) == 0 or int(n) >= 11 for n in data_rows)
+    assert data_rows and all(int(n) == 0 or int(n) >= 11 for n in data_rows)
     assert "vegaEmbed" in html and "cdn.jsdelivr" not in html
+
+
+def _people_by_month_and_severity(path: Path) -> dict[tuple[str, str], int]:
+    """People with an interaction active in each month of 2025, per severity and in all ('any'), counted
+    in Python from the interactions table."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        found = con.execute(
+            "SELECT patient_id, severity, first_overlap_date, coalesce(last_overlap_date, first_overlap_date) "
+            "FROM interactions"
+        ).fetchall()
+    finally:
+        con.close()
+    people: dict[tuple[str, str], set[str]] = {}
+    for month in range(1, 13):
+        first_day = date(2025, month, 1)
+        last_day = date(2025 + month // 12, month % 12 + 1, 1)
+        label = first_day.isoformat()[:7]
+        for severity in (*SEVERITIES, "any"):
+            people[(label, severity)] = set()
+        for patient, severity, start, end in found:
+            if start < last_day and end >= first_day:
+                people[(label, severity)].add(patient)
+                people[(label, "any")].add(patient)
+    return {key: len(members) for key, members in people.items()}
+
+
+def html_table(html: str, section: str) -> list[list[str]]:
+    """The body cells (as text) of the first table after the element with id `section`."""
+    start = html.index(f'id="{section}"')
+    body = html[start:].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [
+        [unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
 
 
 def test_report_dashboard_command_and_its_errors(night, tmp_path, capsys):
@@ -385,3 +437,135 @@ def test_dashboard_charts_draw_in_chromium_offline(night, tmp_path):
     marks = re.findall(r'class="mark-(?:line|symbol|rect)[^"]*"', dom)
     assert len(marks) >= expected and dom.count("<path") > 20  # SVG marks, not empty frames
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------------------- planted cells and settings
+
+
+def _planted_warehouse(con, parameters: dict | None = None) -> None:
+    """30 people exposed January to March 2025. February: 12 with a major interaction. March: 15 major
+    and 4 moderate (a small cell; its complement is the major one). A cross-prescriber interaction names
+    a prescriber whose id is markup. `parameters` are the night's recorded settings."""
+    con.execute(
+        "INSERT INTO runs BY NAME SELECT 'r1' AS run_id, DATE '2025-03-31' AS as_of, 'success' AS status, "
+        "now()::TIMESTAMP AS finished_at, 'cfg' AS config_hash, 'rules' AS rules_hash, $p AS parameters",
+        {"p": json.dumps(parameters or {})},
+    )
+    people = [f"P{i:02d}" for i in range(30)]
+    for patient in people:
+        con.execute(
+            "INSERT INTO episodes BY NAME SELECT $p || 's' AS episode_id, $p AS patient_id, "
+            "'sertraline' AS ingredient, DATE '2025-01-01' AS episode_start, DATE '2025-03-31' AS episode_end",
+            {"p": patient},
+        )
+    planted = [(p, "major", 3, "2025-02-01", "2025-02-10") for p in people[:12]]
+    planted += [(p, "major", 3, "2025-03-01", "2025-03-10") for p in people[12:27]]
+    planted += [(p, "moderate", 2, "2025-03-01", "2025-03-05") for p in people[:4]]
+    for n, (patient, severity, rank, first, last) in enumerate(planted):
+        con.execute(
+            "INSERT INTO interactions BY NAME SELECT $i AS interaction_id, $p AS patient_id, "
+            "'sertraline' AS ingredient_a, 'tramadol' AS ingredient_b, 'overlap' AS kind, $s AS severity, "
+            "$r AS severity_rank, $f::DATE AS first_overlap_date, $l::DATE AS last_overlap_date, "
+            "$n = 0 AS cross_prescriber, false AS cross_pharmacy, ['<b>PR1</b>'] AS prescriber_ids_a, "
+            "['PR2'] AS prescriber_ids_b",
+            {"i": f"I{n}", "p": patient, "s": severity, "r": rank, "f": first, "l": last, "n": n},
+        )
+
+
+def _planted_dashboard(warehouse, parameters: dict | None = None) -> tuple[dict, str]:
+    from reports.dashboard import render_dashboard
+
+    _planted_warehouse(warehouse, parameters)
+    data = dashboard_data(warehouse, date(2025, 1, 1), date(2025, 3, 31), load_rules())
+    html = render_dashboard(data)
+    return {(m, s): (n, rate) for m, s, n, _, rate in html_table(html, "trend")}, html
+
+
+def test_dashboard_shows_a_planted_small_cell_as_suppressed_and_a_large_one_as_its_number(warehouse):
+    trend, html = _planted_dashboard(warehouse)
+    assert trend[("2025-03", "moderate")] == ("<11", "unknown")  # 4 people: hidden, rate left out
+    assert trend[("2025-03", "major")] == ("<11", "unknown")  # 15: hidden too, or 19 - 15 gives the 4 away
+    assert trend[("2025-03", "any")] == ("19", "633.3")  # people with any interaction: 19 of 30 exposed
+    assert trend[("2025-02", "major")] == ("12", "400.0") and trend[("2025-02", "any")] == ("12", "400.0")
+    assert trend[("2025-03", "contraindicated")] == ("0", "0.0")  # zero is a result: shown
+    assert "Counts of 1–10 are shown as “&lt;11”" in html
+    assert "<b>PR1</b>" not in html and "&lt;b&gt;PR1&lt;/b&gt;" in html  # an id from the claims, escaped
+
+
+@pytest.mark.parametrize(
+    ("min_cell", "moderate", "major", "february", "words"),
+    [(5, "<5", "<5", "12", "1–4"), (3, "4", "15", "12", "1–2"), (20, "<20", "<20", "<20", "1–19")],
+)
+def test_the_configured_minimum_cell_size_sets_the_dashboards_marks_and_words(
+    warehouse, min_cell, moderate, major, february, words
+):
+    trend, html = _planted_dashboard(warehouse, {"research": {"min_cell_count": min_cell}})
+    assert trend[("2025-03", "moderate")][0] == moderate and trend[("2025-03", "major")][0] == major
+    assert trend[("2025-02", "major")][0] == february
+    assert f"Counts of {words} are shown as “&lt;{min_cell}”" in html and "&lt;11" not in html
+    if min_cell == 20:  # nothing left to draw in the prescribers' chart: the sentence names the setting
+        assert "Every count here is under 20 (suppressed)" in html
+
+
+def test_audit_report_explains_priority_with_the_weights_the_night_ran_with(night, tmp_path):
+    """The weights of [alerts.priority] in the night's configuration (recorded with the run) are the ones
+    the report's explanation gives; the defaults give the README's."""
+    from reports.audit import render_report
+    from serosurv.core.config import load_config
+
+    result, out, _ = night
+    default = (out / str(AS_OF) / "report.html").read_text(encoding="utf-8")
+    assert (
+        "Priority =\nseverity first (100 points per level: contraindicated 400 … minor 100), then different "
+        "prescribers +20, different pharmacies +10, recent fill +5 within 7 days of the night (+2 within 30), "
+        "overlap length up to +5 (in proportion, full at 30 days), 3+ serotonergic prescribers +2." in default
+    )
+    custom = tmp_path / "custom.toml"
+    custom.write_text(
+        "[alerts.priority]\nseverity = 200\ncross_prescriber = 30\nrecent_month = 0\nburden = 0\n"
+    )
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(out / "serosurv.duckdb", copy)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(
+            "UPDATE runs SET parameters = $p WHERE run_id = $r",
+            {"p": json.dumps(load_config(custom).to_dict()), "r": result.run_id},
+        )
+        html = render_report(con, result.run_id)
+    finally:
+        con.close()
+    explained = html.split("Priority =", 1)[1].split("</p>", 1)[0]
+    assert "(200 points per level: contraindicated 800 … minor 200)" in explained
+    assert "different prescribers +30" in explained and "+20" not in explained
+    assert "recent fill +5 within 7 days of the night." not in explained  # no "+2 within 30" any more
+    assert "recent fill +5 within 7 days of the night," in explained
+    assert "serotonergic prescribers" not in explained  # weighted 0: not a part of priority
+
+
+def test_text_from_the_input_is_escaped_in_the_audit_report(night, tmp_path):
+    """Autoescaping: a drug name and a prescriber id from the claims that are markup show as text."""
+    from reports.audit import render_report
+
+    result, out, _ = night
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(out / "serosurv.duckdb", copy)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(
+            "INSERT INTO unmapped_drugs VALUES ($r, '<script>alert(\"drug\")</script>', NULL, 99999, 1)",
+            {"r": result.run_id},
+        )
+        (patient,) = con.execute(
+            "SELECT patient_id FROM alert_history WHERE run_id = $r AND status = 'new' ORDER BY priority DESC "
+            "LIMIT 1",
+            {"r": result.run_id},
+        ).fetchone()
+        con.execute(
+            "UPDATE fill_exposure SET prescriber_id = '<i>x</i>' WHERE patient_id = $p", {"p": patient}
+        )
+        html = render_report(con, result.run_id)
+    finally:
+        con.close()
+    assert "<script" not in html and "&lt;script&gt;alert(&#34;drug&#34;)&lt;/script&gt;" in html
+    assert "<i>x</i>" not in html and "&lt;i&gt;x&lt;/i&gt; · " in html  # the timeline's fill label

@@ -1,32 +1,34 @@
 """Prevalence of interacting combinations for researchers: person-level numerators and denominators per
 interval and stratum, Wilson 95% intervals and small-cell suppression (docs/prevalence.md).
 
-`prevalence_table(con, spec, ruleset)` returns one tidy frame; `suppress_cells` is the complementary
-suppression shared with the quality dashboard. The counts are in sql/marts/prevalence_coexposure.sql and
+`prevalence_table(con, spec, ruleset)` returns one tidy frame, suppressed with transforms/suppression.py
+(shared with the quality dashboard). The minimum cell size and the age bands are the [research] settings of
+the latest successful night unless the spec gives its own. The counts are in sql/marts/prevalence_coexposure.sql and
 sql/analyses/prevalence_counts.sql.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import duckdb
-import numpy as np
 import polars as pl
 
+from serosurv.core.config import ResearchConfig, recorded_config
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import RuleSet
 from transforms.runs import latest_success
 from transforms.sql import create_table, fetch, fetch_frame, fetch_value, table_from_rows
+from transforms.suppression import Relation, suppress_cells
 
 INTERVALS = ("month", "quarter", "year")
 MEASURES = ("period", "point")
 STRATA = ("age_band", "sex")
-MIN_CELL = 11  # counts 1..MIN_CELL-1 are suppressed (CMS cell-size policy)
 Z95 = 1.959963984540054
 ANY_PAIR = "any interacting pair"
 ALL = "all"
@@ -36,7 +38,9 @@ PERSON_LEVEL = "person: each person counts at most once per interval, row and st
 
 @dataclass(frozen=True)
 class PrevalenceSpec:
-    """What to measure. `denominator` is members, users_of_either or users_of:INGREDIENT (or CLASS)."""
+    """What to measure. `denominator` is members, users_of_either or users_of:INGREDIENT (or CLASS).
+    `min_cell` and `age_bands` (lower bounds of the bands after the first) default to the [research]
+    settings of the latest successful night."""
 
     interval: str = "month"
     measure: str = "period"
@@ -45,7 +49,8 @@ class PrevalenceSpec:
     pairs: tuple[str, ...] = (ALL,)
     start: date | None = None
     end: date | None = None
-    min_cell: int = MIN_CELL
+    min_cell: int | None = None
+    age_bands: tuple[int, ...] | None = None
 
     def check(self) -> None:
         if self.interval not in INTERVALS:
@@ -65,6 +70,20 @@ class PrevalenceSpec:
             )
         if self.start and self.end and self.end < self.start:
             raise SerosurvError("--to must not be before --from.")
+        self.research()  # min_cell and age_bands get the configuration's checks
+
+    def configured(self, research: ResearchConfig) -> PrevalenceSpec:
+        """This spec with the [research] settings filled in where it gives none."""
+        return dataclasses.replace(
+            self,
+            min_cell=research.min_cell_count if self.min_cell is None else self.min_cell,
+            age_bands=research.age_bands if self.age_bands is None else tuple(self.age_bands),
+        )
+
+    def research(self) -> ResearchConfig:
+        """The spec's suppression and age bands as settings (after `configured`)."""
+        given = {"min_cell_count": self.min_cell, "age_bands": self.age_bands}
+        return ResearchConfig(**{name: value for name, value in given.items() if value is not None})
 
 
 @dataclass
@@ -89,118 +108,6 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     lower = 0.0 if successes == 0 else max(0.0, centre - half)
     upper = 1.0 if successes == trials else min(1.0, centre + half)
     return lower, upper
-
-
-# ---------------------------------------------------------------------------- suppression
-
-
-Relation = tuple[Hashable, list[Hashable]]  # total = sum(parts)
-
-
-def suppress_cells(
-    values: dict[Hashable, int],
-    relations: Iterable[Relation],
-    min_cell: int = MIN_CELL,
-    also: Iterable[Hashable] = (),
-) -> set[Hashable]:
-    """The cells to suppress: counts 1..min_cell-1 (and `also`), plus complementary cells chosen so that
-    no suppressed cell can be derived from the published cells through the additive `relations`
-    (checked by linear algebra: a cell is derivable when its unit vector lies in the row space of the
-    relations restricted to the suppressed cells)."""
-    relations = [(total, list(parts)) for total, parts in relations if parts]
-    suppressed = {key for key, value in values.items() if 0 < (value or 0) < min_cell}
-    suppressed |= {key for key in also if key in values}
-    if not suppressed or not relations:
-        return suppressed
-    touching: dict[Hashable, list[int]] = {}
-    for index, (total, parts) in enumerate(relations):
-        for key in (total, *parts):
-            touching.setdefault(key, []).append(index)
-
-    def members(index: int) -> list[Hashable]:
-        total, parts = relations[index]
-        return [total, *parts]
-
-    def smallest_open(indices: Iterable[int]) -> Hashable | None:
-        candidates = {key for i in indices for key in members(i) if key not in suppressed}
-        if not candidates:
-            return None
-        # the smallest count hides the least; non-zero first, as a suppressed zero is a weak complement
-        return min(candidates, key=lambda key: (values.get(key, 0) == 0, values.get(key, 0), str(key)))
-
-    while True:
-        # Cheap pass first: a relation with exactly one suppressed member gives it away by subtraction.
-        changed = True
-        while changed:
-            changed = False
-            for index in range(len(relations)):
-                hidden = [key for key in members(index) if key in suppressed]
-                if len(hidden) == 1:
-                    extra = smallest_open([index])
-                    if extra is not None:
-                        suppressed.add(extra)
-                        changed = True
-        derivable = _derivable(suppressed, relations, touching)
-        if not derivable:
-            return suppressed
-        added = False
-        for key in sorted(derivable, key=str):
-            extra = smallest_open(touching.get(key, []))
-            if extra is None:  # every relation of the cell is hidden; widen to those of every hidden cell
-                extra = smallest_open(i for hidden in suppressed for i in touching.get(hidden, []))
-            if extra is not None:
-                suppressed.add(extra)
-                added = True
-        if not added:
-            return suppressed
-
-
-def _derivable(
-    suppressed: set[Hashable], relations: list[Relation], touching: dict[Hashable, list[int]]
-) -> set[Hashable]:
-    """The suppressed cells whose value the relations fix, component by component."""
-    unknowns = sorted((key for key in suppressed if key in touching), key=str)
-    parent = {key: key for key in unknowns}
-
-    def root(key: Hashable) -> Hashable:
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
-    for total, parts in relations:
-        hidden = [key for key in (total, *parts) if key in parent]
-        for key in hidden[1:]:
-            parent[root(key)] = root(hidden[0])
-    components: dict[Hashable, list[Hashable]] = {}
-    for key in unknowns:
-        components.setdefault(root(key), []).append(key)
-    found: set[Hashable] = set()
-    for component in components.values():
-        found |= _derivable_in(component, relations, touching)
-    return found
-
-
-def _derivable_in(
-    unknowns: list[Hashable], relations: list[Relation], touching: dict[Hashable, list[int]]
-) -> set[Hashable]:
-    column = {key: i for i, key in enumerate(unknowns)}
-    used = sorted({i for key in unknowns for i in touching[key]})
-    matrix = np.zeros((len(used), len(unknowns)))
-    for row, index in enumerate(used):
-        total, parts = relations[index]
-        if total in column:
-            matrix[row, column[total]] += 1.0
-        for part in parts:
-            if part in column:
-                matrix[row, column[part]] -= 1.0
-    # Null space of the relations over the unknowns: a cell fixed in every solution is derivable.
-    # (eigenvectors of A'A with eigenvalue ~0; eigh is several times faster than an SVD here)
-    eigenvalues, vectors = np.linalg.eigh(matrix.T @ matrix)
-    null_space = vectors[:, eigenvalues < 1e-8 * max(1.0, float(eigenvalues[-1]))]
-    if null_space.shape[1] == 0:
-        return set(unknowns)
-    return {key for key, i in column.items() if np.all(np.abs(null_space[i]) < 1e-7)}
 
 
 # ---------------------------------------------------------------------------- intervals and rows
@@ -327,8 +234,9 @@ def output_rows(
 # ---------------------------------------------------------------------------- the table
 
 
-def run_parameters(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The latest successful night's run id, configuration and rules hashes and episode settings."""
+def run_parameters(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The latest successful night's run id, configuration and rules hashes, episode settings and
+    [research] settings."""
     latest = latest_success(con)
     if latest is None:
         raise SerosurvError("The warehouse has no successful night yet; run `serosurv run` first.")
@@ -343,6 +251,7 @@ def run_parameters(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         "rules_hash": rules_hash or "",
         "episode_settings": json.dumps(settings.get("episodes", {}), sort_keys=True),
         "interaction_settings": json.dumps(settings.get("interactions", {}), sort_keys=True),
+        "research": recorded_config(settings).research,
     }
 
 
@@ -350,6 +259,7 @@ def prevalence_table(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, rules
     """Prevalence per interval, stratum and row (pair, class pair, any interacting pair), suppressed."""
     spec.check()
     run = run_parameters(con)
+    spec = spec.configured(run["research"])
     members = spec.denominator == "members"
     if members and not fetch_value(con, "analyses/members_with_coverage.sql"):
         raise SerosurvError(
@@ -373,7 +283,12 @@ def prevalence_table(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, rules
     table_from_rows(con, "prevalence_row_pairs", pair_schema, pair_rows)
     user_rows = [[row.label, i] for row in table_rows for i in sorted(row.users)]
     table_from_rows(con, "prevalence_row_users", {"row_label": pl.String, "ingredient": pl.String}, user_rows)
-    counts = fetch_frame(con, "analyses/prevalence_counts.sql", {"members": members})
+    bands = spec.research()
+    counts = fetch_frame(
+        con,
+        "analyses/prevalence_counts.sql",
+        {"members": members, "age_bounds": list(bands.age_bands), "age_labels": list(bands.age_band_labels)},
+    )
 
     # Keep the requested strata: a variable not asked for is always its margin ("all").
     for name, margin in (("age_band", "all_ages"), ("sex", "all_sexes")):
@@ -407,7 +322,7 @@ def prevalence_table(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, rules
 
 def _strata(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, counts: pl.DataFrame) -> pl.DataFrame:
     """The strata of the table: every value seen in the patient table (or the counts), and 'all'."""
-    ages = ["0-17", "18-44", "45-64", "65-74", "75+"]
+    ages = list(spec.research().age_band_labels)
     present = set(counts.get_column("age_band").to_list()) if "age_band" in spec.by else set()
     age_values = ([*ages, "unknown"] if "unknown" in present else ages) if "age_band" in spec.by else []
     sexes = sorted(
@@ -423,7 +338,8 @@ def _strata(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, counts: pl.Dat
 def _suppress(
     table: pl.DataFrame, table_rows: list[OutputRow], complete: bool, spec: PrevalenceSpec
 ) -> pl.DataFrame:
-    """Suppress numerators and denominators 1..10 and their complements, interval by interval."""
+    """Suppress numerators and denominators from 1 to min_cell - 1 and their complements, interval by
+    interval."""
     hidden_num: set[tuple] = set()
     hidden_den: set[tuple] = set()
     row_type = {row.label: row.row_type for row in table_rows}
@@ -495,7 +411,7 @@ def _finish(
     table_rows: list[OutputRow],
     periods: list[tuple[str, date, date]],
     spec: PrevalenceSpec,
-    run: dict[str, str],
+    run: dict[str, Any],
 ) -> pl.DataFrame:
     bounds = pl.DataFrame(
         [[label, s, e] for label, s, e in periods], schema=["interval_label", "interval_start", "interval_end"],

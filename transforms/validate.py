@@ -62,5 +62,5 @@ def check_claims(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, earli
     if read != accepted + quarantined:  # never commit a night that lost rows
         raise RuntimeError(f"validation lost rows: {read:,} read, {accepted:,} + {quarantined:,} stored")
     drop_tables(con, *STAGING_TABLES)
-    reasons = dict(fetch(con, "analyses/quarantine_reasons.sql", {"run_id": run_id}))
+    reasons = dict(fetch(con, "analyses/quarantine_reason_counts.sql", {"run_id": run_id}))
     return ValidationCounts(read, accepted, quarantined, reasons)

@@ -28,7 +28,8 @@ def dashboard(
     date_from: date, date_to: date, out: Path | str = "dashboard.html", warehouse: Path | str | None = None
 ) -> Path:
     """Write the quality dashboard for [date_from, date_to] (one self-contained HTML file, no patient
-    identifiers, counts of 1-10 shown as '<11'); returns its path."""
+    identifiers, counts below the latest night's [research] min_cell_count - 11 by default - shown as
+    '<11'); returns its path."""
     from reports.dashboard import write_dashboard
 
     if date_to < date_from:
@@ -51,7 +52,8 @@ def prevalence(
     date_to: date | None = None,
 ) -> PrevalenceFiles:
     """Write the prevalence table (CSV or Parquet by the extension of `out`) and its HTML summary; see
-    docs/prevalence.md for every term."""
+    docs/prevalence.md for every term. Small cells are suppressed and people stratified by age with the
+    latest night's [research] settings (min_cell_count, age_bands)."""
     from reports.prevalence import write_prevalence
     from transforms.prevalence import PrevalenceSpec
 

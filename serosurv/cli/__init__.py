@@ -339,7 +339,7 @@ def _report_commands(commands: argparse._SubParsersAction) -> None:
         "co-prescribing per 1,000 people exposed to serotonergic drugs by severity, the top drug pairs and classes, "
         "the share across prescribers and pharmacies, the prescribers and pharmacies in the most fragmented "
         "interactions, and what was done about the alerts. It opens offline, contains no patient identifier, and "
-        "shows counts of 1-10 as '<11'.",
+        "shows small counts as '<11' (counts under [research] min_cell_count, 11 by default).",
     )  # fmt: skip
     dash.add_argument(
         "--from", dest="date_from", type=iso_date, required=True, metavar="DATE", help="first day"
@@ -352,8 +352,9 @@ def _report_commands(commands: argparse._SubParsersAction) -> None:
     prev = commands.add_parser(
         "prevalence", help="prevalence of interacting combinations per month, quarter or year (CSV or Parquet)",
         description="Count the people with each interacting combination (co-exposure on at least one day) among a "
-        "stated denominator, per interval, with Wilson 95% intervals, optionally by age band and sex. Counts of "
-        "1-10, and any count that would reveal one, are suppressed. The table carries its parameters; "
+        "stated denominator, per interval, with Wilson 95% intervals, optionally by age band and sex. Counts under "
+        "[research] min_cell_count (11: counts of 1-10), and any count that would reveal one, are suppressed. The "
+        "table carries its parameters; "
         "docs/prevalence.md defines every term.",
     )  # fmt: skip
     prev.add_argument("--interval", choices=("month", "quarter", "year"), default="month",

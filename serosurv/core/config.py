@@ -144,6 +144,55 @@ class AlertConfig:
 
 
 @dataclass(frozen=True)
+class ResearchConfig:
+    """What the quality dashboard and the prevalence tables publish (docs/prevalence.md, docs/privacy.md):
+    counts from 1 to min_cell_count - 1 are suppressed, and people are stratified into age bands whose
+    lower bounds (after the first band, from 0) are `age_bands`: (18, 45, 65, 75) gives 0-17, 18-44, 45-64,
+    65-74 and 75+. Not part of the configuration hash: nights are computed the same whatever they say."""
+
+    min_cell_count: int = 11
+    age_bands: tuple[int, ...] = (18, 45, 65, 75)
+
+    def __post_init__(self) -> None:
+        count = self.min_cell_count
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise SerosurvError(
+                "Setting 'research.min_cell_count' must be a whole number of at least 1 (counts below it are "
+                f"suppressed; 1 suppresses nothing), got {count!r}."
+            )
+        bands = self.age_bands
+        if not isinstance(bands, list | tuple) or not bands:
+            raise SerosurvError(
+                "Setting 'research.age_bands' must be a list of the ages at which each band after the first "
+                f"starts, e.g. [18, 45, 65, 75], got {bands!r}."
+            )
+        if any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in bands):
+            raise SerosurvError(
+                f"Setting 'research.age_bands' must hold positive whole numbers of years, got {list(bands)!r}."
+            )
+        if any(later <= earlier for earlier, later in zip(bands, bands[1:], strict=False)):
+            raise SerosurvError(
+                f"Setting 'research.age_bands' must be strictly increasing, got {list(bands)!r}."
+            )
+        object.__setattr__(self, "age_bands", tuple(bands))
+
+    @property
+    def age_band_labels(self) -> tuple[str, ...]:
+        """The bands' names, youngest first: '0-17', '18-44', ..., '75+'."""
+        starts = (0, *self.age_bands)
+        labels = [
+            f"{start}-{following - 1}" if following - 1 > start else f"{start}"
+            for start, following in zip(starts, starts[1:], strict=False)
+        ]
+        return (*labels, f"{starts[-1]}+")
+
+    @property
+    def suppressed_mark(self) -> str:
+        """What a suppressed count shows instead of its value: '<11'."""
+        return f"<{self.min_cell_count}"
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     incremental: bool = True
     buckets: int = 1
@@ -278,13 +327,15 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    research: ResearchConfig = field(default_factory=ResearchConfig)
 
     @property
     def hash(self) -> str:
         # [schedule] says when and from where nights run, not how they are computed: leaving it out means
         # editing it never forces a full recompute, and hashes recorded before it existed still match.
+        # [research] is left out alike: it changes what the dashboard and prevalence publish, not a night.
         # [privacy] counts only when on (pseudonyms change every output), so hashes recorded before it match.
-        left_out = {"schedule"} | (set() if self.privacy.pseudonymise else {"privacy"})
+        left_out = {"schedule", "research"} | (set() if self.privacy.pseudonymise else {"privacy"})
         values = {k: v for k, v in asdict(self).items() if k not in left_out}
         values["warehouse"].pop("path")  # where the warehouse is says nothing of how nights are computed
         text = json.dumps(values, sort_keys=True)
@@ -311,10 +362,11 @@ def _build(cls: type, values: dict[str, Any], where: str, source: str) -> Any:
         expected = type(default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if expected is tuple and isinstance(value, list):
+            value = tuple(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise SerosurvError(
-                f"{source}: setting '{where}{key}' must be {expected.__name__}, got {value!r}."
-            )
+            kind = "a list" if expected is tuple else expected.__name__
+            raise SerosurvError(f"{source}: setting '{where}{key}' must be {kind}, got {value!r}.")
         if expected in (int, float) and value < 0:
             raise SerosurvError(f"{source}: setting '{where}{key}' must not be negative, got {value!r}.")
         kwargs[key] = value
@@ -335,6 +387,35 @@ def warehouse_path(given: Path | str | None = None, config: Config | None = None
         if candidate:
             return Path(candidate)
     return Path(DEFAULT_WAREHOUSE)
+
+
+def recorded_config(parameters: str | dict[str, Any] | None) -> Config:
+    """The configuration a run recorded (`runs.parameters`, JSON): its settings, and the defaults of any
+    setting added since (a night recorded before [research] existed has its defaults); settings no longer
+    known are ignored. Reports use it to describe a night with the settings it actually ran with."""
+    if isinstance(parameters, str) or parameters is None:
+        try:
+            parameters = json.loads(parameters or "{}")
+        except ValueError:
+            parameters = {}
+    if not isinstance(parameters, dict):
+        parameters = {}
+    return _build(Config, _known_settings(Config, parameters), "", "the run's recorded parameters")
+
+
+def _known_settings(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    known = {f.name: f for f in fields(cls)}
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            continue
+        default = known[key].default_factory() if callable(known[key].default_factory) else known[key].default
+        if is_dataclass(default):
+            if isinstance(value, dict):
+                kept[key] = _known_settings(type(default), value)
+            continue
+        kept[key] = value
+    return kept
 
 
 def load_config(path: Path | str | None = None) -> Config:

@@ -8,10 +8,13 @@
 -- the window and the person's coverage. $members = false: people with an episode of one of the row's
 -- denominator ingredients (prevalence_row_users) overlapping the window; a case needs a co-exposure
 -- day inside the window.
--- Age band: age reached in the interval's first year (interval year - birth year).
+-- Age band: age reached in the interval's first year (interval year - birth year), in the bands of the
+-- [research] settings: $age_bounds, the ages at which each band after the first starts (e.g. [18, 45, 65,
+-- 75]), and $age_labels, one name per band (e.g. ['0-17', '18-44', '45-64', '65-74', '75+']).
 -- Inputs: prevalence_intervals (interval_label, interval_start, window_start, window_end),
 -- prevalence_row_pairs (row_label, ingredient_a, ingredient_b), prevalence_row_users (row_label,
--- ingredient), prevalence_coexposure, patients, episodes. Parameter: $members.
+-- ingredient), prevalence_coexposure, patients, episodes. Parameters: $members, $age_bounds,
+-- $age_labels.
 with people as (
     select
         patients.patient_id,
@@ -120,11 +123,11 @@ stratified as (
         person_rows.is_case,
         case
             when people.birth_year is null then 'unknown'
-            when year(prevalence_intervals.interval_start) - people.birth_year < 18 then '0-17'
-            when year(prevalence_intervals.interval_start) - people.birth_year < 45 then '18-44'
-            when year(prevalence_intervals.interval_start) - people.birth_year < 65 then '45-64'
-            when year(prevalence_intervals.interval_start) - people.birth_year < 75 then '65-74'
-            else '75+'
+            -- the band whose lower bound is the last one reached (before the first bound: the first band)
+            else $age_labels[1 + len(list_filter(
+                $age_bounds::integer[],
+                lambda bound: bound <= year(prevalence_intervals.interval_start) - people.birth_year
+            ))]
         end as age_band,
         coalesce(people.sex, 'unknown') as sex
     from person_rows
