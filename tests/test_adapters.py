@@ -263,7 +263,7 @@ def test_canonical_patients_file_passes_through(tmp_path):
     assert adapted.patients is None  # api.run then uses the given file as it is
 
 
-def test_cli_run_reports_a_missing_adapter_column_with_exit_2(tmp_path, capsys):
+def test_cli_run_reports_a_missing_adapter_column_with_exit_2(prefect_harness, tmp_path, capsys):
     from serosurv.cli import main
 
     bad = tmp_path / "pde.csv"

@@ -6,9 +6,9 @@ oddly-cased columns (including the names of lineage columns), files without a he
 header-only files, blank lines, bare-CR line endings, rows with more or fewer fields than the header,
 truncated gzip, huge, negative and non-finite numbers, dates in many formats, control characters, very
 long fields, claim ids repeated across files, Parquet with typed, binary and nested columns, and
-truncated or corrupted Parquet. The staging transforms are driven directly (no Prefect): 300 cases by
+truncated or corrupted Parquet. The staging transforms are driven directly (no Prefect): 200 cases by
 default, `SEROSURV_FUZZ_CASES` (default 10,000) with `-m slow`. The module prints how many cases ran.
-The command line is exercised in its own process at the end (exit codes and what reaches stderr).
+The command line's answers to bad files are in tests/test_cli_errors.py.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import gzip
 import io
 import os
 import re
-import subprocess
-import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -361,6 +359,11 @@ def stage_and_check(folder: Path, files: list[ClaimsFile]) -> Outcome:
         path = folder / claims.name
         path.write_bytes(claims.data)
         paths.append(path)
+    try:  # the check a night makes before Prefect starts, from the files' headers alone
+        ingest.check_claims_files(paths)
+        early = None
+    except SerosurvError as exc:
+        early = str(exc)
     con = duckdb.connect()
     try:
         ensure_schema(con)
@@ -369,7 +372,11 @@ def stage_and_check(folder: Path, files: list[ClaimsFile]) -> Outcome:
             counts = validate.check_claims(con, "fuzz", AS_OF, EARLIEST)
         except SerosurvError as exc:
             check_refusal(str(exc), paths, files)
+            if early is not None:  # refused early: a file staging refuses too, in words as good
+                check_refusal(early, paths, files)
+                assert len(files) > 1 or early == str(exc), (early, str(exc))
             return Outcome(error=str(exc))
+        assert early is None, f"refused before the night, read by staging: {early}"
         check_rows(con, paths, files, read, counts)
         return Outcome(None, read, counts.rows_accepted, counts.rows_quarantined, counts.reasons)
     finally:
@@ -438,7 +445,7 @@ def check_rows(con, paths: list[Path], files: list[ClaimsFile], read: int, count
     assert con.execute("SELECT count(*) - count(DISTINCT claim_id) FROM claims").fetchone()[0] == 0
 
 
-CASES = {"default": 300, "slow": int(os.environ.get("SEROSURV_FUZZ_CASES", "10000"))}
+CASES = {"default": 200, "slow": int(os.environ.get("SEROSURV_FUZZ_CASES", "10000"))}
 TALLY: Counter[str] = Counter()
 
 
@@ -583,83 +590,3 @@ def test_numbers_that_are_not_plain_are_quarantined_not_rounded(tmp_path):
     data = "\n".join([f"{HEADER},quantity", *lines, ""]).encode()
     outcome = stage_and_check(tmp_path, [ClaimsFile("claims.csv", data, 6)])
     assert outcome.reasons == {"bad_days_supply": 3, "bad_quantity": 2} and outcome.accepted == 1
-
-
-# ---------------------------------------------------------------- through the command line
-
-
-@pytest.fixture(scope="module")
-def serosurv(prefect_harness, tmp_path_factory):
-    """`serosurv ...` in its own process, as a user runs it: Prefect sets up its logging when first
-    imported, so only a fresh process shows what reaches stderr. It uses the session's Prefect API (no
-    server start per case) and no logging settings of this process."""
-    from prefect.settings import PREFECT_API_URL
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING_")}
-    env |= {"PREFECT_API_URL": PREFECT_API_URL.value(), "DO_NOT_TRACK": "1",
-            "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect-home"))}  # fmt: skip
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "serosurv", *args], capture_output=True, text=True, env=env, cwd=ROOT,
-            timeout=300,
-        )  # fmt: skip
-
-    return run
-
-
-def one_error_line(stderr: str) -> str:
-    """The stderr of a refused run: progress lines and exactly one error line; no traceback, no
-    Prefect log lines, no patient id."""
-    assert "Traceback" not in stderr and PATIENT_PREFIX not in stderr, stderr
-    assert all(line.startswith("serosurv: ") for line in stderr.splitlines() if line.strip()), stderr
-    errors = [line for line in stderr.splitlines() if line.startswith("serosurv: error: ")]
-    assert len(errors) == 1, stderr
-    return errors[0]
-
-
-@pytest.mark.parametrize(
-    ("name", "data", "expected"),
-    [
-        ("claims.xlsx", b"PK\x03\x04", "unknown file type"),
-        ("claims.csv", b"", "the file is empty"),
-        (
-            "claims.csv",
-            b"claim_id;patient_id;fill_date;days_supply;ndc\nC1;PATZ1;2025-01-01;30;1\n",
-            "is missing",
-        ),
-        ("claims.csv", b"C1,PATZ1,2025-01-01,30,sertraline\n", "starts with a header row"),
-        (
-            "claims.csv.gz",
-            gzip.compress(b"claim_id,patient_id,fill_date\n" * 200)[:40],
-            "cannot be read as CSV",
-        ),
-        ("claims.parquet", b"PAR1 this is not parquet PAR1", "cannot be read as Parquet"),
-    ],
-    ids=["unknown-type", "empty", "semicolons", "no-header", "truncated-gzip", "not-parquet"],
-)
-def test_bad_files_through_the_cli_exit_2_with_one_sentence(serosurv, tmp_path, name, data, expected):
-    (tmp_path / name).write_bytes(data)
-    run = serosurv("run", "--claims", str(tmp_path / name), "--as-of", "2025-06-30", "--out", str(tmp_path),
-                   "--warehouse", str(tmp_path / "serosurv.duckdb"))  # fmt: skip
-    line = one_error_line(run.stderr)
-    assert run.returncode == 2, run.stderr
-    assert f"{tmp_path / name}" in line and expected in line, line
-
-
-def test_a_header_only_file_through_the_cli_is_stopped_by_the_gate(serosurv, tmp_path):
-    """PRODUCT §5 and README: a failed quality gate is bad input (exit 2, one sentence), and the failed
-    night leaves only its `runs` row (status failed, with the reason)."""
-    (tmp_path / "claims.csv").write_text("claim_id,patient_id,fill_date,days_supply,ndc\n")
-    run = serosurv(
-        "run", "--claims", str(tmp_path / "claims.csv"), "--as-of", "2025-06-30", "--out", str(tmp_path),
-        "--warehouse", str(tmp_path / "serosurv.duckdb"),
-    )  # fmt: skip
-    line = one_error_line(run.stderr)
-    assert run.returncode == 2, run.stderr
-    assert "data-quality gate stopped the night of 2025-06-30" in line and "rows_accepted" in line, line
-    with duckdb.connect(str(tmp_path / "serosurv.duckdb"), read_only=True) as con:
-        assert con.execute(
-            "SELECT status, rows_read, message LIKE '%rows_accepted%' FROM runs"
-        ).fetchall() == [("failed", 0, True)]
-        assert con.execute("SELECT count(*) FROM claims").fetchone() == (0,)

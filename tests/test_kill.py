@@ -81,9 +81,9 @@ class KillPoint:
     may_commit: bool = False  # the kill can land after COMMIT (the night is then whole and committed)
 
 
+# One point of each kind: inside the transaction, staged before COMMIT, committed before the reports
+# moved, half moved. `-m slow` kills at every progress line and hook and at random times.
 DEFAULT_POINTS = (
-    KillPoint("after-ingest", line=r": read [\d,]+ rows"),
-    KillPoint("after-quality-gate", line=r"data-quality gate"),
     KillPoint("after-episodes", line=r"built [\d,]+ episodes"),
     KillPoint("reports-staged-before-commit", hook="staged"),
     KillPoint("committed-before-reports-moved", hook="committed", may_commit=True),

@@ -17,8 +17,10 @@ import gzip
 import logging
 import re
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -113,23 +115,11 @@ def _csv_to_parquet(path: Path, workdir: Path, known: Collection[str]) -> tuple[
     """Stream a CSV into a text-only Parquet file of the contract's columns with the row numbers (Polars
     keeps file order) and whether each row had more fields than the header; returns the file, the
     contract's columns in it and the header's width."""
-    separator = "\t" if ".tsv" in path.name.lower() else ","
-    delimiter = "tab" if separator == "\t" else "comma"
     target = workdir / (path.name.replace(".", "_") + ".parquet")
-    options = {
-        "separator": separator,
-        "infer_schema": False,
-        "encoding": "utf8-lossy",
-        "eol_char": _line_end(path),
-    }
-    try:
-        # The header as written (Polars would rename a repeated name), then the rows at its width.
-        header = _header(path, options)
-        if not any((name or "").strip().lstrip("\ufeff").strip() for name in header):
-            raise pl.exceptions.NoDataError("no header")
-        positions = _contract_columns(path, header, known)
-        check_columns(path, positions, len(header),
-                      f"check that the file is {delimiter}-separated and starts with a header row")  # fmt: skip
+    options = _csv_options(path)
+    separator = options["separator"]
+    with _csv_errors(path):
+        header, positions = _csv_header(path, options, known)
         frame = pl.scan_csv(path, **options)
         names = frame.collect_schema().names()
         try:
@@ -144,6 +134,24 @@ def _csv_to_parquet(path: Path, workdir: Path, known: Collection[str]) -> tuple[
             # Another file: the failed sink's threads may still be writing the first one.
             target = target.with_name(target.stem + "-rows.parquet")
             _ragged_csv_to_parquet(path, separator, options["eol_char"], positions, len(header), target)
+    return target, list(positions), len(header)
+
+
+def _csv_options(path: Path) -> dict[str, Any]:
+    return {
+        "separator": "\t" if ".tsv" in path.name.lower() else ",",
+        "infer_schema": False,
+        "encoding": "utf8-lossy",
+        "eol_char": _line_end(path),
+    }
+
+
+@contextmanager
+def _csv_errors(path: Path) -> Iterator[None]:
+    """A CSV the readers cannot read, as one sentence that quotes none of it."""
+    delimiter = "tab" if ".tsv" in path.name.lower() else "comma"
+    try:
+        yield
     except pl.exceptions.NoDataError:
         raise SerosurvError(f"{path}: the file is empty (no header row).") from None
     except (pl.exceptions.PolarsError, OSError, EOFError, csv.Error, UnicodeError) as exc:
@@ -152,7 +160,36 @@ def _csv_to_parquet(path: Path, workdir: Path, known: Collection[str]) -> tuple[
             f"{path}: cannot be read as CSV ({type(exc).__name__}); check that it is complete, "
             f"{delimiter}-separated, UTF-8 and quoted with double quotes."
         ) from None
-    return target, list(positions), len(header)
+
+
+def _csv_header(path: Path, options: dict[str, Any], known: Collection[str]) -> tuple[list, dict[str, int]]:
+    """The header as written (Polars would rename a repeated name) and the contract's columns in it,
+    checked: the required ones are there."""
+    header = _header(path, options)
+    if not any((name or "").strip().lstrip("\ufeff").strip() for name in header):
+        raise pl.exceptions.NoDataError("no header")
+    positions = _contract_columns(path, header, known)
+    delimiter = "tab" if options["separator"] == "\t" else "comma"
+    hint = f"check that the file is {delimiter}-separated and starts with a header row"
+    check_columns(path, positions, len(header), hint)
+    return header, positions
+
+
+def check_claims_files(paths: list[Path]) -> None:
+    """What can be told of canonical claims files before a night starts, from their headers alone: each
+    exists, is CSV or Parquet, can be read and has the contract's required columns (the same checks, and
+    the same sentences, as staging). A night then refuses a bad file in a second, not after Prefect."""
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise SerosurvError(f"Claims file {path} does not exist.")
+        if file_kind(path) == "csv":
+            with _csv_errors(path):
+                _csv_header(path, _csv_options(path), CANONICAL_COLUMNS)
+        else:
+            with duckdb.connect() as con:
+                header = _parquet_columns(con, path)
+            columns = _contract_columns(path, header, CANONICAL_COLUMNS)
+            check_columns(path, columns, len(header), "check the column names against the input contract")
 
 
 def _opener(path: Path):

@@ -86,9 +86,12 @@ def run(
     order, each from the claims dated up to that night. The warehouse is `warehouse`, else the one
     default of every command (serosurv.core.config.warehouse_path)."""
     from transforms.adapters import check_format
+    from transforms.ingest import check_claims_files
     from transforms.pseudonymise import check_key
 
     check_format(fmt)
+    if fmt == "canonical":  # a bad file is refused in a second, before Prefect starts
+        check_claims_files([Path(p) for p in claims])
     missing = [str(p) for p in claims if not Path(p).exists()]
     if missing:
         raise SerosurvError(f"Claims file {missing[0]} does not exist.")

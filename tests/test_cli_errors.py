@@ -1,0 +1,106 @@
+"""Bad claims files through the command line, in its own process as a user runs it: exit code 2 and one
+sentence on stderr naming the file, no traceback, no Prefect log line, no patient id (the staging
+transforms' answers to hostile files are fuzzed in tests/test_fuzz.py)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PATIENT_PREFIX = "PATZ"  # the patient ids written here: easy to find in an error message
+
+
+def _runner(env: dict[str, str]):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "serosurv", *args], capture_output=True, text=True, env=env, cwd=ROOT,
+            timeout=300,
+        )  # fmt: skip
+
+    return run
+
+
+def _environment(tmp_path_factory) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING_")}
+    return env | {"DO_NOT_TRACK": "1", "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect-home"))}
+
+
+@pytest.fixture(scope="module")
+def serosurv(tmp_path_factory):
+    """`serosurv ...` in its own process, as a user runs it: Prefect sets up its logging when first
+    imported, so only a fresh process shows what reaches stderr. Files refused from their headers are
+    refused before Prefect starts, so these runs need no Prefect API."""
+    return _runner(_environment(tmp_path_factory))
+
+
+@pytest.fixture(scope="module")
+def serosurv_night(prefect_harness, tmp_path_factory):
+    """The same, for runs that reach the night's flow: on the session's Prefect API (no server start)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return _runner(_environment(tmp_path_factory) | {"PREFECT_API_URL": PREFECT_API_URL.value()})
+
+
+def one_error_line(stderr: str) -> str:
+    """The stderr of a refused run: progress lines and exactly one error line; no traceback, no
+    Prefect log lines, no patient id."""
+    assert "Traceback" not in stderr and PATIENT_PREFIX not in stderr, stderr
+    assert all(line.startswith("serosurv: ") for line in stderr.splitlines() if line.strip()), stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("serosurv: error: ")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("claims.xlsx", b"PK\x03\x04", "unknown file type"),
+        ("claims.csv", b"", "the file is empty"),
+        (
+            "claims.csv",
+            b"claim_id;patient_id;fill_date;days_supply;ndc\nC1;PATZ1;2025-01-01;30;1\n",
+            "is missing",
+        ),
+        ("claims.csv", b"C1,PATZ1,2025-01-01,30,sertraline\n", "starts with a header row"),
+        (
+            "claims.csv.gz",
+            gzip.compress(b"claim_id,patient_id,fill_date\n" * 200)[:40],
+            "cannot be read as CSV",
+        ),
+        ("claims.parquet", b"PAR1 this is not parquet PAR1", "cannot be read as Parquet"),
+    ],
+    ids=["unknown-type", "empty", "semicolons", "no-header", "truncated-gzip", "not-parquet"],
+)
+def test_bad_files_through_the_cli_exit_2_with_one_sentence(serosurv, tmp_path, name, data, expected):
+    (tmp_path / name).write_bytes(data)
+    run = serosurv("run", "--claims", str(tmp_path / name), "--as-of", "2025-06-30", "--out", str(tmp_path),
+                   "--warehouse", str(tmp_path / "serosurv.duckdb"))  # fmt: skip
+    line = one_error_line(run.stderr)
+    assert run.returncode == 2, run.stderr
+    assert f"{tmp_path / name}" in line and expected in line, line
+    assert not (tmp_path / "serosurv.duckdb").exists()  # refused from its header, before any night began
+
+
+def test_a_header_only_file_through_the_cli_is_stopped_by_the_gate(serosurv_night, tmp_path):
+    """PRODUCT §5 and README: a failed quality gate is bad input (exit 2, one sentence), and the failed
+    night leaves only its `runs` row (status failed, with the reason)."""
+    (tmp_path / "claims.csv").write_text("claim_id,patient_id,fill_date,days_supply,ndc\n")
+    run = serosurv_night(
+        "run", "--claims", str(tmp_path / "claims.csv"), "--as-of", "2025-06-30", "--out", str(tmp_path),
+        "--warehouse", str(tmp_path / "serosurv.duckdb"),
+    )  # fmt: skip
+    line = one_error_line(run.stderr)
+    assert run.returncode == 2, run.stderr
+    assert "data-quality gate stopped the night of 2025-06-30" in line and "rows_accepted" in line, line
+    with duckdb.connect(str(tmp_path / "serosurv.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "SELECT status, rows_read, message LIKE '%rows_accepted%' FROM runs"
+        ).fetchall() == [("failed", 0, True)]
+        assert con.execute("SELECT count(*) FROM claims").fetchone() == (0,)
