@@ -46,9 +46,15 @@ def main() -> None:
         for b in range(args.buckets):
             t = time.perf_counter()
             outputs.append(
-                buckets.run_bucket(str(Path(tmp) / "b"), b, args.as_of.isoformat(), settings["episodes"],
-                                   settings["interactions"], args.threads)
-            )  # fmt: skip
+                buckets.run_bucket(
+                    str(Path(tmp) / "b"),
+                    b,
+                    args.as_of.isoformat(),
+                    settings["episodes"],
+                    settings["interactions"],
+                    args.threads,
+                )
+            )
             per_bucket.append(time.perf_counter() - t)
         t = time.perf_counter()
         buckets.load_outputs(con, outputs)
@@ -56,8 +62,10 @@ def main() -> None:
         con.close()
     mean = statistics.mean(per_bucket)
     print(f"claims {claims:,} in {args.buckets} buckets ({claims / args.buckets:,.0f} claims each)")
-    print(f"export {exported:.1f} s; per bucket mean {mean:.2f} s (min {min(per_bucket):.2f}, max {max(per_bucket):.2f});"
-          f" load {loaded:.1f} s")  # fmt: skip
+    print(
+        f"export {exported:.1f} s; per bucket mean {mean:.2f} s (min {min(per_bucket):.2f}, max {max(per_bucket):.2f});"
+        f" load {loaded:.1f} s"
+    )
     print(f"engine throughput per worker: {claims / args.buckets / mean:,.0f} claims/s")
 
 

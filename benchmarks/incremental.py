@@ -55,11 +55,14 @@ def differences(left: Path, right: Path) -> dict[str, int]:
     found = {}
     for table in COMPARED:
         columns = [
-            c for (c,) in con.execute(
+            c
+            for (c,) in con.execute(
                 "SELECT column_name FROM duckdb_columns() WHERE database_name = 'l' AND table_name = $t "
-                "ORDER BY column_index", {"t": table},
-            ).fetchall() if c not in VOLATILE
-        ]  # fmt: skip
+                "ORDER BY column_index",
+                {"t": table},
+            ).fetchall()
+            if c not in VOLATILE
+        ]
         kept = ", ".join(f'"{c}"' for c in columns)
         found[table] = con.execute(
             f"SELECT (SELECT count(*) FROM (SELECT {kept} FROM l.{table} EXCEPT ALL SELECT {kept} FROM r.{table})) "
@@ -70,8 +73,18 @@ def differences(left: Path, right: Path) -> dict[str, int]:
 
 
 def night(claims: Path, patients: Path, out: Path, as_of: str, config: Path | None, env: dict) -> Measured:
-    command = [SEROSURV, "run", "--claims", str(claims), "--patients", str(patients), "--as-of", as_of,
-               "--out", str(out)] + (["--config", str(config)] if config else [])  # fmt: skip
+    command = [
+        SEROSURV,
+        "run",
+        "--claims",
+        str(claims),
+        "--patients",
+        str(patients),
+        "--as-of",
+        as_of,
+        "--out",
+        str(out),
+    ] + (["--config", str(config)] if config else [])
     return measure(command, env=env)
 
 

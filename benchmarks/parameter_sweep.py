@@ -54,9 +54,17 @@ def sweep(warehouse: Path, as_of: date) -> list[tuple[str, dict[str, int]]]:
             cross = rows(con, "SELECT count(*) FILTER (WHERE cross_prescriber) FROM interactions")[0][0]
             days = rows(con, "SELECT coalesce(sum(overlap_days), 0) FROM interactions")[0][0]
             results.append(
-                (label, {"episodes": counts["episodes"], "overlap": by_kind.get("overlap", 0),
-                         "washout": by_kind.get("washout", 0), "cross_prescriber": cross, "overlap_days": days})
-            )  # fmt: skip
+                (
+                    label,
+                    {
+                        "episodes": counts["episodes"],
+                        "overlap": by_kind.get("overlap", 0),
+                        "washout": by_kind.get("washout", 0),
+                        "cross_prescriber": cross,
+                        "overlap_days": days,
+                    },
+                )
+            )
         con.close()
     return results
 

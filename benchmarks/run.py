@@ -78,9 +78,19 @@ def prefect_server(workdir: Path):
     port = 4299
     env = {**os.environ, "PREFECT_HOME": str(workdir / "prefect-server-home"), "DO_NOT_TRACK": "1"}
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).with_name("prefect")),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/api"
     try:
         for _ in range(120):
@@ -107,8 +117,20 @@ def bench(claims: int, workdir: Path, api_url: str | None = None) -> dict[str, f
     out = data / "out"
     for stale in out.glob("serosurv.duckdb*"):
         stale.unlink()
-    night = measure([SEROSURV, "run", "--claims", str(data / "claims.parquet"), "--patients",
-                     str(data / "patients.parquet"), "--as-of", AS_OF, "--out", str(out)])  # fmt: skip
+    night = measure(
+        [
+            SEROSURV,
+            "run",
+            "--claims",
+            str(data / "claims.parquet"),
+            "--patients",
+            str(data / "patients.parquet"),
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(out),
+        ]
+    )
     stages = {
         m.group(1): float(m.group(2))
         for m in re.finditer(r"serosurv: \S+: (.+?) \(([\d.]+) s\)", night.output)
@@ -119,32 +141,55 @@ def bench(claims: int, workdir: Path, api_url: str | None = None) -> dict[str, f
     if api_url:
         for stale in out.glob("serosurv.duckdb*"):
             stale.unlink()
-        served = measure([SEROSURV, "run", "--claims", str(data / "claims.parquet"), "--patients",
-                          str(data / "patients.parquet"), "--as-of", AS_OF, "--out", str(out)],
-                         env={"PREFECT_API_URL": api_url})  # fmt: skip
+        served = measure(
+            [
+                SEROSURV,
+                "run",
+                "--claims",
+                str(data / "claims.parquet"),
+                "--patients",
+                str(data / "patients.parquet"),
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(out),
+            ],
+            env={"PREFECT_API_URL": api_url},
+        )
     fills, pairs = export_baseline_inputs(out / "serosurv.duckdb", data)
     baseline = measure([PYTHON, "-m", "benchmarks.pandas_reference", str(fills), str(pairs)])
     engine_inner = re.search(r"episodes_s=([\d.]+) interactions_s=([\d.]+)", engine.output)
     return {
-        "claims": rows, "night_s": night.seconds, "night_peak_mb": night.peak_mb,
-        "stages_s": sum(stages.values()), "engine_s": float(engine_inner.group(1)) + float(engine_inner.group(2)),
-        "engine_process_s": engine.seconds, "engine_peak_mb": engine.peak_mb,
-        "pandas_s": baseline.seconds, "pandas_peak_mb": baseline.peak_mb, "stages": stages,
+        "claims": rows,
+        "night_s": night.seconds,
+        "night_peak_mb": night.peak_mb,
+        "stages_s": sum(stages.values()),
+        "engine_s": float(engine_inner.group(1)) + float(engine_inner.group(2)),
+        "engine_process_s": engine.seconds,
+        "engine_peak_mb": engine.peak_mb,
+        "pandas_s": baseline.seconds,
+        "pandas_peak_mb": baseline.peak_mb,
+        "stages": stages,
         "served_s": served.seconds if served else None,
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", default="1M,10M", help="comma-separated sizes, e.g. 1M,10M,100M")
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/data"))
-    parser.add_argument("--with-server", action="store_true",
-                        help="also time the night against a running Prefect server (production set-up)")  # fmt: skip
+    parser.add_argument(
+        "--with-server",
+        action="store_true",
+        help="also time the night against a running Prefect server (production set-up)",
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("| claims | whole night s (peak MB) | Prefect + start-up s | engine s (peak MB) | pandas s (peak MB) "
-          "| engine vs pandas | night vs pandas | claims/s (night) |")  # fmt: skip
+    print(
+        "| claims | whole night s (peak MB) | Prefect + start-up s | engine s (peak MB) | pandas s (peak MB) "
+        "| engine vs pandas | night vs pandas | claims/s (night) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     details = []
     with ExitStack() as stack:
@@ -164,8 +209,10 @@ def main() -> None:
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["stages"].items())
         print(f"\nstages at {r['claims']:,} claims: {stages}")
         if r["served_s"] is not None:
-            print(f"whole night with a running Prefect server: {r['served_s']:.1f} s "
-                  f"(vs {r['night_s']:.1f} s with the temporary one)")  # fmt: skip
+            print(
+                f"whole night with a running Prefect server: {r['served_s']:.1f} s "
+                f"(vs {r['night_s']:.1f} s with the temporary one)"
+            )
 
 
 if __name__ == "__main__":

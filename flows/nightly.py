@@ -105,9 +105,10 @@ def check_rows(night: Night) -> None:
     drop_tables(night.con, "stg_inputs")
     shutil.rmtree(night.workdir, ignore_errors=True)  # converted inputs: the engine may want the disk
     night.counts.update(
-        rows_accepted=counts.rows_accepted, rows_quarantined=counts.rows_quarantined,
+        rows_accepted=counts.rows_accepted,
+        rows_quarantined=counts.rows_quarantined,
         **{f"quarantined_{code}": n for code, n in counts.reasons.items()},
-    )  # fmt: skip
+    )
     _step(
         night, "validate", f"accepted {counts.rows_accepted:,} rows, quarantined {counts.rows_quarantined:,}"
     )
@@ -167,10 +168,14 @@ def backfill_nights(night: Night, first: date) -> None:
         engine.build_episodes(night.con, as_of, night.config.episodes)
         engine.find_interactions(night.con, night.config.interactions, night.config.episodes)
         alerts.backfill_night(
-            night.con, night.run_id, as_of, night.config.alerts, last_night=night.as_of,
+            night.con,
+            night.run_id,
+            as_of,
+            night.config.alerts,
+            last_night=night.as_of,
             overlap_growth_days=night.config.alerts.overlap_growth_days,
             merge_gap_days=night.config.interactions.merge_gap_days,
-        )  # fmt: skip
+        )
         nights += 1
     night.counts["backfilled_nights"] = nights
     _step(night, "backfill", f"backfilled {nights} night(s) from {first}")
@@ -212,11 +217,14 @@ def measure_burden(night: Night) -> None:
 def classify_alerts(night: Night) -> None:
     night.counts.update(
         alerts.update_alerts(
-            night.con, night.run_id, night.as_of, night.config.alerts,
+            night.con,
+            night.run_id,
+            night.as_of,
+            night.config.alerts,
             overlap_growth_days=night.config.alerts.overlap_growth_days,
             merge_gap_days=night.config.interactions.merge_gap_days,
         )
-    )  # fmt: skip
+    )
     _step(night, "alerts", "alerts classified")
 
 
@@ -296,10 +304,15 @@ def nightly(
             prefix="serosurv-night-", dir=config.warehouse.temp_directory or None, ignore_cleanup_errors=True
         )
         night = Night(
-            con=con, run_id=f"{night_date:%Y%m%d}-{uuid.uuid4().hex[:8]}", as_of=night_date, config=config,
-            ruleset=ruleset, out_dir=Path(out_dir), inputs=[f"{fmt}: {p}" for p in claims],
+            con=con,
+            run_id=f"{night_date:%Y%m%d}-{uuid.uuid4().hex[:8]}",
+            as_of=night_date,
+            config=config,
+            ruleset=ruleset,
+            out_dir=Path(out_dir),
+            inputs=[f"{fmt}: {p}" for p in claims],
             workdir=Path(workdir.name),
-        )  # fmt: skip
+        )
         try:
             con.execute("begin transaction")
             try:
@@ -339,9 +352,12 @@ def nightly(
                 for name, tmp in staged.items()
             }
             return {
-                "run_id": night.run_id, "as_of": str(night_date), "counts": night.counts, "reports": reports,
+                "run_id": night.run_id,
+                "as_of": str(night_date),
+                "counts": night.counts,
+                "reports": reports,
                 "timings": night.timings,
-            }  # fmt: skip
+            }
         finally:
             con.close()
             workdir.cleanup()

@@ -121,10 +121,16 @@ def explanation(alert: dict[str, Any]) -> str:
         )
         if alert.get("longest_overlap_days"):
             what += f" (longest run {alert['longest_overlap_days']} days)"
-    prescribers = {True: "written by different prescribers", False: "a prescriber wrote both",
-                   None: "a prescriber is unknown"}[alert["cross_prescriber"]]  # fmt: skip
-    pharmacies = {True: "dispensed by different pharmacies", False: "one pharmacy dispensed both",
-                  None: "a pharmacy is unknown"}[alert["cross_pharmacy"]]  # fmt: skip
+    prescribers = {
+        True: "written by different prescribers",
+        False: "a prescriber wrote both",
+        None: "a prescriber is unknown",
+    }[alert["cross_prescriber"]]
+    pharmacies = {
+        True: "dispensed by different pharmacies",
+        False: "one pharmacy dispensed both",
+        None: "a pharmacy is unknown",
+    }[alert["cross_pharmacy"]]
     return f"{what}; {prescribers}; {pharmacies}."
 
 

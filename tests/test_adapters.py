@@ -47,10 +47,27 @@ def test_mimic_orders_become_claims_with_dates_routes_and_prescribers(warehouse,
     src = DATA / "mimic-iv"
     adapted, counts = load(warehouse, "mimic-iv", [src / "prescriptions.csv"], src / "patients.csv", tmp_path)
     assert (counts.rows_accepted, counts.rows_quarantined) == (7, 3)
-    got = claims(warehouse, "patient_id", "fill_date", "end_date", "drug_name", "ndc", "prescriber_id",
-                 "pharmacy_id", "rx_reference")  # fmt: skip
-    assert got["30000001"] == ("10000001", date(2180, 5, 1), date(2180, 5, 10), "Sertraline [PO/NG]",
-                               "51079076220", "P11AAA", None, "10000001-11")  # fmt: skip
+    got = claims(
+        warehouse,
+        "patient_id",
+        "fill_date",
+        "end_date",
+        "drug_name",
+        "ndc",
+        "prescriber_id",
+        "pharmacy_id",
+        "rx_reference",
+    )
+    assert got["30000001"] == (
+        "10000001",
+        date(2180, 5, 1),
+        date(2180, 5, 10),
+        "Sertraline [PO/NG]",
+        "51079076220",
+        "P11AAA",
+        None,
+        "10000001-11",
+    )
     # Missing stop time: a one-day order; missing prescriber: unknown; ndc "0": none.
     assert got["30000003"][1:3] == (date(2180, 5, 4), date(2180, 5, 4))
     assert got["30000003"][4:6] == (None, None)
@@ -93,10 +110,29 @@ def test_mimic_patients_give_birth_year_and_sex(tmp_path):
 def test_omop_folder_maps_concepts_codes_and_supplies(warehouse, tmp_path):
     adapted, counts = load(warehouse, "omop", [DATA / "omop"], None, tmp_path)
     assert (counts.rows_accepted, counts.rows_quarantined) == (4, 1)
-    got = claims(warehouse, "patient_id", "fill_date", "days_supply", "end_date", "drug_name", "rxcui", "ndc",
-                 "quantity", "prescriber_id")  # fmt: skip
-    assert got["1"] == ("1", date(2020, 1, 1), None, date(2020, 1, 30), "sertraline 50 MG Oral Tablet",
-                        "312941", "00093715001", 30.0, "10")  # fmt: skip
+    got = claims(
+        warehouse,
+        "patient_id",
+        "fill_date",
+        "days_supply",
+        "end_date",
+        "drug_name",
+        "rxcui",
+        "ndc",
+        "quantity",
+        "prescriber_id",
+    )
+    assert got["1"] == (
+        "1",
+        date(2020, 1, 1),
+        None,
+        date(2020, 1, 30),
+        "sertraline 50 MG Oral Tablet",
+        "312941",
+        "00093715001",
+        30.0,
+        "10",
+    )
     assert got["2"][5:8] == ("835603", None, None)  # drug_source_value 835603 is no NDC; quantity 0 = unknown
     assert got["3"][2:4] == (None, date(2021, 3, 7))  # 371-day supply: the end date decides
     assert got["3"][7] is None  # provider_id 0 = unknown
@@ -143,8 +179,9 @@ def test_omop_without_concept_table_is_refused(tmp_path):
 
 def test_scdm_dispensing_codes_dates_and_unknown_providers(warehouse, tmp_path):
     src = DATA / "scdm"
-    adapted, counts = load(warehouse, "scdm", [src / "dispensing.csv", src / "enrollment.csv"],
-                           src / "demographic.csv", tmp_path)  # fmt: skip
+    adapted, counts = load(
+        warehouse, "scdm", [src / "dispensing.csv", src / "enrollment.csv"], src / "demographic.csv", tmp_path
+    )
     assert (counts.rows_accepted, counts.rows_quarantined) == (4, 1)
     got = sorted(
         warehouse.execute(
@@ -185,8 +222,16 @@ def test_scdm_claim_ids_are_stable_across_reads(tmp_path):
 def test_pde_adjustments_and_deletions_name_the_event_they_replace(warehouse, tmp_path):
     _, counts = load(warehouse, "pde", [DATA / "pde" / "pde.csv"], None, tmp_path)
     assert (counts.rows_accepted, counts.rows_quarantined) == (5, 1)
-    got = claims(warehouse, "claim_status", "original_claim_id", "pharmacy_id", "prescriber_id", "rx_reference",
-                 "fill_number", "drug_name")  # fmt: skip
+    got = claims(
+        warehouse,
+        "claim_status",
+        "original_claim_id",
+        "pharmacy_id",
+        "prescriber_id",
+        "rx_reference",
+        "fill_number",
+        "drug_name",
+    )
     assert got["P100"][:2] == ("paid", None)
     assert got["P101"][:2] == ("adjusted", "P100")
     assert got["P201"][:2] == ("reversed", "P200")
@@ -230,8 +275,10 @@ def test_bad_mappings_are_one_sentence_errors(tmp_path, text, message):
 
 def test_mapped_column_missing_from_the_file_names_file_and_column(tmp_path):
     mapping = tmp_path / "m.toml"
-    mapping.write_text('[columns]\npatient_id = "MEMBER_NO"\nfill_date = "DISPENSED"\nend_date = "STOP"\n'
-                       'drug_name = "PRODUCT"\n[source]\ndelimiter = ";"\n')  # fmt: skip
+    mapping.write_text(
+        '[columns]\npatient_id = "MEMBER_NO"\nfill_date = "DISPENSED"\nend_date = "STOP"\n'
+        'drug_name = "PRODUCT"\n[source]\ndelimiter = ";"\n'
+    )
     with pytest.raises(SerosurvError, match=r"claims.csv: column 'MEMBER_NO' \(mapped to patient_id"):
         adapt(f"mapping:{mapping}", [DATA / "mapping" / "claims.csv"], None, tmp_path / "out")
 
@@ -268,6 +315,20 @@ def test_cli_run_reports_a_missing_adapter_column_with_exit_2(prefect_harness, t
 
     bad = tmp_path / "pde.csv"
     bad.write_text("BENE_ID,SRVC_DT\nB1,20210101\n")
-    assert main(["run", "--claims", str(bad), "--format", "pde", "--out", str(tmp_path),
-                 "--warehouse", str(tmp_path / "serosurv.duckdb")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--claims",
+                str(bad),
+                "--format",
+                "pde",
+                "--out",
+                str(tmp_path),
+                "--warehouse",
+                str(tmp_path / "serosurv.duckdb"),
+            ]
+        )
+        == 2
+    )
     assert "required column 'PROD_SRVC_ID'" in capsys.readouterr().err

@@ -58,9 +58,24 @@ def test_list_show_act_and_export(capsys, two_nights, tmp_path):
     assert record["alert_id"] == ids["P1"] and record["status_reasons"] == ["new_prescriber"]
     assert record["other_prescriber_indicator"] == "2" and record["other_pharmacy_indicator"] == "3"
 
-    code, out, _ = run(capsys, "alerts", "act", ids["P1"][:8], "--action", "M0", "--result", "1G",
-                       "--response", "not_my_patient", "--note", "called Dr D3", "--operator", "kim",
-                       "--warehouse", str(path))  # fmt: skip
+    code, out, _ = run(
+        capsys,
+        "alerts",
+        "act",
+        ids["P1"][:8],
+        "--action",
+        "M0",
+        "--result",
+        "1G",
+        "--response",
+        "not_my_patient",
+        "--note",
+        "called Dr D3",
+        "--operator",
+        "kim",
+        "--warehouse",
+        str(path),
+    )
     assert (
         code == 0
         and "Recorded M0 (Prescriber consulted), result 1G (Filled, with prescriber approval)" in out
@@ -90,9 +105,17 @@ def test_list_show_act_and_export(capsys, two_nights, tmp_path):
     code, out, _ = run(capsys, "alerts", "export-actions", "--out", str(target), "--warehouse", str(path))
     assert out.strip() == f"Wrote 1 action(s) to {target}."
     (exported,) = list(csv.DictReader(target.open()))
-    assert (exported["alert_id"], exported["operator"], exported["action_code"], exported["response_label"]) == (
-        ids["P1"], "kim", "M0", "Not my patient (the fragmented-care signal)",
-    )  # fmt: skip
+    assert (
+        exported["alert_id"],
+        exported["operator"],
+        exported["action_code"],
+        exported["response_label"],
+    ) == (
+        ids["P1"],
+        "kim",
+        "M0",
+        "Not my patient (the fragmented-care signal)",
+    )
 
 
 @pytest.mark.parametrize(

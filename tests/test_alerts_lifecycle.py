@@ -35,13 +35,13 @@ def pair_rules(a="sertraline", b="tramadol", severity="moderate", rank=2, washou
             "washout_b_then_a": [washout_ba],
             "min_overlap_days": [1],
             "rule_set": ["serotonergic"],
-        },  # fmt: skip
+        },
         schema_overrides={
             "route_a": pl.String,
             "route_b": pl.String,
             "washout_a_then_b": pl.Int32,
             "washout_b_then_a": pl.Int32,
-        },  # fmt: skip
+        },
     )
 
 
@@ -52,9 +52,17 @@ def add_fill(
         "INSERT INTO claims BY NAME SELECT $c AS claim_id, $p AS patient_id, $d::DATE AS fill_date, "
         "$s AS days_supply, $drug AS drug_name, $q AS quantity, $pr AS prescriber_id, $ph AS pharmacy_id, "
         "'paid' AS claim_status, 'r1' AS run_id",
-        {"c": claim_id, "p": patient, "d": fill_date, "s": days, "drug": drug, "q": quantity,
-         "pr": prescriber, "ph": pharmacy},
-    )  # fmt: skip
+        {
+            "c": claim_id,
+            "p": patient,
+            "d": fill_date,
+            "s": days,
+            "drug": drug,
+            "q": quantity,
+            "pr": prescriber,
+            "ph": pharmacy,
+        },
+    )
     con.execute(
         "INSERT INTO fill_ingredients VALUES ($c, $drug, NULL, 'name')", {"c": claim_id, "drug": drug}
     )
@@ -92,17 +100,27 @@ def history(con):
 
 # The story: fills arrive night by night (before the night that first sees them).
 STORY = [
-    ("2025-01-25", [("S1", "2025-01-01", 90, "sertraline", "D1", "PH1"),
-                    ("T1", "2025-01-20", 10, "tramadol", "D2", "PH1")]),
+    (
+        "2025-01-25",
+        [
+            ("S1", "2025-01-01", 90, "sertraline", "D1", "PH1"),
+            ("T1", "2025-01-20", 10, "tramadol", "D2", "PH1"),
+        ],
+    ),
     ("2025-01-27", []),
     ("2025-01-31", [("T2", "2025-01-30", 10, "tramadol", "D3", "PH1")]),  # a new prescriber
     ("2025-02-03", []),
     ("2025-02-10", [("T3", "2025-02-09", 30, "tramadol", "D3", "PH1")]),  # overlap grows 20 -> 50 days
     ("2025-03-31", []),
     ("2025-04-15", []),  # last co-exposure 2025-03-10, more than 30 days ago
-    ("2025-06-12", [("S2", "2025-06-01", 90, "sertraline", "D1", "PH1"),
-                    ("T4", "2025-06-10", 5, "tramadol", "D2", "PH2")]),
-]  # fmt: skip
+    (
+        "2025-06-12",
+        [
+            ("S2", "2025-06-01", 90, "sertraline", "D1", "PH1"),
+            ("T4", "2025-06-10", 5, "tramadol", "D2", "PH2"),
+        ],
+    ),
+]
 EXPECTED = {
     "2025-01-25": ("new", []),
     "2025-01-27": ("ongoing", []),
@@ -130,8 +148,15 @@ def run_story(con, act=True):
         if act and as_of == "2025-01-31":
             first = ids[as_of][0][0]
             assert on_worklist(con) == [first]
-            alerts.record_action(con, first, action="M0", result="1G", operator="pharmacist.kim",
-                                 note="Dr D3 aware; continue with monitoring", acted_at=datetime(2025, 2, 1, 9))  # fmt: skip
+            alerts.record_action(
+                con,
+                first,
+                action="M0",
+                result="1G",
+                operator="pharmacist.kim",
+                note="Dr D3 aware; continue with monitoring",
+                acted_at=datetime(2025, 2, 1, 9),
+            )
             assert on_worklist(con) == []  # acknowledged: quiet
         if act and as_of == "2025-02-03":
             assert on_worklist(con) == []  # still quiet: nothing changed
@@ -169,9 +194,14 @@ def test_alert_fields_carry_the_ncpdp_flags_and_the_priority_parts(rules_registe
     assert (alert["current_drug"], alert["other_drug"]) == ("tramadol", "sertraline")
     assert (alert["previous_fill_date"], alert["previous_fill_quantity"]) == (D("2025-01-01"), 30.0)
     assert alert["priority_parts"] == {
-        "severity": 200.0, "cross_prescriber": 20.0, "cross_pharmacy": 0.0, "washout": 0.0,
-        "recency": 5.0, "overlap": round(20 / 6, 2), "burden": 2.0,
-    }  # fmt: skip
+        "severity": 200.0,
+        "cross_prescriber": 20.0,
+        "cross_pharmacy": 0.0,
+        "washout": 0.0,
+        "recency": 5.0,
+        "overlap": round(20 / 6, 2),
+        "burden": 2.0,
+    }
     assert alert["priority"] == pytest.approx(sum(alert["priority_parts"].values()))
     assert alert["prescriber_ids_b"] == ["D2", "D3"]
 
@@ -329,8 +359,10 @@ def test_an_old_warehouse_gains_the_new_columns(tmp_path):
 
     path = tmp_path / "old.duckdb"
     old = duckdb.connect(str(path))
-    old.execute("CREATE TABLE alert_history (as_of DATE, run_id VARCHAR, alert_id VARCHAR, status VARCHAR, "
-                "severity VARCHAR, priority DOUBLE)")  # fmt: skip
+    old.execute(
+        "CREATE TABLE alert_history (as_of DATE, run_id VARCHAR, alert_id VARCHAR, status VARCHAR, "
+        "severity VARCHAR, priority DOUBLE)"
+    )
     old.execute("INSERT INTO alert_history VALUES ('2025-01-01', 'r0', 'x', 'new', 'major', 300)")
     old.close()
     for _ in range(2):  # idempotent

@@ -19,8 +19,13 @@ NDC_SAMPLE = Path(__file__).parent / "data" / "ndc"
 @pytest.fixture(scope="module")
 def night(prefect_harness, generated, tmp_path_factory):
     out = tmp_path_factory.mktemp("api")
-    result = api.run([generated["claims"]], patients=generated["patients"], out_dir=out, as_of=AS_OF,
-                     warehouse=out / "serosurv.duckdb")  # fmt: skip
+    result = api.run(
+        [generated["claims"]],
+        patients=generated["patients"],
+        out_dir=out,
+        as_of=AS_OF,
+        warehouse=out / "serosurv.duckdb",
+    )
     return result, out / "serosurv.duckdb"
 
 

@@ -20,9 +20,13 @@ PATIENT_PREFIX = "PATZ"  # the patient ids written here: easy to find in an erro
 def _runner(env: dict[str, str]):
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "serosurv", *args], capture_output=True, text=True, env=env, cwd=ROOT,
+            [sys.executable, "-m", "serosurv", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
             timeout=300,
-        )  # fmt: skip
+        )
 
     return run
 
@@ -80,8 +84,17 @@ def one_error_line(stderr: str) -> str:
 )
 def test_bad_files_through_the_cli_exit_2_with_one_sentence(serosurv, tmp_path, name, data, expected):
     (tmp_path / name).write_bytes(data)
-    run = serosurv("run", "--claims", str(tmp_path / name), "--as-of", "2025-06-30", "--out", str(tmp_path),
-                   "--warehouse", str(tmp_path / "serosurv.duckdb"))  # fmt: skip
+    run = serosurv(
+        "run",
+        "--claims",
+        str(tmp_path / name),
+        "--as-of",
+        "2025-06-30",
+        "--out",
+        str(tmp_path),
+        "--warehouse",
+        str(tmp_path / "serosurv.duckdb"),
+    )
     line = one_error_line(run.stderr)
     assert run.returncode == 2, run.stderr
     assert f"{tmp_path / name}" in line and expected in line, line
@@ -93,9 +106,16 @@ def test_a_header_only_file_through_the_cli_is_stopped_by_the_gate(serosurv_nigh
     night leaves only its `runs` row (status failed, with the reason)."""
     (tmp_path / "claims.csv").write_text("claim_id,patient_id,fill_date,days_supply,ndc\n")
     run = serosurv_night(
-        "run", "--claims", str(tmp_path / "claims.csv"), "--as-of", "2025-06-30", "--out", str(tmp_path),
-        "--warehouse", str(tmp_path / "serosurv.duckdb"),
-    )  # fmt: skip
+        "run",
+        "--claims",
+        str(tmp_path / "claims.csv"),
+        "--as-of",
+        "2025-06-30",
+        "--out",
+        str(tmp_path),
+        "--warehouse",
+        str(tmp_path / "serosurv.duckdb"),
+    )
     line = one_error_line(run.stderr)
     assert run.returncode == 2, run.stderr
     assert "data-quality gate stopped the night of 2025-06-30" in line and "rows_accepted" in line, line

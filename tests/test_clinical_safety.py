@@ -53,9 +53,16 @@ def add(con: duckdb.DuckDBPyConnection, fills: list[Fill]) -> None:
             "INSERT INTO claims BY NAME SELECT $id AS claim_id, $p AS patient_id, $d::DATE AS fill_date, "
             "$s AS days_supply, $name AS drug_name, $pr AS prescriber_id, $ph AS pharmacy_id, "
             "'paid' AS claim_status, 'r1' AS run_id",
-            {"id": f"C{i:03d}", "p": f.patient, "d": f.start, "s": f.days, "name": f.drug,
-             "pr": f.prescriber, "ph": f.pharmacy},
-        )  # fmt: skip
+            {
+                "id": f"C{i:03d}",
+                "p": f.patient,
+                "d": f.start,
+                "s": f.days,
+                "name": f.drug,
+                "pr": f.prescriber,
+                "ph": f.pharmacy,
+            },
+        )
 
 
 def engine_night(con, ruleset, as_of: date = AS_OF, episodes: EpisodeConfig | None = None) -> None:
@@ -81,8 +88,12 @@ def interactions(fills: list[Fill], ruleset, **kw) -> list[tuple]:
 @pytest.mark.parametrize("stockpiling", ["none", "carryover", "capped"])
 def test_fluoxetine_refilled_early_keeps_its_five_weeks_before_phenelzine(rulesets, stockpiling):
     # 30-day fills on Aug 1, Aug 21, Sep 10: truncated, the supply "ends" Oct 9; taking every dose, Oct 29.
-    fills = [Fill("Prozac 20 mg", "2025-08-01"), Fill("Prozac 20 mg", "2025-08-21"),
-             Fill("Prozac 20 mg", "2025-09-10"), Fill("Nardil 15 mg tab", "2025-11-20")]  # fmt: skip
+    fills = [
+        Fill("Prozac 20 mg", "2025-08-01"),
+        Fill("Prozac 20 mg", "2025-08-21"),
+        Fill("Prozac 20 mg", "2025-09-10"),
+        Fill("Nardil 15 mg tab", "2025-11-20"),
+    ]
     settings = EpisodeConfig(stockpiling=stockpiling, stockpile_cap_days=5)
     assert interactions(fills, rulesets["us"], episodes=settings) == [
         ("fluoxetine", "phenelzine", "R01", "contraindicated", "washout", D("2025-11-20"), 22)
@@ -90,8 +101,12 @@ def test_fluoxetine_refilled_early_keeps_its_five_weeks_before_phenelzine(rulese
 
 
 def test_phenelzine_after_the_five_weeks_is_not_flagged(rulesets):
-    fills = [Fill("Prozac 20 mg", "2025-08-01"), Fill("Prozac 20 mg", "2025-08-21"),
-             Fill("Prozac 20 mg", "2025-09-10"), Fill("Nardil 15 mg tab", "2025-12-04")]  # fmt: skip
+    fills = [
+        Fill("Prozac 20 mg", "2025-08-01"),
+        Fill("Prozac 20 mg", "2025-08-21"),
+        Fill("Prozac 20 mg", "2025-09-10"),
+        Fill("Nardil 15 mg tab", "2025-12-04"),
+    ]
     assert interactions(fills, rulesets["us"]) == []  # Dec 4 is 36 days after Oct 29
 
 
@@ -212,8 +227,9 @@ def test_one_mechanism_one_level_across_maois(rulesets, maoi, partner, pair, rul
     [("us", ("R66", "minor")), ("fr", ("R12", "contraindicated")), ("strictest", ("R12", "contraindicated"))],
 )
 def test_french_only_contraindications_take_the_us_level_by_default(rulesets, jurisdiction, expected):
-    found = interactions([Fill("Azilect 1 mg", "2025-01-01"), Fill("Imitrex 50 mg", "2025-01-10", 9)],
-                         rulesets[jurisdiction])  # fmt: skip
+    found = interactions(
+        [Fill("Azilect 1 mg", "2025-01-01"), Fill("Imitrex 50 mg", "2025-01-10", 9)], rulesets[jurisdiction]
+    )
     assert found == [("rasagiline", "sumatriptan", *expected, "overlap", D("2025-01-10"), None)]
 
 
@@ -281,9 +297,10 @@ def test_a_second_product_still_interacts(rulesets, fills, expected):
     engine_night(con, rulesets["us"])
     pair, rule, severity, first, claims = expected[:2], expected[2], expected[3], expected[4], expected[5]
     assert rows(
-        con, "SELECT ingredient_a, ingredient_b, rule_id, severity, kind, first_overlap_date, "
-        "len(claim_ids_a) + len(claim_ids_b) FROM interactions"
-    ) == [(*pair, rule, severity, "overlap", first, claims)]  # fmt: skip
+        con,
+        "SELECT ingredient_a, ingredient_b, rule_id, severity, kind, first_overlap_date, "
+        "len(claim_ids_a) + len(claim_ids_b) FROM interactions",
+    ) == [(*pair, rule, severity, "overlap", first, claims)]
 
 
 # ---------------------------------------------------------------------------- 5. the most dangerous first
@@ -315,16 +332,19 @@ def test_an_ongoing_contraindicated_alert_is_listed_above_a_new_minor_one(rulese
 
     audit._stage_worklist(con, "run-2025-03-31", D("2025-03-31"), 4)
     assert rows(con, "SELECT patient_id, status, position FROM report_worklist ORDER BY position") == [
-        ("P1", "ongoing", 1), ("P2", "new", 2)
-    ]  # fmt: skip
+        ("P1", "ongoing", 1),
+        ("P2", "new", 2),
+    ]
 
 
 def test_a_washout_is_not_lifted_above_a_concurrent_overlap_of_the_same_severity(rulesets):
     ruleset = rulesets["us"]
     fills = [
-        Fill("Nardil 15 mg", "2025-03-01", 30, patient="P3"), Fill("Zoloft 50 mg", "2025-03-30", 30, patient="P3"),
-        Fill("Nardil 15 mg", "2025-03-01", 30, patient="P4"), Fill("Zoloft 50 mg", "2025-04-05", 30, patient="P4"),
-    ]  # fmt: skip
+        Fill("Nardil 15 mg", "2025-03-01", 30, patient="P3"),
+        Fill("Zoloft 50 mg", "2025-03-30", 30, patient="P3"),
+        Fill("Nardil 15 mg", "2025-03-01", 30, patient="P4"),
+        Fill("Zoloft 50 mg", "2025-04-05", 30, patient="P4"),
+    ]
     con = warehouse_with(fills, ruleset)
     alert_night(con, ruleset, "2025-04-06")
     listed = [(a["patient_id"], a["kind"], a["priority_parts"]["washout"]) for a in alerts.worklist(con)]
@@ -333,8 +353,12 @@ def test_a_washout_is_not_lifted_above_a_concurrent_overlap_of_the_same_severity
 
 def test_a_contraindicated_alert_resolved_without_review_stays_until_acted_on(rulesets):
     ruleset = rulesets["us"]
-    fills = [Fill("Nardil 15 mg", "2025-03-01", 30), Fill("Zoloft 50 mg", "2025-03-10", 20),
-             Fill("Zoloft 50 mg", "2025-03-01", 20, patient="P2"), Fill("tramadol 50 mg", "2025-03-10", 10, patient="P2")]  # fmt: skip
+    fills = [
+        Fill("Nardil 15 mg", "2025-03-01", 30),
+        Fill("Zoloft 50 mg", "2025-03-10", 20),
+        Fill("Zoloft 50 mg", "2025-03-01", 20, patient="P2"),
+        Fill("tramadol 50 mg", "2025-03-10", 10, patient="P2"),
+    ]
     con = warehouse_with(fills, ruleset)
     alert_night(con, ruleset, "2025-03-20")
     alert_night(con, ruleset, "2025-06-30")  # both interactions long over: resolved

@@ -225,8 +225,14 @@ def _approximately(names: list[str], ruleset) -> dict[str, list[tuple[str, str]]
 
 
 def test_misspelt_and_foreign_names_map_approximately_and_are_listed(ruleset):
-    names = ["sertaline 50 mg", "setraline", "sertralin 100mg", "fluoxetin 20 mg", "Sertralina clorhidrato 50 mg",
-             "Zolof 50 mg"]  # fmt: skip
+    names = [
+        "sertaline 50 mg",
+        "setraline",
+        "sertralin 100mg",
+        "fluoxetin 20 mg",
+        "Sertralina clorhidrato 50 mg",
+        "Zolof 50 mg",
+    ]
     found = _approximately([*names, "loxapine 10 mg", "metformin 500 mg", "sertraline 50 mg"], ruleset)
     for name in names:
         expected = "fluoxetine" if "fluox" in name else "sertraline"

@@ -24,15 +24,29 @@ def pairs(*triples) -> pl.DataFrame:
     return pl.DataFrame(
         [
             {
-                "ingredient_a": a, "ingredient_b": b, "rule_id": rid, "severity": "moderate", "severity_rank": 2,
-                "route_a": None, "route_b": None, "washout_a_then_b": None, "washout_b_then_a": None,
-                "min_overlap_days": 1, "rule_set": "serotonergic",
+                "ingredient_a": a,
+                "ingredient_b": b,
+                "rule_id": rid,
+                "severity": "moderate",
+                "severity_rank": 2,
+                "route_a": None,
+                "route_b": None,
+                "washout_a_then_b": None,
+                "washout_b_then_a": None,
+                "min_overlap_days": 1,
+                "rule_set": "serotonergic",
             }
             for a, b, rid in triples
         ],
-        schema_overrides={"route_a": pl.String, "route_b": pl.String, "washout_a_then_b": pl.Int32,
-                          "washout_b_then_a": pl.Int32, "min_overlap_days": pl.Int32, "severity_rank": pl.Int32},
-    )  # fmt: skip
+        schema_overrides={
+            "route_a": pl.String,
+            "route_b": pl.String,
+            "washout_a_then_b": pl.Int32,
+            "washout_b_then_a": pl.Int32,
+            "min_overlap_days": pl.Int32,
+            "severity_rank": pl.Int32,
+        },
+    )
 
 
 def fill(con, claim_id, start, days, ingredient="sertraline", patient="P1", prescriber="D1", pharmacy="PH1"):
@@ -79,8 +93,10 @@ def test_no_stockpiling_truncates_the_early_refill(con):
     early_refill(con)
     assert episodes(con, grace_days=0) == [(0, 74, 3)]
     assert rows(con, "SELECT claim_id, exposure_start, exposure_end FROM fill_exposure ORDER BY 1")[1] == (
-        "C2", day(20), day(49),
-    )  # fmt: skip
+        "C2",
+        day(20),
+        day(49),
+    )
 
 
 def test_full_carryover_starts_the_early_refill_when_the_supply_on_hand_ends(con):
@@ -174,12 +190,30 @@ def test_washouts_count_from_the_carried_over_supply_whatever_the_stockpiling(wa
     # fluoxetine refilled early three times (days 0, 20, 40, 30 days each): the patient runs out on day 89
     # (day 90 in the OMOP convention, whose supplies end a day later); phenelzine starts on day 111
     fill_pairs = pl.DataFrame(
-        [{"ingredient_a": "fluoxetine", "ingredient_b": "phenelzine", "rule_id": "R01", "severity": "contraindicated",
-          "severity_rank": 4, "route_a": None, "route_b": None, "washout_a_then_b": 35, "washout_b_then_a": 14,
-          "min_overlap_days": 1, "rule_set": "serotonergic"}],
-        schema_overrides={"route_a": pl.String, "route_b": pl.String, "washout_a_then_b": pl.Int32,
-                          "washout_b_then_a": pl.Int32, "min_overlap_days": pl.Int32, "severity_rank": pl.Int32},
-    )  # fmt: skip
+        [
+            {
+                "ingredient_a": "fluoxetine",
+                "ingredient_b": "phenelzine",
+                "rule_id": "R01",
+                "severity": "contraindicated",
+                "severity_rank": 4,
+                "route_a": None,
+                "route_b": None,
+                "washout_a_then_b": 35,
+                "washout_b_then_a": 14,
+                "min_overlap_days": 1,
+                "rule_set": "serotonergic",
+            }
+        ],
+        schema_overrides={
+            "route_a": pl.String,
+            "route_b": pl.String,
+            "washout_a_then_b": pl.Int32,
+            "washout_b_then_a": pl.Int32,
+            "min_overlap_days": pl.Int32,
+            "severity_rank": pl.Int32,
+        },
+    )
     engine.register_rules(warehouse, fill_pairs)
     for i, start in enumerate((0, 20, 40)):
         fill(warehouse, f"F{i}", start, 30, ingredient="fluoxetine")

@@ -41,12 +41,29 @@ PATIENT_PREFIX = "PATZ"  # generated patient ids are PATZ<digits>: easy to find 
 REQUIRED = ("claim_id", "patient_id", "fill_date")
 ONE_OF = (("days_supply", "end_date"), ("ndc", "rxcui", "drug_name"))
 # README "Quarantine reason codes" (the adapters' own codes cannot occur in canonical input).
-REASON_CODES = frozenset([
-    "missing_claim_id", "missing_patient_id", "missing_fill_date", "bad_fill_date", "future_fill_date",
-    "implausible_fill_date", "bad_days_supply", "implausible_days_supply", "bad_end_date", "end_before_fill",
-    "missing_supply", "missing_drug", "bad_ndc", "bad_quantity", "bad_claim_status", "bad_fill_number",
-    "duplicate_claim_id", "already_loaded", "too_many_fields",
-])  # fmt: skip
+REASON_CODES = frozenset(
+    [
+        "missing_claim_id",
+        "missing_patient_id",
+        "missing_fill_date",
+        "bad_fill_date",
+        "future_fill_date",
+        "implausible_fill_date",
+        "bad_days_supply",
+        "implausible_days_supply",
+        "bad_end_date",
+        "end_before_fill",
+        "missing_supply",
+        "missing_drug",
+        "bad_ndc",
+        "bad_quantity",
+        "bad_claim_status",
+        "bad_fill_number",
+        "duplicate_claim_id",
+        "already_loaded",
+        "too_many_fields",
+    ]
+)
 
 CONTROL = "".join(chr(c) for c in range(32) if chr(c) not in "\n\r") + "\x7f\x85\u2028\u2029"
 HOSTILE_TEXT = st.text(
@@ -58,29 +75,83 @@ DATES = st.one_of(
     st.dates(date(1850, 1, 1), date(2100, 12, 31)).flatmap(
         lambda d: st.sampled_from(
             [
-                d.isoformat(), d.strftime("%m/%d/%Y"), d.strftime("%Y%m%d"), d.strftime("%d.%m.%Y"),
-                d.strftime("%Y/%m/%d"), d.strftime("%d-%b-%Y"), d.strftime("%B %d, %Y"), f"{d}T08:30:00",
-                f"{d} 00:00:00", f"{d}T00:00:00Z", f" {d} ", d.strftime("%-m/%-d/%y"), str(d.toordinal()),
+                d.isoformat(),
+                d.strftime("%m/%d/%Y"),
+                d.strftime("%Y%m%d"),
+                d.strftime("%d.%m.%Y"),
+                d.strftime("%Y/%m/%d"),
+                d.strftime("%d-%b-%Y"),
+                d.strftime("%B %d, %Y"),
+                f"{d}T08:30:00",
+                f"{d} 00:00:00",
+                f"{d}T00:00:00Z",
+                f" {d} ",
+                d.strftime("%-m/%-d/%y"),
+                str(d.toordinal()),
             ]
         )
     ),
-    st.sampled_from(["", " ", "0000-00-00", "2025-02-30", "2025-13-01", "9999-12-31", "-2025-01-01",
-                     "00/00/0000", "NULL", "N/A", "yesterday", "2025-1-5", "20251301", "+2025-01-01",
-                     "epoch", "infinity", "-infinity", "2025-01-01 (BC)", "294247-01-10"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0000-00-00",
+            "2025-02-30",
+            "2025-13-01",
+            "9999-12-31",
+            "-2025-01-01",
+            "00/00/0000",
+            "NULL",
+            "N/A",
+            "yesterday",
+            "2025-1-5",
+            "20251301",
+            "+2025-01-01",
+            "epoch",
+            "infinity",
+            "-infinity",
+            "2025-01-01 (BC)",
+            "294247-01-10",
+        ]
+    ),
     HOSTILE_TEXT,
-)  # fmt: skip
+)
 NUMBERS = st.one_of(
     st.integers(-(10**30), 10**30).map(str),
     st.integers(-5, 400).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from(["", " 30 ", "30.0", "30.5", "1e3", "1e309", "-0", "0x1E", "٣٠", "30 days", "NaN", "inf",
-                     "9223372036854775808", "-2147483649", "2147483648", "30,5", "+30", "3_0", "0b11"]),
+    st.sampled_from(
+        [
+            "",
+            " 30 ",
+            "30.0",
+            "30.5",
+            "1e3",
+            "1e309",
+            "-0",
+            "0x1E",
+            "٣٠",
+            "30 days",
+            "NaN",
+            "inf",
+            "9223372036854775808",
+            "-2147483649",
+            "2147483648",
+            "30,5",
+            "+30",
+            "3_0",
+            "0b11",
+        ]
+    ),
     HOSTILE_TEXT,
-)  # fmt: skip
+)
 NDCS = st.one_of(
-    st.from_regex(r"\A[0-9]{11}\Z"), st.from_regex(r"\A[0-9]{4,5}-[0-9]{3,4}-[0-9]{1,2}\Z"),
-    st.from_regex(r"\A[0-9]{9,12}\Z"), st.sampled_from(["", "00000000000", "NDC", "12345-678-90 "]), HOSTILE_TEXT,
-)  # fmt: skip
+    st.from_regex(r"\A[0-9]{11}\Z"),
+    st.from_regex(r"\A[0-9]{4,5}-[0-9]{3,4}-[0-9]{1,2}\Z"),
+    st.from_regex(r"\A[0-9]{9,12}\Z"),
+    st.sampled_from(["", "00000000000", "NDC", "12345-678-90 "]),
+    HOSTILE_TEXT,
+)
 IDS = st.one_of(st.from_regex(r"\A[A-Z]{1,3}[0-9]{1,6}\Z"), HOSTILE_TEXT, st.just(""))
 LONG = st.integers(1_000, 20_000).map(lambda n: "x" * n)
 STATUSES = st.one_of(
@@ -88,9 +159,27 @@ STATUSES = st.one_of(
 )
 # Columns that are not the contract's: junk, a name like a contract column, the lineage columns that
 # only adapters may set, the converter's own column names, and DuckDB's row-number column.
-EXTRA_COLUMNS = ["extra", "note", "Unnamed: 0", "", "x y", "CLAIM ID", 'we"ird', "a;b", "é\x01", "source_file",
-                 "source_row", "raw", "reject_code", "reject_reason", "run_id", "__row", "__overflow",
-                 "file_row_number", "FILE_ROW_NUMBER"]  # fmt: skip
+EXTRA_COLUMNS = [
+    "extra",
+    "note",
+    "Unnamed: 0",
+    "",
+    "x y",
+    "CLAIM ID",
+    'we"ird',
+    "a;b",
+    "é\x01",
+    "source_file",
+    "source_row",
+    "raw",
+    "reject_code",
+    "reject_reason",
+    "run_id",
+    "__row",
+    "__overflow",
+    "file_row_number",
+    "FILE_ROW_NUMBER",
+]
 SIMPLE_ID = re.compile(r"[A-Za-z0-9]+")
 
 
@@ -119,10 +208,16 @@ PLAUSIBLE = {
     "patient_id": st.integers(0, 30).map(lambda n: f"{PATIENT_PREFIX}{n}"),
 }
 HOSTILE = {
-    "fill_date": DATES, "end_date": DATES, "days_supply": NUMBERS, "quantity": NUMBERS, "fill_number": NUMBERS,
-    "ndc": NDCS, "claim_status": STATUSES, "drug_name": st.one_of(HOSTILE_TEXT, LONG, st.just("")),
+    "fill_date": DATES,
+    "end_date": DATES,
+    "days_supply": NUMBERS,
+    "quantity": NUMBERS,
+    "fill_number": NUMBERS,
+    "ndc": NDCS,
+    "claim_status": STATUSES,
+    "drug_name": st.one_of(HOSTILE_TEXT, LONG, st.just("")),
     "patient_id": st.just(""),
-}  # fmt: skip
+}
 
 
 def value_for(column: str) -> st.SearchStrategy[str]:
@@ -159,8 +254,13 @@ class ClaimsFile:
 @st.composite
 def headers(draw) -> list[str]:
     """Column names (canonical, in any case and padding, with extras and sometimes a required one gone)."""
-    wanted = ["claim_id", "patient_id", "fill_date", draw(st.sampled_from(["days_supply", "end_date"])),
-              draw(st.sampled_from(["ndc", "rxcui", "drug_name"]))]  # fmt: skip
+    wanted = [
+        "claim_id",
+        "patient_id",
+        "fill_date",
+        draw(st.sampled_from(["days_supply", "end_date"])),
+        draw(st.sampled_from(["ndc", "rxcui", "drug_name"])),
+    ]
     optional = draw(st.lists(st.sampled_from(CANONICAL_COLUMNS), max_size=8, unique=True))
     columns = list(dict.fromkeys(wanted + optional))
     if one_in(draw, 20):  # drop a required column
@@ -239,9 +339,11 @@ def csv_files(draw, name: str, kind: str, header: list[str], rows: list[list[str
     claim_ids = {
         number: row[claim_position]
         for number, row in enumerate(rows, start=1)
-        if claim_position is not None and number not in long_rows and claim_position < len(row)
+        if claim_position is not None
+        and number not in long_rows
+        and claim_position < len(row)
         and SIMPLE_ID.fullmatch(row[claim_position])
-    }  # fmt: skip
+    }
     delimiter = "\t" if kind == "tsv" else ","
     if one_in(draw, 20):
         delimiter = draw(st.sampled_from([";", "|", "\t" if delimiter == "," else ","]))
@@ -474,8 +576,14 @@ def fuzz_tally(request):
 def _fuzz(tmp_path_factory, files: list[ClaimsFile]) -> None:
     outcome = stage_and_check(tmp_path_factory.mktemp("fuzz", numbered=True), files)
     event("refused" if outcome.error else "read")
-    TALLY.update(cases=1, files=len(files), refused=outcome.error is not None, rows=outcome.rows_read,
-                 accepted=outcome.accepted, quarantined=outcome.quarantined)  # fmt: skip
+    TALLY.update(
+        cases=1,
+        files=len(files),
+        refused=outcome.error is not None,
+        rows=outcome.rows_read,
+        accepted=outcome.accepted,
+        quarantined=outcome.quarantined,
+    )
     TALLY.update({f"reason:{code}": n for code, n in outcome.reasons.items()})
 
 
@@ -561,10 +669,18 @@ def test_bare_cr_line_endings_are_rows_not_one_long_header(tmp_path):
 def test_lineage_columns_in_a_users_file_are_not_read(tmp_path, kind):
     """Only adapter output says where its rows came from; a user's columns of those names are extras."""
     frame = pl.DataFrame(
-        {"claim_id": ["C1", "C2"], "patient_id": ["PATZ1"] * 2, "fill_date": ["2025-01-01"] * 2,
-         "days_supply": ["30"] * 2, "drug_name": ["x"] * 2, "source_file": ["elsewhere.csv"] * 2,
-         "source_row": ["1", "x"], "reject_code": ["made_up", None], "file_row_number": ["7", "7"]}
-    )  # fmt: skip
+        {
+            "claim_id": ["C1", "C2"],
+            "patient_id": ["PATZ1"] * 2,
+            "fill_date": ["2025-01-01"] * 2,
+            "days_supply": ["30"] * 2,
+            "drug_name": ["x"] * 2,
+            "source_file": ["elsewhere.csv"] * 2,
+            "source_row": ["1", "x"],
+            "reject_code": ["made_up", None],
+            "file_row_number": ["7", "7"],
+        }
+    )
     buffer = io.BytesIO()
     frame.write_csv(buffer) if kind == "csv" else frame.write_parquet(buffer)
     claims = ClaimsFile(f"claims.{kind}", buffer.getvalue(), 2, claim_ids={1: "C1", 2: "C2"})
@@ -575,18 +691,26 @@ def test_a_parquet_page_that_cannot_be_decoded_is_refused_without_quoting_it(tmp
     """The footer is intact, so the file is described; the bad value shows only when rows are read."""
     buffer = io.BytesIO()
     pl.DataFrame(
-        {"claim_id": ["C1"], "patient_id": ["PATZ9999"], "fill_date": ["2025-01-01"], "days_supply": ["30"],
-         "drug_name": ["x"]}
-    ).write_parquet(buffer, compression="uncompressed", statistics=False)  # fmt: skip
+        {
+            "claim_id": ["C1"],
+            "patient_id": ["PATZ9999"],
+            "fill_date": ["2025-01-01"],
+            "days_supply": ["30"],
+            "drug_name": ["x"],
+        }
+    ).write_parquet(buffer, compression="uncompressed", statistics=False)
     data = buffer.getvalue().replace(b"PATZ9999", b"PATZ\xff999")
     outcome = stage_and_check(tmp_path, [ClaimsFile("claims.parquet", data, 1, must_read=False)])
     assert outcome.error and "claims.parquet: cannot be read as Parquet" in outcome.error
 
 
 def test_numbers_that_are_not_plain_are_quarantined_not_rounded(tmp_path):
-    lines = [f"C{i},PATZ1,2025-01-01,{supply},x,{quantity}"
-             for i, (supply, quantity) in enumerate([("30.5", "1"), ("0x1E", "1"), ("3_0", "1"), ("30", "NaN"),
-                                                     ("30", "inf"), ("30.0", "2.5")])]  # fmt: skip
+    lines = [
+        f"C{i},PATZ1,2025-01-01,{supply},x,{quantity}"
+        for i, (supply, quantity) in enumerate(
+            [("30.5", "1"), ("0x1E", "1"), ("3_0", "1"), ("30", "NaN"), ("30", "inf"), ("30.0", "2.5")]
+        )
+    ]
     data = "\n".join([f"{HEADER},quantity", *lines, ""]).encode()
     outcome = stage_and_check(tmp_path, [ClaimsFile("claims.csv", data, 6)])
     assert outcome.reasons == {"bad_days_supply": 3, "bad_quantity": 2} and outcome.accepted == 1

@@ -63,9 +63,11 @@ NAME_PATTERNS = [
     (r"tranylcypromine|parnate", "tranylcypromine"),
     (r"emsam|selegiline", "selegiline"),
     (r"zolpidem|ambien", "zolpidem"),
-    (r"metformin|glucophage|lisinopril|atorvastatin|lipitor|levothyroxine|synthroid|amlodipine|omeprazole|prilosec",
-     "not serotonergic"),
-]  # fmt: skip
+    (
+        r"metformin|glucophage|lisinopril|atorvastatin|lipitor|levothyroxine|synthroid|amlodipine|omeprazole|prilosec",
+        "not serotonergic",
+    ),
+]
 
 
 def ingredient_of(name: str) -> str:
@@ -150,8 +152,14 @@ def test_background_looks_like_a_claims_feed(population):
     assert 0.02 <= claims["prescriber_id"].null_count() / claims.height <= 0.04
     assert claims["end_date"].drop_nulls().len() < 0.001 * claims.height  # only malformed rows have one
     names = set(claims["drug_name"].drop_nulls().unique())
-    for sent in ("SERTRALINE HCL 50 MG TAB", "Zoloft 100mg tablet", "TraMADOL HCl 50 MG",
-                 "Escitalopram Oxalate 10 MG", "tramadol/acetaminophen 37.5-325", "Emsam 6 mg/24hr patch"):  # fmt: skip
+    for sent in (
+        "SERTRALINE HCL 50 MG TAB",
+        "Zoloft 100mg tablet",
+        "TraMADOL HCl 50 MG",
+        "Escitalopram Oxalate 10 MG",
+        "tramadol/acetaminophen 37.5-325",
+        "Emsam 6 mg/24hr patch",
+    ):
         assert sent in names
     # one NDC per product name
     pairs = claims.drop_nulls(["ndc", "drug_name"]).filter(pl.col("ndc") != "12345")
@@ -232,10 +240,21 @@ def test_malformed_rows_cover_every_forbidden_kind_at_about_a_thousandth(populat
     claims, truth = population["claims"], population["truth"]
     bad = malformed_kinds(claims)
     assert set(bad["kind"].unique()) == {
-        "null_claim_id", "null_patient_id", "null_fill_date", "days_supply_zero", "days_supply_negative",
-        "days_supply_over_365", "no_duration", "end_before_fill", "no_drug_identifier", "quantity_not_positive",
-        "unknown_status", "future_fill_date", "bad_ndc", "duplicate_claim_id",
-    }  # fmt: skip
+        "null_claim_id",
+        "null_patient_id",
+        "null_fill_date",
+        "days_supply_zero",
+        "days_supply_negative",
+        "days_supply_over_365",
+        "no_duration",
+        "end_before_fill",
+        "no_drug_identifier",
+        "quantity_not_positive",
+        "unknown_status",
+        "future_fill_date",
+        "bad_ndc",
+        "duplicate_claim_id",
+    }
     share = bad["row"].n_unique() / claims.height
     assert 0.0007 <= share <= 0.0015
     assert bad["row"].n_unique() == population["result"]["n_malformed"]

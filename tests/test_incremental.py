@@ -125,8 +125,10 @@ def test_a_night_after_the_engine_sql_changed_recomputes_everyone(
     con = duckdb.connect(str(out / "serosurv.duckdb"), read_only=True)
     try:
         assert con.execute("SELECT recompute FROM runs ORDER BY started_at").fetchall() == [
-            ("full",), ("full",), ("incremental",),
-        ]  # fmt: skip
+            ("full",),
+            ("full",),
+            ("incremental",),
+        ]
     finally:
         con.close()
 

@@ -101,10 +101,13 @@ def table_digests(
         tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
         digests = {}
         for table in tables:
-            all_columns = [c for (c,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = $t ORDER BY column_index",
-                {"t": table},
-            ).fetchall()]  # fmt: skip
+            all_columns = [
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = $t ORDER BY column_index",
+                    {"t": table},
+                ).fetchall()
+            ]
             kept = ", ".join(f'"{c}"' for c in all_columns if c not in ignore)
             where = ""
             if not superseded_runs and "run_id" in all_columns and table != "runs":
@@ -158,8 +161,19 @@ class Killed:
 
 def run_and_kill(point: KillPoint, claims: Path, patients: Path, out: Path, prefect_home: Path) -> Killed:
     """Start `serosurv run` for night 2 and SIGKILL its process group at `point`."""
-    args = ["run", "--claims", str(claims), "--patients", str(patients), "--as-of", NIGHT_2.isoformat(),
-            "--out", str(out), "--warehouse", str(out / "serosurv.duckdb")]  # fmt: skip
+    args = [
+        "run",
+        "--claims",
+        str(claims),
+        "--patients",
+        str(patients),
+        "--as-of",
+        NIGHT_2.isoformat(),
+        "--out",
+        str(out),
+        "--warehouse",
+        str(out / "serosurv.duckdb"),
+    ]
     if point.hook:
         command = [sys.executable, "-c", HOOKS.replace("{point}", point.hook), *args]
     else:
@@ -168,13 +182,23 @@ def run_and_kill(point: KillPoint, claims: Path, patients: Path, out: Path, pref
     # run pays the temporary server's start).
     from prefect.settings import PREFECT_API_URL
 
-    env = os.environ | {"DO_NOT_TRACK": "1", "PREFECT_HOME": str(prefect_home), "PREFECT_API_URL": PREFECT_API_URL.value(),
-                        "PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env = os.environ | {
+        "DO_NOT_TRACK": "1",
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
     started = time.monotonic()
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
     lines: list[str] = []
     fired = threading.Event()
 
@@ -242,11 +266,14 @@ def nights(prefect_harness, generated, tmp_path_factory):
         as_of=NIGHT_2,
     )
     return {
-        "root": root, "base": base, "night2": files["night2"], "patients": Path(generated["patients"]),
+        "root": root,
+        "base": base,
+        "night2": files["night2"],
+        "patients": Path(generated["patients"]),
         "reference": comparable(reference / "serosurv.duckdb"),
         "reference_run": last_run(reference / "serosurv.duckdb"),
         "reference_reports": {n: normalised_report(reference / str(NIGHT_2) / n) for n in REPORTS},
-    }  # fmt: skip
+    }
 
 
 def check_kill_points(nights, points, tmp_path, workers: int = 2) -> list[Killed]:
@@ -309,13 +336,24 @@ def test_a_night_killed_at_any_point_leaves_the_warehouse_as_it_was_and_reruns_i
 def test_many_random_kill_points(nights, tmp_path):
     """Every progress line and hook, plus kills at random times during start-up and the warehouse work."""
     rng = random.Random(int(os.environ.get("SEROSURV_KILL_SEED", "7")))
-    lines = [r": read ", r": accepted ", r"data-quality gate", r"mapped drugs", r"built [\d,]+ episodes",
-             r"found [\d,]+ interactions", r"periods of 3\+", r"alerts classified", r"wrote the audit"]  # fmt: skip
+    lines = [
+        r": read ",
+        r": accepted ",
+        r"data-quality gate",
+        r"mapped drugs",
+        r"built [\d,]+ episodes",
+        r"found [\d,]+ interactions",
+        r"periods of 3\+",
+        r"alerts classified",
+        r"wrote the audit",
+    ]
     points = [
         KillPoint(f"line-{i}", line=line, may_commit=i == len(lines) - 1) for i, line in enumerate(lines)
     ]
-    points += [KillPoint(f"hook-{h}", hook=h, may_commit=h != "staged") for h in ("staged", "committed",
-                                                                                    "renamed-one")]  # fmt: skip
+    points += [
+        KillPoint(f"hook-{h}", hook=h, may_commit=h != "staged")
+        for h in ("staged", "committed", "renamed-one")
+    ]
     points += [
         KillPoint(f"at-{d:.2f}s", delay=d, may_commit=True)
         for d in sorted(rng.uniform(1, 16) for _ in range(12))

@@ -135,10 +135,23 @@ def test_serosurv_run_on_a_locked_warehouse_exits_2_with_the_holder(tmp_path):
     try:
         env = os.environ | {"DO_NOT_TRACK": "1", "PREFECT_HOME": str(tmp_path / "prefect")}
         run = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "serosurv"), "run", "--claims", str(claims), "--as-of",
-             "2025-01-31", "--warehouse", str(warehouse), "--out", str(tmp_path / "out")],
-            capture_output=True, text=True, env=env, timeout=120,
-        )  # fmt: skip
+            [
+                str(ROOT / ".venv" / "bin" / "serosurv"),
+                "run",
+                "--claims",
+                str(claims),
+                "--as-of",
+                "2025-01-31",
+                "--warehouse",
+                str(warehouse),
+                "--out",
+                str(tmp_path / "out"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         assert run.returncode == 2, run.stderr
         assert f"pid {child.pid}" in run.stderr and "Traceback" not in run.stderr
     finally:

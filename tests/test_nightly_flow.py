@@ -190,9 +190,14 @@ def test_a_damaged_parquet_input_stops_the_night_naming_it_and_loads_nothing(pre
     )
     buffer = io.BytesIO()
     pl.DataFrame(
-        {"claim_id": ["C1"], "patient_id": ["PATQ9999"], "fill_date": ["2025-01-01"], "days_supply": ["30"],
-         "drug_name": ["tramadol"]}
-    ).write_parquet(buffer, compression="uncompressed", statistics=False)  # fmt: skip
+        {
+            "claim_id": ["C1"],
+            "patient_id": ["PATQ9999"],
+            "fill_date": ["2025-01-01"],
+            "days_supply": ["30"],
+            "drug_name": ["tramadol"],
+        }
+    ).write_parquet(buffer, compression="uncompressed", statistics=False)
     damaged = tmp_path / "damaged.parquet"
     damaged.write_bytes(buffer.getvalue().replace(b"PATQ9999", b"PATQ\xff999"))
     spill = tmp_path / "spill"

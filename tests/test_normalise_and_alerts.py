@@ -12,15 +12,38 @@ from serosurv.core.warehouse import rows
 from transforms import alerts, engine, normalise
 
 
-def add_claim(con, claim_id, patient, fill_date, days, drug=None, ndc=None, rxcui=None, prescriber="D1",
-              pharmacy="PH1", status="paid", run_id="r1"):  # fmt: skip
+def add_claim(
+    con,
+    claim_id,
+    patient,
+    fill_date,
+    days,
+    drug=None,
+    ndc=None,
+    rxcui=None,
+    prescriber="D1",
+    pharmacy="PH1",
+    status="paid",
+    run_id="r1",
+):
     con.execute(
         "INSERT INTO claims BY NAME SELECT $c AS claim_id, $p AS patient_id, $d::DATE AS fill_date, "
         "$s AS days_supply, $drug AS drug_name, $ndc AS ndc, $rx AS rxcui, $pr AS prescriber_id, "
         "$ph AS pharmacy_id, $st AS claim_status, $run AS run_id",
-        {"c": claim_id, "p": patient, "d": fill_date, "s": days, "drug": drug, "ndc": ndc, "rx": rxcui,
-         "pr": prescriber, "ph": pharmacy, "st": status, "run": run_id},
-    )  # fmt: skip
+        {
+            "c": claim_id,
+            "p": patient,
+            "d": fill_date,
+            "s": days,
+            "drug": drug,
+            "ndc": ndc,
+            "rx": rxcui,
+            "pr": prescriber,
+            "ph": pharmacy,
+            "st": status,
+            "run": run_id,
+        },
+    )
 
 
 def test_ndc_wins_over_rxcui_and_rxcui_over_name_and_the_rest_is_listed_unmapped(warehouse):
@@ -72,13 +95,13 @@ def test_alert_is_new_then_ongoing_then_resolved_and_reruns_change_nothing(wareh
             "washout_b_then_a": [None],
             "min_overlap_days": [1],
             "rule_set": ["serotonergic"],
-        },  # fmt: skip
+        },
         schema_overrides={
             "route_a": pl.String,
             "route_b": pl.String,
             "washout_a_then_b": pl.Int32,
             "washout_b_then_a": pl.Int32,
-        },  # fmt: skip
+        },
     )
     engine.register_rules(warehouse, pairs)
     add_claim(warehouse, "S1", "P1", "2025-01-01", 90, drug="sertraline", prescriber="D1")

@@ -72,11 +72,24 @@ def eras_both_ways(con) -> tuple[list, list]:
         "INSERT INTO fill_ingredients SELECT CAST(drug_exposure_id AS VARCHAR), CAST(drug_concept_id AS VARCHAR), "
         "NULL, 'rxcui' FROM de"
     )
-    engine.register_rules(con, pl.DataFrame(schema={
-        "ingredient_a": pl.String, "ingredient_b": pl.String, "rule_id": pl.String, "severity": pl.String,
-        "severity_rank": pl.Int32, "route_a": pl.String, "route_b": pl.String, "washout_a_then_b": pl.Int32,
-        "washout_b_then_a": pl.Int32, "min_overlap_days": pl.Int32, "rule_set": pl.String,
-    }))  # fmt: skip
+    engine.register_rules(
+        con,
+        pl.DataFrame(
+            schema={
+                "ingredient_a": pl.String,
+                "ingredient_b": pl.String,
+                "rule_id": pl.String,
+                "severity": pl.String,
+                "severity_rank": pl.Int32,
+                "route_a": pl.String,
+                "route_b": pl.String,
+                "washout_a_then_b": pl.Int32,
+                "washout_b_then_a": pl.Int32,
+                "min_overlap_days": pl.Int32,
+                "rule_set": pl.String,
+            }
+        ),
+    )
     con.execute("INSERT INTO rule_ingredients SELECT DISTINCT CAST(drug_concept_id AS VARCHAR) FROM de")
     engine.build_episodes(con, date(2100, 1, 1), EpisodeConfig(end_convention="omop"))
     got = rows(con, "SELECT patient_id, ingredient, episode_start, episode_end FROM episodes ORDER BY ALL")

@@ -45,9 +45,13 @@ def population(warehouse):
         "now()::TIMESTAMP AS finished_at, 'cfg' AS config_hash, 'rules' AS rules_hash, "
         """'{"episodes": {"grace_days": 7}, "interactions": {"merge_gap_days": 30}}' AS parameters"""
     )
-    for patient, sex, birth, start in [("P1", "F", 1960, "2025-01-01"), ("P2", "F", 1990, "2025-01-01"),
-                                       ("P3", "M", 1990, "2025-01-01"), ("P4", "M", 1950, "2025-01-01"),
-                                       ("P5", "F", 1980, "2025-03-01")]:  # fmt: skip
+    for patient, sex, birth, start in [
+        ("P1", "F", 1960, "2025-01-01"),
+        ("P2", "F", 1990, "2025-01-01"),
+        ("P3", "M", 1990, "2025-01-01"),
+        ("P4", "M", 1950, "2025-01-01"),
+        ("P5", "F", 1980, "2025-03-01"),
+    ]:
         con.execute(
             "INSERT INTO patients VALUES ($p, $b, $s, $start::DATE, DATE '2025-12-31', 'r1')",
             {"p": patient, "b": birth, "s": sex, "start": start},
@@ -200,11 +204,20 @@ def two_way(cells):
     "cells",
     [
         {("18-44", "F"): 3, ("18-44", "M"): 40, ("45-64", "F"): 55, ("45-64", "M"): 61},
-        {("a", "F"): 7, ("a", "M"): 0, ("a", "U"): 30, ("b", "F"): 12, ("b", "M"): 2, ("b", "U"): 44,
-         ("c", "F"): 90, ("c", "M"): 15, ("c", "U"): 0},
+        {
+            ("a", "F"): 7,
+            ("a", "M"): 0,
+            ("a", "U"): 30,
+            ("b", "F"): 12,
+            ("b", "M"): 2,
+            ("b", "U"): 44,
+            ("c", "F"): 90,
+            ("c", "M"): 15,
+            ("c", "U"): 0,
+        },
         {("a", "F"): 0, ("a", "M"): 11, ("b", "F"): 4, ("b", "M"): 0},
     ],
-)  # fmt: skip
+)
 def test_no_suppressed_cell_can_be_recovered_from_row_and_column_totals(cells):
     values, relations = two_way(cells)
     hidden = suppress_cells(values, relations)

@@ -140,8 +140,9 @@ def prefect_records(since: datetime) -> dict[str, str]:
             logs.extend(batch)
         while batch := client.read_flow_runs(
             flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)),
-            offset=len(runs), limit=200,
-        ):  # fmt: skip
+            offset=len(runs),
+            limit=200,
+        ):
             runs.extend(batch)
     assert runs, "the Prefect API recorded no flow run of this test"
     return {
@@ -303,8 +304,9 @@ def run_everything(session: Session, config: Path | None) -> None:
     )
     night_2 = _night_2_claims(data, root / "night-2.csv")
     run = ["run", "--out", out, *configured]
-    code, text = session.serosurv(*run, "--claims", data / "claims.parquet", "--patients",
-                                  data / "patients.parquet", "--as-of", NIGHT_1)  # fmt: skip
+    code, text = session.serosurv(
+        *run, "--claims", data / "claims.parquet", "--patients", data / "patients.parquet", "--as-of", NIGHT_1
+    )
     assert code == 0, text
     code, text = session.serosurv(*run, "--claims", night_2, "--as-of", NIGHT_2)
     assert code == 0, text
@@ -319,12 +321,33 @@ def run_everything(session: Session, config: Path | None) -> None:
     (alert_id,) = con.execute("SELECT alert_id FROM alerts ORDER BY priority DESC LIMIT 1").fetchall()[0]
     con.close()
     assert session.serosurv("alerts", "show", alert_id, *warehouse)[0] == 0
-    code, text = session.serosurv("alerts", "act", alert_id, "--action", "M0", "--result", "1G",
-                                  "--operator", "A. Patel", "--note", "called the prescriber", *warehouse)  # fmt: skip
+    code, text = session.serosurv(
+        "alerts",
+        "act",
+        alert_id,
+        "--action",
+        "M0",
+        "--result",
+        "1G",
+        "--operator",
+        "A. Patel",
+        "--note",
+        "called the prescriber",
+        *warehouse,
+    )
     assert code == 0, text
     assert session.serosurv("alerts", "export-actions", "--out", out / "actions.csv", *warehouse)[0] == 0
-    code, text = session.serosurv("report", "dashboard", "--from", "2025-01-01", "--to", NIGHT_2,
-                                  "--out", out / "dashboard.html", *warehouse)  # fmt: skip
+    code, text = session.serosurv(
+        "report",
+        "dashboard",
+        "--from",
+        "2025-01-01",
+        "--to",
+        NIGHT_2,
+        "--out",
+        out / "dashboard.html",
+        *warehouse,
+    )
     assert code == 0, text
     for name, options in (
         ("prevalence.csv", ["--interval", "quarter", "--by", "age_band,sex"]),
@@ -413,8 +436,14 @@ def test_default_mode_keeps_patient_ids_out_of_logs_errors_dashboards_and_resear
     scanner = Scanner(patients)
     files = s.output_files()
     public = [p for p in files if not PHARMACIST_FILES.search(p.name)]
-    assert {p.name for p in public} >= {"dashboard.html", "prevalence.csv", "prevalence.html", "members.parquet",
-                                        "members.html", "ssri-users.csv"}  # fmt: skip
+    assert {p.name for p in public} >= {
+        "dashboard.html",
+        "prevalence.csv",
+        "prevalence.html",
+        "members.parquet",
+        "members.html",
+        "ssri-users.csv",
+    }
     found = scan_files(scanner, public)
     found |= scan_files(scanner, [s.out / "serosurv.duckdb"], SUMMARY_TABLES)  # errors, counts, parameters
     found |= scan_files(scanner, [s.log])
@@ -447,8 +476,11 @@ def test_pseudonymised_mode_writes_no_original_id_anywhere_and_never_the_key(pse
     files = s.output_files()
     found = scan_files(scanner, files)  # every file, the warehouse (bytes and every table) included
     found |= scan_files(scanner, [s.log])
-    texts = {f"{cmd} #{i} {kind}": text for i, (cmd, _, out, err) in enumerate(s.commands)
-             for kind, text in (("stdout", out), ("stderr", err))}  # fmt: skip
+    texts = {
+        f"{cmd} #{i} {kind}": text
+        for i, (cmd, _, out, err) in enumerate(s.commands)
+        for kind, text in (("stdout", out), ("stderr", err))
+    }
     found |= scan_texts(scanner, texts | prefect_records(s.started))
     report = _report("pseudonymised", scanner, len(originals), found)
     assert scanner.files >= 12 and scanner.bytes > 2_000_000, report

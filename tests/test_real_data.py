@@ -38,8 +38,14 @@ def mimic(prefect_harness, tmp_path_factory):
     from serosurv import api
 
     out = tmp_path_factory.mktemp("mimic")
-    result = api.run([MIMIC / "prescriptions.csv.gz"], patients=MIMIC / "patients.csv.gz", fmt="mimic-iv",
-                     as_of=date(2201, 12, 17), out_dir=out, warehouse=Path(out) / "serosurv.duckdb")  # fmt: skip
+    result = api.run(
+        [MIMIC / "prescriptions.csv.gz"],
+        patients=MIMIC / "patients.csv.gz",
+        fmt="mimic-iv",
+        as_of=date(2201, 12, 17),
+        out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
+    )
     return result, out / "serosurv.duckdb"
 
 
@@ -48,8 +54,14 @@ def omop(prefect_harness, tmp_path_factory):
     from serosurv import api
 
     out = tmp_path_factory.mktemp("omop")
-    result = api.run([OMOP], fmt="omop", as_of=date(2022, 10, 10), out_dir=out, warehouse=Path(out) / "serosurv.duckdb",
-                     config_file=EXAMPLES / "synthea-omop.toml")  # fmt: skip
+    result = api.run(
+        [OMOP],
+        fmt="omop",
+        as_of=date(2022, 10, 10),
+        out_dir=out,
+        warehouse=Path(out) / "serosurv.duckdb",
+        config_file=EXAMPLES / "synthea-omop.toml",
+    )
     return result, out / "serosurv.duckdb"
 
 

@@ -146,8 +146,15 @@ def test_audit_report_explains_each_new_alert_with_a_timeline_and_priority_parts
     )  # highest priority first
     assert "= severity +" in html and "Why" in html and "Rows reconcile" in html
     assert new[0][1] in html  # rules version named
-    for section in ("Fragmentation of current alerts", "Serotonergic burden", "Quarantined rows by reason",
-                    "Unmapped drugs", "Data quality", "Rules and parameters", "@media print"):  # fmt: skip
+    for section in (
+        "Fragmentation of current alerts",
+        "Serotonergic burden",
+        "Quarantined rows by reason",
+        "Unmapped drugs",
+        "Data quality",
+        "Rules and parameters",
+        "@media print",
+    ):
         assert section in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html
 
@@ -215,11 +222,40 @@ def html_table(html: str, section: str) -> list[list[str]]:
 
 def test_report_dashboard_command_and_its_errors(night, tmp_path, capsys):
     _, out, _ = night
-    assert main(["report", "dashboard", "--from", "2025-06-01", "--to", "2025-12-31",
-                 "--warehouse", str(out / "serosurv.duckdb"), "--out", str(tmp_path / "d.html")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "report",
+                "dashboard",
+                "--from",
+                "2025-06-01",
+                "--to",
+                "2025-12-31",
+                "--warehouse",
+                str(out / "serosurv.duckdb"),
+                "--out",
+                str(tmp_path / "d.html"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "d.html").is_file()
-    assert main(["prevalence", "--out", str(tmp_path / "p.parquet"), "--by", "sex",
-                 "--warehouse", str(out / "serosurv.duckdb"), "--interval", "quarter"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "prevalence",
+                "--out",
+                str(tmp_path / "p.parquet"),
+                "--by",
+                "sex",
+                "--warehouse",
+                str(out / "serosurv.duckdb"),
+                "--interval",
+                "quarter",
+            ]
+        )
+        == 0
+    )
     table = pl.read_parquet(tmp_path / "p.parquet")
     assert set(table.get_column("interval")) == {"2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"}
     assert (tmp_path / "p.html").is_file()
@@ -296,9 +332,12 @@ def derivable(hidden: set, relations: list) -> set:
     for cells in groups.values():
         column = {k: i for i, k in enumerate(cells)}
         matrix = np.array(
-            [[sign.get(k, 0.0) for k in cells] for members, sign in zip(rows, signs, strict=True)
-             if members and members[0] in column]
-        )  # fmt: skip
+            [
+                [sign.get(k, 0.0) for k in cells]
+                for members, sign in zip(rows, signs, strict=True)
+                if members and members[0] in column
+            ]
+        )
         if not len(matrix):
             continue
         _, singular, vt = np.linalg.svd(matrix)
@@ -312,8 +351,12 @@ def derivable(hidden: set, relations: list) -> set:
 
 def test_derivable_finds_what_exact_elimination_finds():
     values, relations = two_way({("a", "F"): 7, ("a", "M"): 0, ("b", "F"): 12, ("b", "M"): 40})
-    for hidden in ({("a", "F")}, {("a", "F"), ("a", "M")}, {("a", "F"), ("b", "F"), ("a", "M"), ("b", "M")},
-                   suppress_cells(values, relations)):  # fmt: skip
+    for hidden in (
+        {("a", "F")},
+        {("a", "F"), ("a", "M")},
+        {("a", "F"), ("b", "F"), ("a", "M"), ("b", "M")},
+        suppress_cells(values, relations),
+    ):
         assert derivable(hidden, relations) == recoverable(values, relations, hidden) & hidden
     assert derivable({("a", "F")}, relations) == {("a", "F")}  # one hidden cell of a row: given away
 
@@ -344,10 +387,13 @@ def _relations(part: pl.DataFrame, column: str, classes: dict[str, str], complet
             for label in labels:
                 if kinds[label] == "class_pair":
                     members = [
-                        p for p in pairs
-                        if " + ".join(sorted((classes[p.split(" + ")[0]], classes[p.split(" + ")[1]]), key=str.lower))
+                        p
+                        for p in pairs
+                        if " + ".join(
+                            sorted((classes[p.split(" + ")[0]], classes[p.split(" + ")[1]]), key=str.lower)
+                        )
                         == label
-                    ]  # fmt: skip
+                    ]
                     if members:
                         relations.append(((label, age, sex), [(p, age, sex) for p in members]))
     return relations
@@ -402,12 +448,25 @@ def render(page: Path, screenshot: Path, tmp_path: Path) -> tuple[str, list[str]
     """The DOM after scripts ran, and every console line, from headless Chromium with no network."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (CI installs Debian's chromium in .ci/run)")
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-             "--virtual-time-budget=15000", "--window-size=1280,2000",
-             # no network: every host resolves nowhere
-             "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9"]  # fmt: skip
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=15000",
+        "--window-size=1280,2000",
+        # no network: every host resolves nowhere
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",
+    ]
     url = page.resolve().as_uri()
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180)
     screenshot.parent.mkdir(parents=True, exist_ok=True)

@@ -488,8 +488,12 @@ def test_rules_check_reports_an_maoi_rated_lower_than_another_without_a_reason(t
         return text.rules_check(found)
 
     # the reference's phenelzine + St John's wort: moderate, while rasagiline + St John's wort is contraindicated
-    folder, _ = _break(tmp_path, "pair_rules.csv", "R22,group:MAOI_NONSELECTIVE_IRREVERSIBLE,ingredient:st john's wort,contraindicated,",
-                       "R22,group:MAOI_NONSELECTIVE_IRREVERSIBLE,ingredient:st john's wort,moderate,")  # fmt: skip
+    folder, _ = _break(
+        tmp_path,
+        "pair_rules.csv",
+        "R22,group:MAOI_NONSELECTIVE_IRREVERSIBLE,ingredient:st john's wort,contraindicated,",
+        "R22,group:MAOI_NONSELECTIVE_IRREVERSIBLE,ingredient:st john's wort,moderate,",
+    )
     (folder / "pair_rules.csv").write_text(
         (folder / "pair_rules.csv")
         .read_text(encoding="utf-8")
@@ -520,8 +524,12 @@ def test_rules_check_lists_the_documented_differences_with_their_reasons():
 
 
 def test_a_rule_with_neither_level_is_refused(tmp_path):
-    folder, line = _break(tmp_path, "pair_rules.csv", "R12,group:MAOI_B,group:TRIPTAN_MAO_A_SUBSTRATE,,contraindicated,",
-                          "R12,group:MAOI_B,group:TRIPTAN_MAO_A_SUBSTRATE,,,")  # fmt: skip
+    folder, line = _break(
+        tmp_path,
+        "pair_rules.csv",
+        "R12,group:MAOI_B,group:TRIPTAN_MAO_A_SUBSTRATE,,contraindicated,",
+        "R12,group:MAOI_B,group:TRIPTAN_MAO_A_SUBSTRATE,,,",
+    )
     _assert_error(folder, "pair_rules.csv", line, "severity", "neither a US severity nor an ANSM one")
 
 

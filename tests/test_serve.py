@@ -110,15 +110,21 @@ def test_the_deployment_carries_cron_time_zone_parameters_and_retries(tmp_path, 
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("15 3 * * *", "America/New_York")
     assert deployment.parameters == {
         "schedule": {
-            "name": "pharmacy-a", "cron": "15 3 * * *", "timezone": "America/New_York",
-            "night": "previous_day", "claims": str(tmp_path / "extracts/{date}/*.csv"),
-            "patients": str(tmp_path / "extracts/patients.parquet"), "format": "pde",
-            "out_dir": str(tmp_path / "audit"), "retries": 3, "retry_delay_seconds": 30,
+            "name": "pharmacy-a",
+            "cron": "15 3 * * *",
+            "timezone": "America/New_York",
+            "night": "previous_day",
+            "claims": str(tmp_path / "extracts/{date}/*.csv"),
+            "patients": str(tmp_path / "extracts/patients.parquet"),
+            "format": "pde",
+            "out_dir": str(tmp_path / "audit"),
+            "retries": 3,
+            "retry_delay_seconds": 30,
             "retry_max_delay_seconds": 100,
         },
         "config_file": str(config),
         "warehouse": serving.warehouse_for(str(config)),  # fixed, absolute, when the schedule is registered
-    }  # fmt: skip
+    }
     assert ScheduleConfig(**deployment.parameters["schedule"]).retry_delays == [30, 60, 100]
 
 
@@ -184,8 +190,10 @@ def test_serve_registers_the_deployment_with_the_server(prefect_harness, tmp_pat
     assert [deployment.id] == served and not deployment.paused
     (schedule,) = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == (
-        "45 1 * * *", "Europe/Berlin", True,
-    )  # fmt: skip
+        "45 1 * * *",
+        "Europe/Berlin",
+        True,
+    )
     assert deployment.parameters["schedule"]["claims"] == f"{tmp_path}/{{date}}.csv"
     assert deployment.parameters["config_file"] == str(config)
 
@@ -196,14 +204,34 @@ def test_serve_registers_the_deployment_with_the_server(prefect_harness, tmp_pat
 @pytest.mark.parametrize(
     ("scheduled_start", "timezone", "night", "expected"),
     [
-        (datetime(2026, 3, 15, 2, 30, tzinfo=NEW_YORK), "America/New_York", "previous_day", date(2026, 3, 14)),
-        (datetime(2026, 3, 15, 6, 30, tzinfo=ZoneInfo("UTC")), "America/New_York", "previous_day", date(2026, 3, 14)),
+        (
+            datetime(2026, 3, 15, 2, 30, tzinfo=NEW_YORK),
+            "America/New_York",
+            "previous_day",
+            date(2026, 3, 14),
+        ),
+        (
+            datetime(2026, 3, 15, 6, 30, tzinfo=ZoneInfo("UTC")),
+            "America/New_York",
+            "previous_day",
+            date(2026, 3, 14),
+        ),
         # 01:30 UTC is still 14 March in New York: the schedule's time zone decides, not UTC.
-        (datetime(2026, 3, 15, 1, 30, tzinfo=ZoneInfo("UTC")), "America/New_York", "previous_day", date(2026, 3, 13)),
+        (
+            datetime(2026, 3, 15, 1, 30, tzinfo=ZoneInfo("UTC")),
+            "America/New_York",
+            "previous_day",
+            date(2026, 3, 13),
+        ),
         (datetime(2026, 3, 14, 23, 0, tzinfo=NEW_YORK), "America/New_York", "same_day", date(2026, 3, 14)),
-        (datetime(2026, 1, 1, 0, 0, tzinfo=ZoneInfo("Europe/London")), "Europe/London", "previous_day", date(2025, 12, 31)),
+        (
+            datetime(2026, 1, 1, 0, 0, tzinfo=ZoneInfo("Europe/London")),
+            "Europe/London",
+            "previous_day",
+            date(2025, 12, 31),
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_night_is_named_by_the_scheduled_start_in_the_schedule_time_zone(
     scheduled_start, timezone, night, expected
 ):
@@ -296,9 +324,12 @@ def test_a_busy_warehouse_is_retried_and_bad_input_is_not(
 ):
     out = tmp_path / "out"
     settings = ScheduleConfig(
-        claims=str(generated["claims"]), out_dir=str(out), retries=2, retry_delay_seconds=0,
+        claims=str(generated["claims"]),
+        out_dir=str(out),
+        retries=2,
+        retry_delay_seconds=0,
         retry_max_delay_seconds=0,
-    )  # fmt: skip
+    )
     child = _hold_lock_in_child(out / "serosurv.duckdb")
     try:
         with pytest.raises(WarehouseBusy, match=f"pid {child.pid}"):

@@ -157,10 +157,12 @@ def test_adapter_output_keeps_the_source_lineage_and_its_rejections(warehouse, t
 def test_the_first_copy_of_a_repeated_claim_id_is_kept_by_row_number_not_text(warehouse, tmp_path):
     lines = [f"X{i},P1,2025-01-05,30,,sertraline,30,D1,PH1,paid" for i in range(1, 9)]
     path = write_csv(
-        tmp_path / "c.csv", HEADER, *lines,
+        tmp_path / "c.csv",
+        HEADER,
+        *lines,
         "DUP,P1,2025-01-05,30,,sertraline,30,D1,PH1,paid",
         "DUP,P1,2025-01-06,30,,tramadol,30,D1,PH1,paid",
-    )  # fmt: skip
+    )
     load(warehouse, path)
     assert rows(warehouse, "SELECT drug_name FROM claims WHERE claim_id = 'DUP'") == [("sertraline",)]
     assert rows(warehouse, "SELECT source_row, reason FROM quarantine") == [

@@ -39,6 +39,7 @@ from serosurv.core.severity import SEVERITY_RANK as SEVERITIES
 from serosurv.core.severity import clinical_significance
 from serosurv.core.vocabularies import check_code, label
 from serosurv.core.warehouse import has_table
+from transforms.catalog import CATALOG_COLUMNS
 from transforms.runs import latest_success
 from transforms.sql import (
     create_macros,
@@ -112,9 +113,14 @@ def backfill_night(
     Nights inside the backfill are about to be recomputed anyway, so only the last one replays the
     nights after it that are already in the warehouse (once, instead of after every night)."""
     return update_alerts(
-        con, run_id, as_of, settings, overlap_growth_days=overlap_growth_days,
-        merge_gap_days=merge_gap_days, replay_later=as_of >= last_night,
-    )  # fmt: skip
+        con,
+        run_id,
+        as_of,
+        settings,
+        overlap_growth_days=overlap_growth_days,
+        merge_gap_days=merge_gap_days,
+        replay_later=as_of >= last_night,
+    )
 
 
 def _growth_days(settings: AlertConfig, given: int | None) -> int:
@@ -144,7 +150,7 @@ def _classify_night(
             "overlap_growth_days": growth,
             "clinical_significance": [code for _, code in sorted(clinical_significance().items())],
             "weights": weights,
-        },  # fmt: skip
+        },
     )
 
 
@@ -249,8 +255,16 @@ def export_actions(con: duckdb.DuckDBPyConnection, out: Path) -> int:
     names, records = actions.columns, actions.rows(named=True)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fields = [*names[:11], "action_label", "result_code", "result_label", "response", "response_label",
-              "snooze_until", "note"]  # fmt: skip
+    fields = [
+        *names[:11],
+        "action_label",
+        "result_code",
+        "result_label",
+        "response",
+        "response_label",
+        "snooze_until",
+        "note",
+    ]
     with out.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
@@ -301,9 +315,14 @@ def worklist(
     return fetch_dicts(
         con,
         "analyses/alert_worklist.sql",
-        {"statuses": statuses, "rank": rank, "all": include_all, "unreviewed": unreviewed,
-         "keep": unreviewed_min_rank},
-    )  # fmt: skip
+        {
+            "statuses": statuses,
+            "rank": rank,
+            "all": include_all,
+            "unreviewed": unreviewed,
+            "keep": unreviewed_min_rank,
+        },
+    )
 
 
 def latest_night(con: duckdb.DuckDBPyConnection) -> date | None:
@@ -334,16 +353,25 @@ def alert_detail(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any
         con,
         "analyses/alert_fills.sql",
         {
-            "patient": alert["patient_id"], "a": alert["ingredient_a"], "b": alert["ingredient_b"],
-            "night": alert["as_of"], "claims_a": alert["claim_ids_a"] or [], "claims_b": alert["claim_ids_b"] or [],
+            "patient": alert["patient_id"],
+            "a": alert["ingredient_a"],
+            "b": alert["ingredient_b"],
+            "night": alert["as_of"],
+            "claims_a": alert["claim_ids_a"] or [],
+            "claims_b": alert["claim_ids_b"] or [],
             "since": date.fromordinal(alert["first_overlap_date"].toordinal() - 180),
             "omop_end": _night_settings(con).get("episodes", {}).get("end_convention") == "omop",
         },
-    )  # fmt: skip
+    )
     history = fetch_dicts(con, "analyses/alert_nights.sql", {"id": alert_id})
     actions = fetch_dicts(con, "analyses/alert_actions_of_alert.sql", {"id": alert_id})
-    return {"alert": alert, "fills": fills, "rule": _rule(con, alert["rule_id"]), "history": history,
-            "actions": actions}  # fmt: skip
+    return {
+        "alert": alert,
+        "fills": fills,
+        "rule": _rule(con, alert["rule_id"]),
+        "history": history,
+        "actions": actions,
+    }
 
 
 def _rule(con: duckdb.DuckDBPyConnection, rule_id: str | None) -> dict[str, Any]:
@@ -358,9 +386,7 @@ def _rule(con: duckdb.DuckDBPyConnection, rule_id: str | None) -> dict[str, Any]
 
     for rule in load_rules(include_related=True).rules:
         if rule.rule_id == rule_id:
-            keys = ("rule_id", "severity", "mechanism", "clinical_guidance", "source", "rule_set",
-                    "verification_note")  # fmt: skip
-            return {key: getattr(rule, key) for key in keys}
+            return {key: getattr(rule, key) for key in CATALOG_COLUMNS}
     return {"rule_id": rule_id}
 
 

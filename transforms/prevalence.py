@@ -414,9 +414,10 @@ def _finish(
     run: dict[str, Any],
 ) -> pl.DataFrame:
     bounds = pl.DataFrame(
-        [[label, s, e] for label, s, e in periods], schema=["interval_label", "interval_start", "interval_end"],
+        [[label, s, e] for label, s, e in periods],
+        schema=["interval_label", "interval_start", "interval_end"],
         orient="row",
-    )  # fmt: skip
+    )
     info = pl.DataFrame(
         [[row.label, row.row_type] for row in table_rows], schema=["row_label", "row_type"], orient="row"
     )

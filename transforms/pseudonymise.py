@@ -106,8 +106,15 @@ def _functions(con: duckdb.DuckDBPyConnection, key: bytes) -> Iterator[dict[str,
     registered = []
     try:
         for column, name in _FUNCTIONS.items():
-            con.create_function(name, _batch_function(key, column), [VARCHAR], VARCHAR, type="arrow",
-                                null_handling="special", side_effects=False)  # fmt: skip
+            con.create_function(
+                name,
+                _batch_function(key, column),
+                [VARCHAR],
+                VARCHAR,
+                type="arrow",
+                null_handling="special",
+                side_effects=False,
+            )
             registered.append(name)
         yield _FUNCTIONS
     finally:
@@ -133,8 +140,9 @@ def check_warehouse(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig) -> 
         )
 
 
-def apply(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig, patients: Path | None,
-          workdir: Path) -> Path | None:  # fmt: skip
+def apply(
+    con: duckdb.DuckDBPyConnection, settings: PrivacyConfig, patients: Path | None, workdir: Path
+) -> Path | None:
     """The ingest hook: point the staging view `stg_raw` at a pseudonymised copy of the claims and return
     the patient file to load (copies written under `workdir`, which must outlive validation; `patients`
     itself when pseudonymisation is off).

@@ -187,13 +187,15 @@ _PRODUCTS: tuple[tuple[str, str, float], ...] = (
 )
 # RxNorm ingredient codes from the reference (serotonergic_agents.csv); only used on single-ingredient
 # products, and only for a few background rows, as some sources send them.
+# fmt: off
 _RXCUI = {
     "sertraline": "36437", "fluoxetine": "4493", "paroxetine": "32937", "citalopram": "2556",
     "escitalopram": "321988", "venlafaxine": "39786", "duloxetine": "72625", "amitriptyline": "704",
     "nortriptyline": "7531", "trazodone": "10737", "mirtazapine": "15996", "bupropion": "42347",
     "tramadol": "10689", "linezolid": "190376", "ondansetron": "26225", "sumatriptan": "37418",
     "rizatriptan": "88014", "phenelzine": "8123", "tranylcypromine": "10734", "zolpidem": "39993",
-}  # fmt: skip
+}
+# fmt: on
 _GROUP = np.array([p[0] for p in _PRODUCTS])
 _NAMES = pa.array([p[1] for p in _PRODUCTS], pa.string())
 _PER_DAY = np.array([p[2] for p in _PRODUCTS], dtype=np.float64)
@@ -263,6 +265,7 @@ _OVERLAP_PAIRS = (
 _VARIANTS = ("cross", "same", "unknown")
 
 
+# fmt: off
 def _templates() -> tuple[Template, ...]:
     out = [
         Template(f"overlap_{a}_{b}_{v}", a, b, sev, rule, "overlap", True, v)
@@ -273,11 +276,11 @@ def _templates() -> tuple[Template, ...]:
         out.append(
             Template(f"washout_phenelzine_then_sertraline_{v}", "phenelzine", "sertraline",
                      "contraindicated", "R01", "washout", True, v, (5, 12))
-        )  # fmt: skip
+        )
         out.append(
             Template(f"washout_fluoxetine_then_phenelzine_{v}", "fluoxetine", "phenelzine",
                      "contraindicated", "R01", "washout", True, v, (10, 30))
-        )  # fmt: skip
+        )
     out += [
         Template("nearmiss_phenelzine_then_sertraline_day15", "phenelzine", "sertraline",
                  "contraindicated", "R01", "washout", False, "cross", (15, 15)),
@@ -289,7 +292,9 @@ def _templates() -> tuple[Template, ...]:
         Template("nearmiss_zolpidem_sertraline", "zolpidem", "sertraline", "none", "", "overlap", False, "cross"),
         Template("nearmiss_reversed_tramadol_sertraline", "tramadol", "sertraline", "moderate", "R44",
                  "reversed", False, "cross"),
-    ]  # fmt: skip
+    ]
+    return tuple(out)
+# fmt: on
     return tuple(out)
 
 
@@ -302,10 +307,32 @@ _PLANTED_NOISE = ("metformin", "lisinopril", "atorvastatin", "levothyroxine", "a
 # --------------------------------------------------------------------------------------------------
 # Row buffers: columns as numpy arrays plus null masks, turned into Arrow once per chunk.
 # --------------------------------------------------------------------------------------------------
-_INT_COLS = ("patient", "fill_day", "days_supply", "product", "prescriber", "pharmacy", "status",
-             "fill_number", "rx_num", "end_day", "seq", "claim_num", "source_row")  # fmt: skip
-_BOOL_COLS = ("background", "null_claim_id", "null_patient", "null_fill_date", "null_days_supply",
-              "null_ndc", "bad_ndc", "null_name", "with_rxcui")  # fmt: skip
+_INT_COLS = (
+    "patient",
+    "fill_day",
+    "days_supply",
+    "product",
+    "prescriber",
+    "pharmacy",
+    "status",
+    "fill_number",
+    "rx_num",
+    "end_day",
+    "seq",
+    "claim_num",
+    "source_row",
+)
+_BOOL_COLS = (
+    "background",
+    "null_claim_id",
+    "null_patient",
+    "null_fill_date",
+    "null_days_supply",
+    "null_ndc",
+    "bad_ndc",
+    "null_name",
+    "with_rxcui",
+)
 
 
 def _empty_rows(n: int) -> dict[str, np.ndarray]:
@@ -393,15 +420,45 @@ def _pick(rng: np.random.Generator, groups: dict[str, float], n: int) -> np.ndar
     return flat[offsets[g] + (rng.random(n) * counts[g]).astype(np.int64)]
 
 
-_NOISE = {"metformin": 3, "lisinopril": 3, "atorvastatin": 4, "levothyroxine": 2, "amlodipine": 2.5,
-          "omeprazole": 2.5, "zolpidem": 0.5}  # fmt: skip
-_ANTIDEPRESSANTS = {"sertraline": 5, "escitalopram": 4, "fluoxetine": 3.5, "citalopram": 3, "bupropion": 4,
-                    "trazodone": 4, "paroxetine": 1.5, "venlafaxine": 2, "duloxetine": 2.5, "mirtazapine": 1.5,
-                    "amitriptyline": 1.5, "nortriptyline": 0.8}  # fmt: skip
-_ACUTE = {"tramadol": 25, "oxycodone": 20, "hydrocodone": 18, "ondansetron": 15, "cyclobenzaprine": 15,
-          "linezolid": 2}  # fmt: skip
-_ACUTE_SUPPLY = {"tramadol": (5, 30), "oxycodone": (3, 10), "hydrocodone": (3, 10), "ondansetron": (3, 10),
-                 "cyclobenzaprine": (7, 30), "linezolid": (10, 14)}  # fmt: skip
+_NOISE = {
+    "metformin": 3,
+    "lisinopril": 3,
+    "atorvastatin": 4,
+    "levothyroxine": 2,
+    "amlodipine": 2.5,
+    "omeprazole": 2.5,
+    "zolpidem": 0.5,
+}
+_ANTIDEPRESSANTS = {
+    "sertraline": 5,
+    "escitalopram": 4,
+    "fluoxetine": 3.5,
+    "citalopram": 3,
+    "bupropion": 4,
+    "trazodone": 4,
+    "paroxetine": 1.5,
+    "venlafaxine": 2,
+    "duloxetine": 2.5,
+    "mirtazapine": 1.5,
+    "amitriptyline": 1.5,
+    "nortriptyline": 0.8,
+}
+_ACUTE = {
+    "tramadol": 25,
+    "oxycodone": 20,
+    "hydrocodone": 18,
+    "ondansetron": 15,
+    "cyclobenzaprine": 15,
+    "linezolid": 2,
+}
+_ACUTE_SUPPLY = {
+    "tramadol": (5, 30),
+    "oxycodone": (3, 10),
+    "hydrocodone": (3, 10),
+    "ondansetron": (3, 10),
+    "cyclobenzaprine": (7, 30),
+    "linezolid": (10, 14),
+}
 _TRIPTANS = {"sumatriptan": 3, "rizatriptan": 2}
 _MAOIS = {"phenelzine": 3, "tranylcypromine": 2, "selegiline_oral": 2, "selegiline_patch": 1.5}
 
@@ -486,9 +543,15 @@ def _expand(courses: _Courses, rx_base: int) -> dict[str, np.ndarray]:
 # Planted patients
 # --------------------------------------------------------------------------------------------------
 def _planted_rows(
-    rng: np.random.Generator, template: Template, local_patient: int, first_day: int, last_day: int,
-    prescriber_pool: int, pharmacy_pool: int, rx_base: int,
-) -> tuple[list[dict], dict]:  # fmt: skip
+    rng: np.random.Generator,
+    template: Template,
+    local_patient: int,
+    first_day: int,
+    last_day: int,
+    prescriber_pool: int,
+    pharmacy_pool: int,
+    rx_base: int,
+) -> tuple[list[dict], dict]:
     """Fills of one planted patient and its truth facts (overlap / washout gap measured on the fills)."""
     pr = rng.choice(prescriber_pool, size=2, replace=False) + 1
     pr_a, pr_b = int(pr[0]), int(pr[1])
@@ -512,9 +575,21 @@ def _planted_rows(
         covered: set[int] = set()
         for f in range(n_fills):
             day = start + f * supply
-            rows.append(dict(patient=local_patient, fill_day=day, days_supply=supply, product=product,
-                             quantity=quantity, prescriber=prescriber, pharmacy=pharmacy,
-                             fill_number=f, rx_num=rx[0], status=PAID, seq=0))  # fmt: skip
+            rows.append(
+                dict(
+                    patient=local_patient,
+                    fill_day=day,
+                    days_supply=supply,
+                    product=product,
+                    quantity=quantity,
+                    prescriber=prescriber,
+                    pharmacy=pharmacy,
+                    fill_number=f,
+                    rx_num=rx[0],
+                    status=PAID,
+                    seq=0,
+                )
+            )
             covered.update(range(day, day + supply))
         rx[0] += 1
         return covered
@@ -542,28 +617,52 @@ def _planted_rows(
         days_long = course(g_long, base + 50, 3, p_long, ph_long)
         short_supply = _PLANTED_SUPPLY.get(g_short, 30)
         if short_supply < 30:
-            days_short = course(g_short, base + 50 + int(rng.integers(0, 90 - short_supply + 1)), 1, p_short,
-                                ph_short)  # fmt: skip
+            days_short = course(
+                g_short, base + 50 + int(rng.integers(0, 90 - short_supply + 1)), 1, p_short, ph_short
+            )
         else:
             days_short = course(g_short, base + 50 + int(rng.integers(-50, 81)), 2, p_short, ph_short)
         overlap = len(days_long & days_short)
     # optional non-serotonergic noise
     if rng.random() < 0.5:
-        course(str(rng.choice(_PLANTED_NOISE)), base + int(rng.integers(0, 30)), 4, max(pr_a, pr_b),
-               int(pharmacies[0]))  # fmt: skip
+        course(
+            str(rng.choice(_PLANTED_NOISE)),
+            base + int(rng.integers(0, 30)),
+            4,
+            max(pr_a, pr_b),
+            int(pharmacies[0]),
+        )
     cross = None if min(pr_a, pr_b) < 0 else pr_a != pr_b
     a, b = template.ingredients
-    truth = dict(ingredient_a=a, ingredient_b=b, severity=template.severity,
-                 kind="overlap" if template.kind == "reversed" else template.kind, cross_prescriber=cross,
-                 expect_flag=template.expect_flag, template=template.name, rule_id=template.rule_id or None,
-                 overlap_days=overlap, washout_gap_days=gap)  # fmt: skip
+    truth = dict(
+        ingredient_a=a,
+        ingredient_b=b,
+        severity=template.severity,
+        kind="overlap" if template.kind == "reversed" else template.kind,
+        cross_prescriber=cross,
+        expect_flag=template.expect_flag,
+        template=template.name,
+        rule_id=template.rule_id or None,
+        overlap_days=overlap,
+        washout_gap_days=gap,
+    )
     return rows, truth
 
 
 def _rows_from_dicts(dicts: list[dict]) -> dict[str, np.ndarray]:
     rows = _empty_rows(len(dicts))
-    for c in ("patient", "fill_day", "days_supply", "product", "prescriber", "pharmacy", "fill_number",
-              "rx_num", "status", "seq"):  # fmt: skip
+    for c in (
+        "patient",
+        "fill_day",
+        "days_supply",
+        "product",
+        "prescriber",
+        "pharmacy",
+        "fill_number",
+        "rx_num",
+        "status",
+        "seq",
+    ):
         rows[c] = np.array([d[c] for d in dicts], np.int64)
     rows["quantity"] = np.array([d["quantity"] for d in dicts], np.float64)
     rows["course"] = np.full(len(dicts), -1, np.int64)
@@ -638,9 +737,16 @@ class _Counters:
 
 
 def _chunk(
-    chunk_index: int, first: int, n: int, seed: int, start_day: int, end_day: int, planted: dict[int, int],
-    total_patients: int, counters: _Counters,
-) -> tuple[pa.Table, pa.Table, list[dict]]:  # fmt: skip
+    chunk_index: int,
+    first: int,
+    n: int,
+    seed: int,
+    start_day: int,
+    end_day: int,
+    planted: dict[int, int],
+    total_patients: int,
+    counters: _Counters,
+) -> tuple[pa.Table, pa.Table, list[dict]]:
     rng = np.random.default_rng([seed, chunk_index])
     prescriber_pool = max(4, total_patients // 20)
     pharmacy_pool = max(2, total_patients // 50)
@@ -687,8 +793,16 @@ def _chunk(
     truths = []
     for local, j in sorted(local_planted.items()):
         prng = np.random.default_rng([seed, 2**31, j])
-        dicts, truth = _planted_rows(prng, TEMPLATES[j % len(TEMPLATES)], local, start_day, end_day,
-                                     prescriber_pool, pharmacy_pool, rx_next)  # fmt: skip
+        dicts, truth = _planted_rows(
+            prng,
+            TEMPLATES[j % len(TEMPLATES)],
+            local,
+            start_day,
+            end_day,
+            prescriber_pool,
+            pharmacy_pool,
+            rx_next,
+        )
         rx_next = max(d["rx_num"] for d in dicts) + 1
         truth["patient_id"] = f"P{first + local + 1:07d}"
         truths.append(truth)
@@ -805,8 +919,9 @@ def generate(
     ):
         for chunk_index, first in enumerate(range(0, patients, chunk_patients)):
             n = min(chunk_patients, patients - first)
-            claims, people, chunk_truth = _chunk(chunk_index, first, n, seed, start_day, end_day, planted,
-                                                 patients, counters)  # fmt: skip
+            claims, people, chunk_truth = _chunk(
+                chunk_index, first, n, seed, start_day, end_day, planted, patients, counters
+            )
             claims_writer.write_table(claims)
             patients_writer.write_table(people)
             truths.extend(chunk_truth)
@@ -823,5 +938,12 @@ def generate(
     }
 
 
-__all__ = ["CLAIMS_SCHEMA", "MALFORMED_KINDS", "PATIENTS_SCHEMA", "TEMPLATES", "TRUTH_SCHEMA", "generate",
-           "planted_positions"]  # fmt: skip
+__all__ = [
+    "CLAIMS_SCHEMA",
+    "MALFORMED_KINDS",
+    "PATIENTS_SCHEMA",
+    "TEMPLATES",
+    "TRUTH_SCHEMA",
+    "generate",
+    "planted_positions",
+]

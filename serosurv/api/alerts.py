@@ -88,9 +88,16 @@ def act(
     target = resolve(warehouse)
     with warehouse_lock(target, "alerts act"), writing(target) as con, transaction(con):
         return alerts.record_action(
-            con, alert_id, action=action, operator=operator, result=result, response=response, note=note,
-            snooze_until=snooze_until, acted_at=acted_at,
-        )  # fmt: skip
+            con,
+            alert_id,
+            action=action,
+            operator=operator,
+            result=result,
+            response=response,
+            note=note,
+            snooze_until=snooze_until,
+            acted_at=acted_at,
+        )
 
 
 @owner_only()

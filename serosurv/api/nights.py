@@ -124,9 +124,13 @@ def run(
 
 def _night_result(result: dict[str, Any], warehouse: Path | None) -> NightResult:
     return NightResult(
-        run_id=result["run_id"], as_of=result["as_of"], counts=result["counts"], reports=result["reports"],
-        timings=result.get("timings", {}), warehouse=warehouse,
-    )  # fmt: skip
+        run_id=result["run_id"],
+        as_of=result["as_of"],
+        counts=result["counts"],
+        reports=result["reports"],
+        timings=result.get("timings", {}),
+        warehouse=warehouse,
+    )
 
 
 @owner_only()

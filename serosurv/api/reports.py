@@ -58,9 +58,14 @@ def prevalence(
     from transforms.prevalence import PrevalenceSpec
 
     spec = PrevalenceSpec(
-        interval=interval, measure=measure, denominator=denominator, by=tuple(s.strip() for s in by),
-        pairs=tuple(pairs) or ("all",), start=date_from, end=date_to,
-    )  # fmt: skip
+        interval=interval,
+        measure=measure,
+        denominator=denominator,
+        by=tuple(s.strip() for s in by),
+        pairs=tuple(pairs) or ("all",),
+        start=date_from,
+        end=date_to,
+    )
     spec.check()
     with reading(warehouse) as con:
         written = write_prevalence(con, spec, Path(out), _ruleset(con))

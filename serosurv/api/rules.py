@@ -100,17 +100,24 @@ def list_agents(
     table = pl.DataFrame(
         [
             {
-                "ingredient": a.ingredient, "drug_class": a.drug_class, "serotonergic_role": a.serotonergic_role,
+                "ingredient": a.ingredient,
+                "drug_class": a.drug_class,
+                "serotonergic_role": a.serotonergic_role,
                 "washout_days_before_maoi": a.washout_days_before_maoi,
                 "washout_days_after_maoi": a.washout_days_after_maoi,
                 "routes_that_matter": list(a.routes_that_matter),
             }
             for a in sorted(agents, key=lambda a: (a.drug_class.lower(), a.ingredient))
         ],
-        schema={"ingredient": pl.String, "drug_class": pl.String, "serotonergic_role": pl.String,
-                "washout_days_before_maoi": pl.Int32, "washout_days_after_maoi": pl.Int32,
-                "routes_that_matter": pl.List(pl.String)},
-    )  # fmt: skip
+        schema={
+            "ingredient": pl.String,
+            "drug_class": pl.String,
+            "serotonergic_role": pl.String,
+            "washout_days_before_maoi": pl.Int32,
+            "washout_days_after_maoi": pl.Int32,
+            "routes_that_matter": pl.List(pl.String),
+        },
+    )
     comparators: list[str] = []
     if not include_related:
         comparators = sorted(set(ruleset.agents) - in_rules)
@@ -152,18 +159,29 @@ def explain(
             related_winner = other.describe() if other else None
         pairs.append(
             PairExplanation(
-                ingredient_a=ing_a, route_a=res.route_a, ingredient_b=ing_b, route_b=res.route_b,
+                ingredient_a=ing_a,
+                route_a=res.route_a,
+                ingredient_b=ing_b,
+                route_b=res.route_b,
                 winner=res.winner.describe() if res.winner else None,
-                washout_a_then_b=res.washout_a_then_b, washout_b_then_a=res.washout_b_then_a,
+                washout_a_then_b=res.washout_a_then_b,
+                washout_b_then_a=res.washout_b_then_a,
                 matches=[rule.describe() for rule in res.matches],
                 not_applied=[rule.describe() for rule in _unrated_for(ruleset, res)],
                 related_winner=related_winner,
             )
-        )  # fmt: skip
+        )
     return Explanation(
-        drug_a, sides["a"], drug_b, sides["b"], ruleset.rule_set_names, ruleset.jurisdiction, ruleset.hash,
-        pairs, include_related,
-    )  # fmt: skip
+        drug_a,
+        sides["a"],
+        drug_b,
+        sides["b"],
+        ruleset.rule_set_names,
+        ruleset.jurisdiction,
+        ruleset.hash,
+        pairs,
+        include_related,
+    )
 
 
 def _unrated_for(ruleset: RuleSet, res: Resolution) -> list:
@@ -200,9 +218,17 @@ def check_rules(path: Path | str | None = None, jurisdiction: str = "us") -> Rul
     checked = (directory / CONSISTENCY_FILE).is_file()
     findings = check_consistency(load_rules(folder, jurisdiction=jurisdiction), directory) if checked else []
     return RulesCheck(
-        folder, len(ruleset.agents), len(ruleset.synonyms), by_set, len(ruleset.unrated), to_verify,
-        ruleset.hash, jurisdiction, checked, findings,
-    )  # fmt: skip
+        folder,
+        len(ruleset.agents),
+        len(ruleset.synonyms),
+        by_set,
+        len(ruleset.unrated),
+        to_verify,
+        ruleset.hash,
+        jurisdiction,
+        checked,
+        findings,
+    )
 
 
 def add_synonym(

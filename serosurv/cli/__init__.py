@@ -46,25 +46,38 @@ def _positive(text: str) -> int:
 
 def _warehouse(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--warehouse", type=Path, metavar="FILE",
+        "--warehouse",
+        type=Path,
+        metavar="FILE",
         help=f"DuckDB warehouse file (default: ${WAREHOUSE_ENV}, else the configuration's [warehouse] path, "
         "else ./serosurv.duckdb: the same for every command)",
-    )  # fmt: skip
+    )
 
 
 def _rules_dir(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     parser.add_argument(
-        "--rules", type=Path, metavar="DIR",
+        "--rules",
+        type=Path,
+        metavar="DIR",
         help=help or "rule folder to use instead of the built-in rules/ (for trying out an edited copy)",
-    )  # fmt: skip
+    )
+
+
+def _command_group(
+    commands: argparse._SubParsersAction, name: str, *, metavar: str = "ACTION", **texts: str
+) -> argparse._SubParsersAction:
+    """A command whose actions are sub-commands (`serosurv NAME ACTION ...`); the action lands in NAME_command."""
+    group = commands.add_parser(name, **texts)
+    return group.add_subparsers(dest=f"{name}_command", metavar=metavar, required=True, parser_class=_Parser)
 
 
 def _related(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--related", action="store_true",
+        "--related",
+        action="store_true",
         help="also use the related rules: interactions that are not serotonin syndrome (CYP2D6, QT, opioid/CNS "
         "depression) and the comparator drugs only they name",
-    )  # fmt: skip
+    )
 
 
 def _jurisdiction(parser: argparse.ArgumentParser, help: str) -> None:
@@ -100,10 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     _alerts_commands(commands)
     _report_commands(commands)
     query = commands.add_parser(
-        "query", help="run one read-only SQL statement on the warehouse",
+        "query",
+        help="run one read-only SQL statement on the warehouse",
         description="Run one SQL statement on the warehouse, read-only (no DuckDB client needed), e.g. "
-        "serosurv query \"select severity, count(*) from alerts group by all\".",
-    )  # fmt: skip
+        'serosurv query "select severity, count(*) from alerts group by all".',
+    )
     query.add_argument("sql", metavar="SQL", help="the statement (quote it)")
     _format(query)
     _warehouse(query)
@@ -111,22 +125,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _night_commands(commands: argparse._SubParsersAction) -> None:
-    gen = commands.add_parser("generate", help="write a synthetic population with planted interactions",
-                              description="Write claims.parquet, patients.parquet and truth.parquet (the planted "
-                              "interactions with their expected answers) to --out. The same --seed gives the same files.")  # fmt: skip
+    gen = commands.add_parser(
+        "generate",
+        help="write a synthetic population with planted interactions",
+        description="Write claims.parquet, patients.parquet and truth.parquet (the planted "
+        "interactions with their expected answers) to --out. The same --seed gives the same files.",
+    )
     gen.add_argument("--patients", type=_positive, default=20_000, help="number of patients (default 20000)")
     gen.add_argument("--out", type=Path, required=True, help="folder to write to")
     gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     gen.add_argument("--start", type=iso_date, help="first fill date (default 2025-01-01)")
     gen.add_argument("--end", type=iso_date, help="last fill date (default 2025-12-31)")
 
-    run = commands.add_parser("run", help="run one night: claims in, alerts and audit report out",
-                              description="Load the night's claims into the warehouse, check them, map drugs to "
-                              "ingredients, build exposure episodes, find interacting pairs and write the "
-                              "audit report and worklist under --out/<date>/. Rows that break the input "
-                              "contract are quarantined with a reason, never dropped.")  # fmt: skip
-    run.add_argument("--claims", type=Path, nargs="+", required=True, metavar="PATH",
-                     help="claims files: CSV, TSV or Parquet, optionally gzip-compressed")  # fmt: skip
+    run = commands.add_parser(
+        "run",
+        help="run one night: claims in, alerts and audit report out",
+        description="Load the night's claims into the warehouse, check them, map drugs to "
+        "ingredients, build exposure episodes, find interacting pairs and write the "
+        "audit report and worklist under --out/<date>/. Rows that break the input "
+        "contract are quarantined with a reason, never dropped.",
+    )
+    run.add_argument(
+        "--claims",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="claims files: CSV, TSV or Parquet, optionally gzip-compressed",
+    )
     run.add_argument("--patients", type=Path, help="optional patient table (birth year, sex, coverage)")
     run.add_argument("--format", default="canonical", help="input layout (default: canonical)")
     _config(run, "configuration TOML (default: built-in defaults, see serosurv.toml)")
@@ -135,91 +161,130 @@ def _night_commands(commands: argparse._SubParsersAction) -> None:
         "--as-of", type=iso_date, help="the night's date (default: today); later fill dates are quarantined"
     )
     run.add_argument("--out", type=Path, default=Path("out"), help="folder for reports (default: ./out)")
-    run.add_argument("--from", dest="backfill_from", type=iso_date, metavar="DATE",
-                     help="back-fill: also build the worklist for every night from DATE up to --as-of, in order")  # fmt: skip
+    run.add_argument(
+        "--from",
+        dest="backfill_from",
+        type=iso_date,
+        metavar="DATE",
+        help="back-fill: also build the worklist for every night from DATE up to --as-of, in order",
+    )
 
-    dem = commands.add_parser("demo", help="generate demo data and run a night on it",
-                              description="Generate a synthetic population and run the whole night on it in a fresh "
-                              "warehouse of its own (OUT/serosurv.duckdb, never your nights' warehouse), then print "
-                              "where the report is.")  # fmt: skip
+    dem = commands.add_parser(
+        "demo",
+        help="generate demo data and run a night on it",
+        description="Generate a synthetic population and run the whole night on it in a fresh "
+        "warehouse of its own (OUT/serosurv.duckdb, never your nights' warehouse), then print "
+        "where the report is.",
+    )
     dem.add_argument("--out", type=Path, default=Path("demo-out"), help="folder (default: ./demo-out)")
     dem.add_argument("--patients", type=_positive, default=20_000, help="number of patients (default 20000)")
     dem.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
 
-    srv = commands.add_parser("serve", help="run the nightly audit on a schedule (registers it with a Prefect server)",
-                              description="Register the nightly run with the Prefect server at PREFECT_API_URL "
-                              "(start one with `prefect server start`): the cron schedule, time zone, claims "
-                              "location and retries of the [schedule] section of --config. Then run each night "
-                              "as it comes due, until stopped. Each run processes the night its scheduled start "
-                              "time names, so a late or retried run still processes its own night. See "
-                              "docs/operations.md.")  # fmt: skip
+    srv = commands.add_parser(
+        "serve",
+        help="run the nightly audit on a schedule (registers it with a Prefect server)",
+        description="Register the nightly run with the Prefect server at PREFECT_API_URL "
+        "(start one with `prefect server start`): the cron schedule, time zone, claims "
+        "location and retries of the [schedule] section of --config. Then run each night "
+        "as it comes due, until stopped. Each run processes the night its scheduled start "
+        "time names, so a late or retried run still processes its own night. See "
+        "docs/operations.md.",
+    )
     _config(srv, "configuration TOML with a [schedule] section (see serosurv.toml)")
     mode = srv.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", action="store_true",
-                      help="show what would be registered (schedule, next nights, files, retries) and exit")  # fmt: skip
-    mode.add_argument("--once", action="store_true",
-                      help="run one night now as the schedule would, in this process, and exit (no server needed)")  # fmt: skip
-    srv.add_argument("--as-of", type=iso_date, help="with --once: the night to run (default: the night the "
-                     "current time names, e.g. yesterday with night = previous_day)")  # fmt: skip
+    mode.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would be registered (schedule, next nights, files, retries) and exit",
+    )
+    mode.add_argument(
+        "--once",
+        action="store_true",
+        help="run one night now as the schedule would, in this process, and exit (no server needed)",
+    )
+    srv.add_argument(
+        "--as-of",
+        type=iso_date,
+        help="with --once: the night to run (default: the night the "
+        "current time names, e.g. yesterday with night = previous_day)",
+    )
 
 
 def _rules_commands(commands: argparse._SubParsersAction) -> None:
-    rules = commands.add_parser(
-        "rules", help="list the drugs, explain why two drugs interact, check an edited rule folder",
+    actions = _command_group(
+        commands,
+        "rules",
+        help="list the drugs, explain why two drugs interact, check an edited rule folder",
         description="The clinical knowledge serosurv uses: which drugs are serotonergic, which combinations "
         "interact, how severe they are, how long to wait between them, and the sources. The rules live in CSV "
         "files (agents.csv, synonyms.csv, pair_rules.csv, ...) that a pharmacist can review and edit.",
-    )  # fmt: skip
-    actions = rules.add_subparsers(
-        dest="rules_command", metavar="ACTION", required=True, parser_class=_Parser
     )
     listing = actions.add_parser(
-        "list", help="list the drugs the rules know, with class, serotonergic role and washouts",
+        "list",
+        help="list the drugs the rules know, with class, serotonergic role and washouts",
         description="List every drug (ingredient) the rules know: its class, how serotonergic it is, how long "
         "to wait after stopping it before an MAOI may start, and, for MAOIs, how long to wait after stopping it "
         "before a serotonergic drug may start.",
-    )  # fmt: skip
-    listing.add_argument("--class", dest="drug_class", metavar="CLASS",
-                         help="only this drug class, e.g. SSRI, SNRI, MAOI, TCA, triptan, opioid_serotonergic")  # fmt: skip
+    )
+    listing.add_argument(
+        "--class",
+        dest="drug_class",
+        metavar="CLASS",
+        help="only this drug class, e.g. SSRI, SNRI, MAOI, TCA, triptan, opioid_serotonergic",
+    )
     _related(listing)
     _rules_dir(listing)
 
     explain = actions.add_parser(
-        "explain", help="explain whether and why two drugs interact",
+        "explain",
+        help="explain whether and why two drugs interact",
         description="Explain the interaction between two drugs given by any name a pharmacy sends: generic, "
         "brand, salt, strength or tall-man spelling (e.g. 'Zoloft 50 mg', 'traMADol HCl'). Shows every matching "
         "rule, most severe first, the one that decides, the US and French levels, the washout in both "
         "directions, the mechanism, what to do, the sources and what still has to be verified.",
-    )  # fmt: skip
+    )
     explain.add_argument("drug_a", metavar="DRUG_A", help="first drug name (quote names with spaces)")
     explain.add_argument("drug_b", metavar="DRUG_B", help="second drug name")
     _related(explain)
     _rules_dir(explain)
-    _jurisdiction(explain, "whose levels decide: us (US labels and FDA, the default), fr (the French ANSM "
-                  "thesaurus where it rates the pair) or strictest (the higher of the two); both levels are shown either way")  # fmt: skip
+    _jurisdiction(
+        explain,
+        "whose levels decide: us (US labels and FDA, the default), fr (the French ANSM "
+        "thesaurus where it rates the pair) or strictest (the higher of the two); both levels are shown either way",
+    )
 
     check = actions.add_parser(
-        "check", help="check an edited rule folder before it is used",
+        "check",
+        help="check an edited rule folder before it is used",
         description="Load the rule files exactly as the nightly run does, without running anything. On success "
         "prints the counts, the rules hash every output records and the drugs of one mechanism rated differently "
         "with the same partner (consistency.csv); on the first problem prints one sentence naming the file, "
         "line and field.",
-    )  # fmt: skip
-    check.add_argument("path", nargs="?", type=Path, metavar="DIR_OR_FILE",
-                       help="the rule folder, or one of its files (default: the built-in rules/)")  # fmt: skip
+    )
+    check.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        metavar="DIR_OR_FILE",
+        help="the rule folder, or one of its files (default: the built-in rules/)",
+    )
     _jurisdiction(check, "whose levels to compare (default us)")
     check.add_argument(
         "--all", action="store_true", help="also list the differences a source explains, with the reason"
     )
-    check.add_argument("--strict", action="store_true",
-                       help="exit 2 when drugs of one mechanism are rated differently without a documented reason")  # fmt: skip
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 2 when drugs of one mechanism are rated differently without a documented reason",
+    )
 
     accept = actions.add_parser(
-        "add-synonym", help="accept a drug name (a misspelling, a foreign or new brand name) into synonyms.csv",
+        "add-synonym",
+        help="accept a drug name (a misspelling, a foreign or new brand name) into synonyms.csv",
         description="Add a name to synonyms.csv so that it maps to its ingredients exactly from the next night "
         "on, e.g. a name the report lists as matched approximately. The edited folder is loaded before anything "
         "is written; the rules hash changes, so the next night recomputes everyone.",
-    )  # fmt: skip
+    )
     accept.add_argument(
         "name", metavar="NAME", help="the name as pharmacies send it (quote names with spaces)"
     )
@@ -234,43 +299,43 @@ def _rules_commands(commands: argparse._SubParsersAction) -> None:
     )
     _rules_dir(accept, "rule folder to edit (default: the built-in rules/)")
 
-    reference = commands.add_parser(
-        "reference", help="load reference data (the FDA NDC Directory) into the warehouse",
+    sources = _command_group(
+        commands,
+        "reference",
+        help="load reference data (the FDA NDC Directory) into the warehouse",
         description="Load public reference data into the warehouse so claims can be mapped by NDC.",
-    )  # fmt: skip
-    sources = reference.add_subparsers(
-        dest="reference_command", metavar="ACTION", required=True, parser_class=_Parser
     )
     ndc = sources.add_parser(
-        "import-ndc", help="map every package NDC in the FDA NDC Directory to its serotonergic ingredients",
+        "import-ndc",
+        help="map every package NDC in the FDA NDC Directory to its serotonergic ingredients",
         description="Read product.txt and package.txt from the FDA NDC Directory (the text version, unzipped as "
         "downloaded) and record, for every package NDC, the serotonergic ingredients it contains and, where it "
         "changes the risk, the route (transdermal selegiline, IV methylene blue). Replaces the previous FDA "
         "import; NDCs entered from other sources are kept.",
-    )  # fmt: skip
+    )
     ndc.add_argument("directory", type=Path, metavar="DIR", help="folder holding product.txt and package.txt")
     _warehouse(ndc)
     _rules_dir(ndc)
 
 
 def _alerts_commands(commands: argparse._SubParsersAction) -> None:
-    alerts = commands.add_parser(
-        "alerts", help="the worklist: list alerts, show one in full, record what was done",
+    actions = _command_group(
+        commands,
+        "alerts",
+        help="the worklist: list alerts, show one in full, record what was done",
         description="The pharmacist's worklist. An alert is one patient's interacting pair, followed across nights "
         "with one id: new, ongoing, changed (severity raised, a new prescriber or pharmacy, a washout became an "
         "overlap, the overlap grew) or resolved. Recording an action keeps the alert off the worklist until it "
         "changes or its snooze date comes.",
-    )  # fmt: skip
-    actions = alerts.add_subparsers(
-        dest="alerts_command", metavar="ACTION", required=True, parser_class=_Parser
     )
     listing = actions.add_parser(
-        "list", help="the worklist: open alerts that need attention, the most dangerous first",
+        "list",
+        help="the worklist: open alerts that need attention, the most dangerous first",
         description="List alerts at their latest night: by default the new, changed and ongoing ones that nobody "
         "has acted on since they last changed (and that are not snoozed), and contraindicated ones that resolved "
         "before anyone reviewed them; by severity, then priority, then status. The priority's parts say why one "
         "alert is above another.",
-    )  # fmt: skip
+    )
     listing.add_argument(
         "--status", metavar="LIST", help="comma-separated statuses: new, changed, ongoing, resolved"
     )
@@ -284,92 +349,129 @@ def _alerts_commands(commands: argparse._SubParsersAction) -> None:
     _warehouse(listing)
 
     show = actions.add_parser(
-        "show", help="one alert in full: fills on both sides, rule and sources, history, actions",
+        "show",
+        help="one alert in full: fills on both sides, rule and sources, history, actions",
         description="Show one alert: why it was raised and its priority, the NCPDP-style DUR fields, every fill of "
         "both drugs (dates, supply, prescriber, pharmacy), the rule with its guidance and sources, its status "
         "night by night and every action taken.",
-    )  # fmt: skip
+    )
     show.add_argument("alert_id", metavar="ALERT_ID", help="the alert id (or its first 6+ characters)")
     _warehouse(show)
 
     act = actions.add_parser(
-        "act", help="record what was done about an alert (NCPDP-style codes)",
+        "act",
+        help="record what was done about an alert (NCPDP-style codes)",
         description="Record an action on an alert with NCPDP professional service and result of service codes "
         "and, for retrospective DUR letters, the prescriber's response. The alert then stays off the worklist "
         "until it changes, or until --snooze-until. `serosurv alerts codes` lists the codes.",
-    )  # fmt: skip
+    )
     act.add_argument("alert_id", metavar="ALERT_ID", help="the alert id (or its first 6+ characters)")
-    act.add_argument("--action", required=True, metavar="CODE",
-                     help="professional service code, e.g. M0 prescriber consulted, R0 pharmacist consulted "
-                     "other source, MR medication review, CC coordination of care")  # fmt: skip
-    act.add_argument("--result", metavar="CODE",
-                     help="result of service code, e.g. 1G filled with prescriber approval, 1E filled with "
-                     "a different drug, 2A prescription not filled, 3E therapy changed")  # fmt: skip
-    act.add_argument("--response", metavar="CATEGORY",
-                     help="RetroDUR prescriber response: agree, disagree, not_my_patient, did_not_prescribe")  # fmt: skip
+    act.add_argument(
+        "--action",
+        required=True,
+        metavar="CODE",
+        help="professional service code, e.g. M0 prescriber consulted, R0 pharmacist consulted "
+        "other source, MR medication review, CC coordination of care",
+    )
+    act.add_argument(
+        "--result",
+        metavar="CODE",
+        help="result of service code, e.g. 1G filled with prescriber approval, 1E filled with "
+        "a different drug, 2A prescription not filled, 3E therapy changed",
+    )
+    act.add_argument(
+        "--response",
+        metavar="CATEGORY",
+        help="RetroDUR prescriber response: agree, disagree, not_my_patient, did_not_prescribe",
+    )
     act.add_argument("--note", metavar="TEXT", help="free text kept with the action")
-    act.add_argument("--snooze-until", type=iso_date, metavar="DATE",
-                     help="keep the alert off the worklist until the night of DATE (or until it changes)")  # fmt: skip
+    act.add_argument(
+        "--snooze-until",
+        type=iso_date,
+        metavar="DATE",
+        help="keep the alert off the worklist until the night of DATE (or until it changes)",
+    )
     act.add_argument("--operator", required=True, metavar="NAME", help="who took the action")
     _warehouse(act)
 
     export = actions.add_parser(
-        "export-actions", help="write every recorded action to a CSV file",
+        "export-actions",
+        help="write every recorded action to a CSV file",
         description="Write every action (who, when, codes with their meanings, note) to a CSV file, oldest first.",
-    )  # fmt: skip
+    )
     export.add_argument("--out", type=Path, required=True, metavar="FILE", help="CSV file to write")
     _warehouse(export)
     actions.add_parser(
-        "codes", help="list the action, result and response codes with their sources",
+        "codes",
+        help="list the action, result and response codes with their sources",
         description="List the codes `alerts act` accepts (rules/alert_vocabularies.csv), with their sources.",
-    )  # fmt: skip
+    )
 
 
 def _report_commands(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser(
-        "report", help="make the quality dashboard from the warehouse",
+    kinds = _command_group(
+        commands,
+        "report",
+        help="make the quality dashboard from the warehouse",
         description="Reports made from the warehouse on demand (the nightly audit report is written by `run`).",
-    )  # fmt: skip
-    kinds = report.add_subparsers(
-        dest="report_command", metavar="REPORT", required=True, parser_class=_Parser
+        metavar="REPORT",
     )
     dash = kinds.add_parser(
-        "dashboard", help="quality dashboard: trends, pairs, classes, fragmentation, prescribers, pharmacies, outcomes",
+        "dashboard",
+        help="quality dashboard: trends, pairs, classes, fragmentation, prescribers, pharmacies, outcomes",
         description="Write one HTML file with interactive charts for quality teams: the monthly rate of interacting "
         "co-prescribing per 1,000 people exposed to serotonergic drugs by severity, the top drug pairs and classes, "
         "the share across prescribers and pharmacies, the prescribers and pharmacies in the most fragmented "
         "interactions, and what was done about the alerts. It opens offline, contains no patient identifier, and "
         "shows small counts as '<11' (counts under [research] min_cell_count, 11 by default).",
-    )  # fmt: skip
+    )
     dash.add_argument(
         "--from", dest="date_from", type=iso_date, required=True, metavar="DATE", help="first day"
     )
     dash.add_argument("--to", dest="date_to", type=iso_date, required=True, metavar="DATE", help="last day")
     _warehouse(dash)
-    dash.add_argument("--out", type=Path, default=Path("dashboard.html"), metavar="FILE",
-                      help="HTML file to write (default: ./dashboard.html)")  # fmt: skip
+    dash.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dashboard.html"),
+        metavar="FILE",
+        help="HTML file to write (default: ./dashboard.html)",
+    )
 
     prev = commands.add_parser(
-        "prevalence", help="prevalence of interacting combinations per month, quarter or year (CSV or Parquet)",
+        "prevalence",
+        help="prevalence of interacting combinations per month, quarter or year (CSV or Parquet)",
         description="Count the people with each interacting combination (co-exposure on at least one day) among a "
         "stated denominator, per interval, with Wilson 95% intervals, optionally by age band and sex. Counts under "
         "[research] min_cell_count (11: counts of 1-10), and any count that would reveal one, are suppressed. The "
         "table carries its parameters; "
         "docs/prevalence.md defines every term.",
-    )  # fmt: skip
-    prev.add_argument("--interval", choices=("month", "quarter", "year"), default="month",
-                      help="interval (default: month)")  # fmt: skip
-    prev.add_argument("--measure", choices=("period", "point"), default="period",
-                      help="period: any co-exposure day in the interval; point: on its first day (default: period)")  # fmt: skip
+    )
     prev.add_argument(
-        "--denominator", default="users_of_either", metavar="WHO",
+        "--interval", choices=("month", "quarter", "year"), default="month", help="interval (default: month)"
+    )
+    prev.add_argument(
+        "--measure",
+        choices=("period", "point"),
+        default="period",
+        help="period: any co-exposure day in the interval; point: on its first day (default: period)",
+    )
+    prev.add_argument(
+        "--denominator",
+        default="users_of_either",
+        metavar="WHO",
         help="members (covered people: needs the patient table), users_of_either (users of either drug of the "
         "row), or users_of:INGREDIENT (conditional prevalence; a drug class works too, e.g. users_of:SSRI)",
-    )  # fmt: skip
+    )
     prev.add_argument("--by", default="", metavar="age_band,sex", help="strata, comma-separated")
-    prev.add_argument("--pairs", nargs="+", default=["all"], metavar="PAIR",
-                      help="all (every pair seen, its class pairs and any interacting pair) or pairs written "
-                      "A+B, e.g. tramadol+sertraline or SSRI+MAOI")  # fmt: skip
+    prev.add_argument(
+        "--pairs",
+        nargs="+",
+        default=["all"],
+        metavar="PAIR",
+        help="all (every pair seen, its class pairs and any interacting pair) or pairs written "
+        "A+B, e.g. tramadol+sertraline or SSRI+MAOI",
+    )
     prev.add_argument(
         "--from", dest="date_from", type=iso_date, metavar="DATE", help="first day (default: first episode)"
     )
@@ -396,9 +498,17 @@ def _run_night(args: argparse.Namespace) -> str:
         return "\n".join(f"{name}: {getattr(written, name)}" for name in ("claims", "patients", "truth"))
     if args.command == "run":
         return text.night(
-            api.run(args.claims, patients=args.patients, fmt=args.format, config_file=args.config,
-                    warehouse=args.warehouse, as_of=args.as_of, out_dir=args.out, backfill_from=args.backfill_from)
-        )  # fmt: skip
+            api.run(
+                args.claims,
+                patients=args.patients,
+                fmt=args.format,
+                config_file=args.config,
+                warehouse=args.warehouse,
+                as_of=args.as_of,
+                out_dir=args.out,
+                backfill_from=args.backfill_from,
+            )
+        )
     if args.command == "demo":
         print(f"Generating {args.patients:,} synthetic patients and running the night ...", file=sys.stderr)
         return text.night(api.demo(args.out, patients=args.patients, seed=args.seed), explore=True)
@@ -419,9 +529,14 @@ def _rules(args: argparse.Namespace) -> str:
         )
     if command == "explain":
         return text.explanation(
-            api.explain(args.drug_a, args.drug_b, include_related=args.related, rules_dir=args.rules,
-                        jurisdiction=args.jurisdiction)
-        )  # fmt: skip
+            api.explain(
+                args.drug_a,
+                args.drug_b,
+                include_related=args.related,
+                rules_dir=args.rules,
+                jurisdiction=args.jurisdiction,
+            )
+        )
     if command == "check":
         found = api.check_rules(args.path, args.jurisdiction)
         if args.strict and found.unexplained:
@@ -465,9 +580,17 @@ def _alerts(args: argparse.Namespace) -> str:
         return text.alert_detail(api.show_alert(args.alert_id, args.warehouse))
     if command == "act":
         return text.recorded_action(
-            api.act(args.alert_id, action=args.action, result=args.result, response=args.response, note=args.note,
-                    snooze_until=args.snooze_until, operator=args.operator, warehouse=args.warehouse)
-        )  # fmt: skip
+            api.act(
+                args.alert_id,
+                action=args.action,
+                result=args.result,
+                response=args.response,
+                note=args.note,
+                snooze_until=args.snooze_until,
+                operator=args.operator,
+                warehouse=args.warehouse,
+            )
+        )
     n = api.export_actions(args.out, args.warehouse)
     return f"Wrote {n} action(s) to {args.out}."
 
@@ -478,10 +601,16 @@ def _reports(args: argparse.Namespace) -> str:
     if args.command == "report":
         return f"Dashboard: {api.dashboard(args.date_from, args.date_to, args.out, warehouse=args.warehouse)}"
     written = api.prevalence(
-        args.out, warehouse=args.warehouse, interval=args.interval, measure=args.measure,
-        denominator=args.denominator, by=[s for s in args.by.split(",") if s.strip()], pairs=args.pairs,
-        date_from=args.date_from, date_to=args.date_to,
-    )  # fmt: skip
+        args.out,
+        warehouse=args.warehouse,
+        interval=args.interval,
+        measure=args.measure,
+        denominator=args.denominator,
+        by=[s for s in args.by.split(",") if s.strip()],
+        pairs=args.pairs,
+        date_from=args.date_from,
+        date_to=args.date_to,
+    )
     return f"Prevalence: {written.table}\nSummary:    {written.summary}"
 
 
@@ -493,9 +622,17 @@ def _query(args: argparse.Namespace) -> str:
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
-    "generate": _run_night, "run": _run_night, "demo": _run_night, "serve": _run_night, "rules": _rules,
-    "reference": _reference, "alerts": _alerts, "report": _reports, "prevalence": _reports, "query": _query,
-}  # fmt: skip
+    "generate": _run_night,
+    "run": _run_night,
+    "demo": _run_night,
+    "serve": _run_night,
+    "rules": _rules,
+    "reference": _reference,
+    "alerts": _alerts,
+    "report": _reports,
+    "prevalence": _reports,
+    "query": _query,
+}
 
 
 @owner_only()  # every file and folder a command creates is readable by its owner only

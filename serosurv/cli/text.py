@@ -31,16 +31,53 @@ _REASONS = {
     "no_longer_current": "no longer current",
 }
 LIST_COLUMNS = (
-    "alert_id", "status", "status_label", "status_reasons", "quiet", "priority", "priority_parts", "severity",
-    "clinical_significance", "patient_id", "ingredient_a", "ingredient_b", "rule_id", "kind",
-    "first_overlap_date", "last_overlap_date", "overlap_days", "longest_overlap_days", "washout_gap_days",
-    "cross_prescriber", "cross_pharmacy", "other_prescriber_indicator", "other_pharmacy_indicator",
-    "reason_for_service", "current_drug", "other_drug", "previous_fill_date", "previous_fill_quantity",
-    "newest_fill_date", "prescriber_ids_a", "prescriber_ids_b", "pharmacy_ids_a", "pharmacy_ids_b",
-    "n_serotonergic_prescribers", "opened_on", "last_change_on", "as_of", "first_seen_run", "last_seen_run",
-    "action", "action_result", "action_response", "action_operator", "action_at", "action_note",
+    "alert_id",
+    "status",
+    "status_label",
+    "status_reasons",
+    "quiet",
+    "priority",
+    "priority_parts",
+    "severity",
+    "clinical_significance",
+    "patient_id",
+    "ingredient_a",
+    "ingredient_b",
+    "rule_id",
+    "kind",
+    "first_overlap_date",
+    "last_overlap_date",
+    "overlap_days",
+    "longest_overlap_days",
+    "washout_gap_days",
+    "cross_prescriber",
+    "cross_pharmacy",
+    "other_prescriber_indicator",
+    "other_pharmacy_indicator",
+    "reason_for_service",
+    "current_drug",
+    "other_drug",
+    "previous_fill_date",
+    "previous_fill_quantity",
+    "newest_fill_date",
+    "prescriber_ids_a",
+    "prescriber_ids_b",
+    "pharmacy_ids_a",
+    "pharmacy_ids_b",
+    "n_serotonergic_prescribers",
+    "opened_on",
+    "last_change_on",
+    "as_of",
+    "first_seen_run",
+    "last_seen_run",
+    "action",
+    "action_result",
+    "action_response",
+    "action_operator",
+    "action_at",
+    "action_note",
     "snooze_until",
-)  # fmt: skip
+)
 JURISDICTION_WORDS = {
     "us": "US levels (rules.jurisdiction = us)",
     "fr": "ANSM levels where ANSM rates the pair (rules.jurisdiction = fr)",
@@ -59,9 +96,12 @@ def table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
 
 def wrapped(label: str, text: str, indent: int = 2) -> list[str]:
     return textwrap.wrap(
-        f"{label}: {text}", width=WIDTH, initial_indent=" " * indent, subsequent_indent=" " * (indent + 4),
+        f"{label}: {text}",
+        width=WIDTH,
+        initial_indent=" " * indent,
+        subsequent_indent=" " * (indent + 4),
         break_on_hyphens=False,
-    )  # fmt: skip
+    )
 
 
 # ---------------------------------------------------------------------------- nights
@@ -104,10 +144,16 @@ def days_text(days: int | None) -> str:
 
 def agents(listing: AgentList) -> str:
     rows = [
-        (r["ingredient"], r["drug_class"], r["serotonergic_role"], days_text(r["washout_days_before_maoi"]),
-         days_text(r["washout_days_after_maoi"]), ", ".join(r["routes_that_matter"]) or "any")
+        (
+            r["ingredient"],
+            r["drug_class"],
+            r["serotonergic_role"],
+            days_text(r["washout_days_before_maoi"]),
+            days_text(r["washout_days_after_maoi"]),
+            ", ".join(r["routes_that_matter"]) or "any",
+        )
         for r in listing.agents.iter_rows(named=True)
-    ]  # fmt: skip
+    ]
     header = (
         "ingredient",
         "class",
@@ -189,9 +235,14 @@ def _pair_lines(pair: PairExplanation, found: Explanation) -> list[str]:
     if winner["washout_period"]:
         lines.extend(wrapped("As the sources word it", winner["washout_period"], indent=4))
     for label, key in (
-        ("Mechanism", "mechanism"), ("What to do", "clinical_guidance"), ("Why this severity", "severity_basis"),
-        ("ANSM level", "ansm_level"), ("Sources", "source"), ("Notes", "notes"), ("Still to verify", "verification_note"),
-    ):  # fmt: skip
+        ("Mechanism", "mechanism"),
+        ("What to do", "clinical_guidance"),
+        ("Why this severity", "severity_basis"),
+        ("ANSM level", "ansm_level"),
+        ("Sources", "source"),
+        ("Notes", "notes"),
+        ("Still to verify", "verification_note"),
+    ):
         if winner[key]:
             lines.extend(wrapped(label, winner[key]))
     lines.append("  Matching rules, most severe first (the first one decides):")
@@ -255,10 +306,11 @@ def rules_check(found: RulesCheck, show_all: bool = False) -> str:
         for finding in (f for f in found.findings if f.explained):
             lines.extend(
                 textwrap.wrap(
-                    f"explained: {finding.sentence()} - {' / '.join(finding.reasons)}", width=WIDTH,
+                    f"explained: {finding.sentence()} - {' / '.join(finding.reasons)}",
+                    width=WIDTH,
                     subsequent_indent="    ",
                 )
-            )  # fmt: skip
+            )
     elif len(found.findings) > len(found.unexplained):
         lines.append("--all lists the explained ones with their reasons.")
     return "\n".join(lines)
@@ -296,8 +348,21 @@ def worklist(found: Worklist, fmt: str = "table") -> str:
         for record in records:
             writer.writerow({k: _csv_value(k, v) for k, v in record.items()})
         return buffer.getvalue().rstrip("\n")
-    header = ("alert", "status", "priority", "severity", "patient", "pair", "kind", "days", "window",
-              "prescribers", "pharmacies", "why this priority", "action")  # fmt: skip
+    header = (
+        "alert",
+        "status",
+        "priority",
+        "severity",
+        "patient",
+        "pair",
+        "kind",
+        "days",
+        "window",
+        "prescribers",
+        "pharmacies",
+        "why this priority",
+        "action",
+    )
     rows = [
         (
             a["alert_id"],
@@ -423,16 +488,33 @@ def alert_detail(detail: AlertDetail) -> str:
     lines += ["", f"Fills of {a['ingredient_a']} and {a['ingredient_b']} (* = covers the alert):"]
     fills = [
         (
-            "*" if f["in_alert"] else "", str(f["fill_date"]), f["ingredient"] + (" ~" if f.get("mapped_by") == "name_approx" else ""),
-            f"{f['fill_date']}..{f['supply_end']}", str(f["days_supply"] if f["days_supply"] is not None else ""),
-            _number(f["quantity"]), f["prescriber_id"] or "unknown", f["pharmacy_id"] or "unknown",
-            f["claim_status"] or "", f["claim_id"],
+            "*" if f["in_alert"] else "",
+            str(f["fill_date"]),
+            f["ingredient"] + (" ~" if f.get("mapped_by") == "name_approx" else ""),
+            f"{f['fill_date']}..{f['supply_end']}",
+            str(f["days_supply"] if f["days_supply"] is not None else ""),
+            _number(f["quantity"]),
+            f["prescriber_id"] or "unknown",
+            f["pharmacy_id"] or "unknown",
+            f["claim_status"] or "",
+            f["claim_id"],
             f"{f['episode_start']}..{f['episode_end']}" if f["episode_start"] else "",
         )
         for f in detail.fills
-    ]  # fmt: skip
-    header = ("", "fill date", "drug", "covers", "days", "qty", "prescriber", "pharmacy", "status", "claim",
-              "episode")  # fmt: skip
+    ]
+    header = (
+        "",
+        "fill date",
+        "drug",
+        "covers",
+        "days",
+        "qty",
+        "prescriber",
+        "pharmacy",
+        "status",
+        "claim",
+        "episode",
+    )
     lines += table(header, fills) if fills else ["  none found in the warehouse"]
     if any(f.get("mapped_by") == "name_approx" for f in detail.fills):
         lines.append("  ~ name matched approximately (a misspelt or foreign name): check the claim.")
@@ -441,8 +523,12 @@ def alert_detail(detail: AlertDetail) -> str:
         "",
         f"Rule {rule.get('rule_id')} ({rule.get('severity', '?')}, {rule.get('rule_set', '?')} rules):",
     ]
-    for key, name in (("mechanism", "Mechanism"), ("clinical_guidance", "What to do"), ("source", "Sources"),
-                      ("verification_note", "Still to verify")):  # fmt: skip
+    for key, name in (
+        ("mechanism", "Mechanism"),
+        ("clinical_guidance", "What to do"),
+        ("source", "Sources"),
+        ("verification_note", "Still to verify"),
+    ):
         if rule.get(key):
             lines += textwrap.wrap(
                 f"{name}: {rule[key]}", WIDTH, initial_indent="  ", subsequent_indent="      "
@@ -452,25 +538,38 @@ def alert_detail(detail: AlertDetail) -> str:
     lines += table(
         ("night", "status", "why", "severity", "priority", "kind", "overlap days"),
         [
-            (str(h["as_of"]), h["status"], _reasons(h["status_reasons"]), h["severity"] or "", f"{h['priority']:.1f}",
-             h["kind"] or "", str(h["overlap_days"]))
+            (
+                str(h["as_of"]),
+                h["status"],
+                _reasons(h["status_reasons"]),
+                h["severity"] or "",
+                f"{h['priority']:.1f}",
+                h["kind"] or "",
+                str(h["overlap_days"]),
+            )
             for h in detail.history
         ],
-    )  # fmt: skip
+    )
     lines += ["", "Actions:"]
     if detail.actions:
         lines += table(
             ("acted at", "operator", "night", "action", "result", "response", "snooze until", "note"),
             [
                 (
-                    str(x["acted_at"]), x["operator"], str(x["night"]),
+                    str(x["acted_at"]),
+                    x["operator"],
+                    str(x["night"]),
                     f"{x['action_code']} {label('professional_service', x['action_code'])}",
-                    f"{x['result_code']} {label('result_of_service', x['result_code'])}" if x["result_code"] else "",
-                    x["response"] or "", str(x["snooze_until"] or ""), x["note"] or "",
+                    f"{x['result_code']} {label('result_of_service', x['result_code'])}"
+                    if x["result_code"]
+                    else "",
+                    x["response"] or "",
+                    str(x["snooze_until"] or ""),
+                    x["note"] or "",
                 )
                 for x in detail.actions
             ],
-        )  # fmt: skip
+        )
     else:
         lines.append("  none yet (serosurv alerts act ALERT_ID --action CODE --operator NAME)")
     return "\n".join(lines)

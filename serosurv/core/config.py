@@ -108,8 +108,13 @@ class PriorityWeights:
     burden: float = 2.0  # three or more prescribers of serotonergic drugs in the window
 
     def __post_init__(self) -> None:
-        others = (self.cross_prescriber + self.cross_pharmacy + max(self.recent_week, self.recent_month)
-                  + self.overlap_max + self.burden)  # fmt: skip
+        others = (
+            self.cross_prescriber
+            + self.cross_pharmacy
+            + max(self.recent_week, self.recent_month)
+            + self.overlap_max
+            + self.burden
+        )
         if others >= self.severity:
             raise SerosurvError(
                 f"Settings [alerts.priority]: the parts other than severity add up to {others:g}, not below the "
@@ -230,8 +235,13 @@ class WarehouseConfig:
 
 
 NIGHTS = ("previous_day", "same_day")
-_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12),
-                ("day-of-week", 0, 7))  # fmt: skip
+_CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 7),
+)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _CRON_NAMES = {

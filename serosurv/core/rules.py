@@ -553,8 +553,12 @@ def _load_agents(path: Path) -> dict[str, Agent]:
             )
         burden = r["counts_toward_burden"].strip().lower()
         if burden not in ("yes", "no"):
-            raise rows.error(line, "counts_toward_burden", f"'{r['counts_toward_burden']}' is not yes or no",
-                             "write yes for a serotonergic agent, no otherwise")  # fmt: skip
+            raise rows.error(
+                line,
+                "counts_toward_burden",
+                f"'{r['counts_toward_burden']}' is not yes or no",
+                "write yes for a serotonergic agent, no otherwise",
+            )
         if burden == "yes" and r["serotonergic_role"].startswith("not serotonergic"):
             raise rows.error(
                 line,
@@ -801,8 +805,13 @@ def add_synonym(
         raise SerosurvError(f"{target} does not exist; give the rule folder with --rules DIR.")
     if not source.strip():
         raise SerosurvError("--source must say where the name comes from (e.g. 'pharmacist review, feed X').")
-    row = [name.strip(), ";".join(i.strip().lower() for i in ingredients), ";".join(other_ingredients or []),
-           route or "", source.strip()]  # fmt: skip
+    row = [
+        name.strip(),
+        ";".join(i.strip().lower() for i in ingredients),
+        ";".join(other_ingredients or []),
+        route or "",
+        source.strip(),
+    ]
     text = target.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:
         trial = Path(tmp) / "rules"

@@ -18,10 +18,22 @@ import polars as pl
 from serosurv.core.errors import SerosurvError
 
 CANONICAL_COLUMNS = (
-    "claim_id", "patient_id", "fill_date", "days_supply", "end_date", "ndc", "rxcui", "drug_name",
-    "quantity", "prescriber_id", "pharmacy_id", "claim_status", "fill_number", "rx_reference",
+    "claim_id",
+    "patient_id",
+    "fill_date",
+    "days_supply",
+    "end_date",
+    "ndc",
+    "rxcui",
+    "drug_name",
+    "quantity",
+    "prescriber_id",
+    "pharmacy_id",
+    "claim_status",
+    "fill_number",
+    "rx_reference",
     "original_claim_id",
-)  # fmt: skip
+)
 
 # One current interaction as an alert saw it on one night (alert_history.snapshot).
 _ALERT_INTERACTION = """
@@ -169,8 +181,17 @@ def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
     """DuckDB's memory limit in bytes (it reports e.g. '9.1 GiB')."""
     text = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
     number, _, unit = text.partition(" ")
-    scale = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
-             "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}  # fmt: skip
+    scale = {
+        "bytes": 1,
+        "KiB": 2**10,
+        "MiB": 2**20,
+        "GiB": 2**30,
+        "TiB": 2**40,
+        "KB": 10**3,
+        "MB": 10**6,
+        "GB": 10**9,
+        "TB": 10**12,
+    }
     return int(float(number) * scale.get(unit, 1))
 
 

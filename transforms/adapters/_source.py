@@ -40,8 +40,14 @@ quote, literal = sql_identifier, sql_literal
 class Source:
     """One source table as a DuckDB view of text columns plus `__row` (1-based data row in the file)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, what: str,
-                 delimiter: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        workdir: Path,
+        what: str,
+        delimiter: str | None = None,
+    ) -> None:
         self.con = con
         self.path = Path(path)
         self.what = what  # e.g. "MIMIC-IV prescriptions", used in error messages
@@ -73,8 +79,13 @@ class Source:
         separator = delimiter or ("\t" if ".tsv" in self.path.name.lower() else ",")
         target = workdir / f"{self.view}_{self.path.name.replace('.', '_')}.parquet"
         try:
-            frame = pl.scan_csv(self.path, separator=separator, infer_schema=False, encoding="utf8-lossy",
-                                truncate_ragged_lines=True)  # fmt: skip
+            frame = pl.scan_csv(
+                self.path,
+                separator=separator,
+                infer_schema=False,
+                encoding="utf8-lossy",
+                truncate_ragged_lines=True,
+            )
             frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.collect_schema().names()})
             frame.with_row_index(ROW, offset=1).sink_parquet(target)
         except pl.exceptions.NoDataError:

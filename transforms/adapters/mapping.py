@@ -48,8 +48,9 @@ DATE_FIELDS = ("fill_date", "end_date")
 def mapping_adapter(mapping_file: Path) -> Adapter:
     spec = load_mapping(mapping_file)
 
-    def adapt_mapping(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None,
-                      workdir: Path) -> Adapted:  # fmt: skip
+    def adapt_mapping(
+        con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
+    ) -> Adapted:
         return Adapted([_adapt(con, path, workdir, spec, mapping_file) for path in claims], None)
 
     return adapt_mapping
@@ -131,8 +132,20 @@ def _adapt(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, spec: dict
             date_format = literal(spec.get("date_formats", {}).get(field, "%Y-%m-%d"))
             fields[field] = f"iso_date({fields[field]}, [{date_format}])"  # sql/macros/iso_date.sql
     if "claim_id" not in fields:
-        keys = ("patient_id", "fill_date", "ndc", "rxcui", "drug_name", "days_supply", "end_date",
-                "prescriber_id", "pharmacy_id", "claim_status", "rx_reference", "fill_number")  # fmt: skip
+        keys = (
+            "patient_id",
+            "fill_date",
+            "ndc",
+            "rxcui",
+            "drug_name",
+            "days_supply",
+            "end_date",
+            "prescriber_id",
+            "pharmacy_id",
+            "claim_status",
+            "rx_reference",
+            "fill_number",
+        )
         key = "concat_ws('|', " + ", ".join(f"coalesce({fields[k]}, '')" for k in keys if k in fields) + ")"
         fields["claim_id"] = f"derived_claim_id('map-', {key}, {ROW})"  # sql/macros/derived_claim_id.sql
     select = ", ".join(f"{fields.get(c, 'null')} as {c}" for c in CANONICAL_COLUMNS)

@@ -45,8 +45,9 @@ PRESCRIPTION_COLUMNS = (
 PATIENT_COLUMNS = ("subject_id", "anchor_year", "anchor_age", "gender")
 
 
-def adapt_mimic(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None,
-                workdir: Path) -> Adapted:  # fmt: skip
+def adapt_mimic(
+    con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
+) -> Adapted:
     outputs = [_prescriptions(con, path, workdir) for path in claims]
     return Adapted(outputs, _patients(con, patients, workdir) if patients is not None else None)
 

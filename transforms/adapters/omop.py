@@ -66,8 +66,9 @@ def find_table(folder: Path, table: str) -> Path | None:
     return None
 
 
-def adapt_omop(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None,
-               workdir: Path) -> Adapted:  # fmt: skip
+def adapt_omop(
+    con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
+) -> Adapted:
     outputs: list[Path] = []
     patient_tables: list[Path] = []
     for given in claims:
@@ -93,8 +94,12 @@ def adapt_omop(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Pat
 
 def _drug_exposure(con: duckdb.DuckDBPyConnection, path: Path, concept_path: Path, workdir: Path) -> Path:
     s = Source(con, path, workdir, "OMOP drug_exposure")
-    s.require("drug_exposure_id", "person_id", "drug_concept_id",
-              "drug_exposure_start_date|drug_exposure_start_datetime")  # fmt: skip
+    s.require(
+        "drug_exposure_id",
+        "person_id",
+        "drug_concept_id",
+        "drug_exposure_start_date|drug_exposure_start_datetime",
+    )
     c = Source(con, concept_path, workdir, "OMOP concept")
     c.require("concept_id", "concept_name", "vocabulary_id", "concept_code")
     s.named_view("omop_drug_exposure", EXPOSURE_COLUMNS)

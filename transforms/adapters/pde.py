@@ -43,8 +43,9 @@ COLUMNS = (
 )
 
 
-def adapt_pde(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None,
-              workdir: Path) -> Adapted:  # fmt: skip
+def adapt_pde(
+    con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
+) -> Adapted:
     if patients is not None:
         raise SerosurvError(
             f"{patients}: --format pde reads no beneficiary file; give --patients in the canonical layout "

@@ -26,8 +26,9 @@ DEMOGRAPHIC_COLUMNS = ("PatID", "Birth_Date", "Sex")
 ENROLLMENT_COLUMNS = ("PatID", "Enr_Start", "Enr_End", "DrugCov")
 
 
-def adapt_scdm(con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None,
-               workdir: Path) -> Adapted:  # fmt: skip
+def adapt_scdm(
+    con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
+) -> Adapted:
     sources = [Source(con, p, workdir, "SCDM table") for p in [*claims, *([patients] if patients else [])]]
     dispensing = [s for s in sources if s.has("rxdate")]
     enrollment = next((s for s in sources if s.has("enr_start")), None)
@@ -50,13 +51,17 @@ def _dispensing(con: duckdb.DuckDBPyConnection, s: Source, workdir: Path) -> Pat
     s.require("PatID", "RxDate", "Rx|NDC", "RxSup")
     s.named_view("scdm_dispensing", DISPENSING_COLUMNS)
     return write_claims(
-        con, s, "staging/stg_scdm_claims.sql", output_name(workdir, "scdm", s.path),
+        con,
+        s,
+        "staging/stg_scdm_claims.sql",
+        output_name(workdir, "scdm", s.path),
         {"has_code_type": s.has("Rx_CodeType")},
-    )  # fmt: skip
+    )
 
 
-def _patients(con: duckdb.DuckDBPyConnection, enrollment: Source | None, demographic: Source | None,
-              workdir: Path) -> Path:  # fmt: skip
+def _patients(
+    con: duckdb.DuckDBPyConnection, enrollment: Source | None, demographic: Source | None, workdir: Path
+) -> Path:
     """Demographic gives birth year and sex; Enrollment with drug coverage gives the coverage span."""
     if demographic is not None:
         demographic.what = "SCDM Demographic"
