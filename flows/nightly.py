@@ -25,7 +25,7 @@ import duckdb
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from reports.audit import write_night_reports
+from reports.audit import write_failed_night, write_night_reports
 from serosurv.core.config import Config, EngineConfig, load_config
 from serosurv.core.errors import GateFailed, SerosurvError
 from serosurv.core.lock import warehouse_lock
@@ -68,6 +68,8 @@ class Night:
     timings: dict[str, float] = field(default_factory=dict)
     fingerprint: str = ""
     recompute: str = "full"
+    absent: tuple[str, ...] = ()  # canonical fields the source does not carry (prescriber_id, pharmacy_id)
+    validated: bool = False  # the rows were split into claims and quarantine
 
 
 def _step(night: Night, stage: str, message: str) -> None:
@@ -83,9 +85,11 @@ def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: st
     incremental.remember_forgotten(night.con, night.as_of)
     validate.forget_night(night.con, night.as_of)
     files, patients_file = [Path(p) for p in claims], Path(patients) if patients else None
+    night.absent = tuple(night.config.source.absent_fields)
     if fmt != "canonical":
         adapted = adapters.adapt(fmt, files, patients_file, night.workdir / "adapted")
         files, patients_file = adapted.claims, adapted.patients or patients_file
+        night.absent = tuple(sorted({*night.absent, *adapted.absent}))
         _step(night, "adapt", f"mapped {fmt} input onto the canonical contract")
     night.counts["rows_read"] = ingest.stage_claims(
         night.con, files, night.workdir / "staged", adapted=fmt != "canonical"
@@ -101,6 +105,7 @@ def check_rows(night: Night) -> None:
     counts = validate.check_claims(
         night.con, night.run_id, night.as_of, night.config.validation.earliest_fill_date
     )
+    night.validated = True
     drop_views(night.con, "stg_raw")
     drop_tables(night.con, "stg_inputs")
     shutil.rmtree(night.workdir, ignore_errors=True)  # converted inputs: the engine may want the disk
@@ -116,10 +121,18 @@ def check_rows(night: Night) -> None:
 
 @task(name="quality-gate", cache_policy=NO_CACHE)
 def quality_gate(night: Night) -> None:
-    night.gate = quality.run_gate(night.con, night.run_id, night.as_of, night.config.validation)
+    night.gate = quality.run_gate(
+        night.con,
+        night.run_id,
+        night.as_of,
+        night.config.validation,
+        rows_read=night.counts["rows_read"],
+        absent=night.absent,
+    )
+    night.counts["dq_warnings"] = len(night.gate.warnings())
     _step(night, "quality_gate", f"data-quality gate: {night.gate.summary()}")
     if not night.gate.success:
-        raise GateFailed(f"The data-quality gate stopped the night of {night.as_of}: {night.gate.summary()}.")
+        raise GateFailed(f"The data-quality gate stopped the night of {night.as_of}. {night.gate.summary()}")
 
 
 def choose_recompute(night: Night, backfill: bool) -> None:
@@ -256,14 +269,37 @@ def _record_run(night: Night, status: str, message: str = "") -> None:
     runs.record_run(night.con, run, c)
 
 
-def _record_failure(night: Night, exc: BaseException) -> None:
-    """After the rollback: keep the run's failure (and any gate results) so the report can show why."""
+def _record_failure(night: Night, exc: BaseException, saved_quarantine: Path | None) -> None:
+    """After the rollback: keep the run's failure, its gate results and profile, and its quarantine, so
+    the failed night can be inspected (its claims, episodes and alerts stay as they were)."""
     with transaction(night.con):
         # Our own errors carry no identifiers; others may quote data, so only their type is kept.
-        message = str(exc).splitlines()[0][:500] if isinstance(exc, SerosurvError) else type(exc).__name__
+        message = str(exc)[:2000] if isinstance(exc, SerosurvError) else type(exc).__name__
         _record_run(night, "failed", message)
-        if night.gate is not None and night.gate.results:
-            runs.record_gate_results(night.con, night.run_id, night.gate.results)
+        if night.gate is not None:
+            quality.record_profile(night.con, night.gate.profile)
+            quality.record_results(night.con, night.run_id, night.gate.results)
+        if saved_quarantine is not None:
+            runs.restore_quarantine(night.con, saved_quarantine)
+
+
+def _failed_page(night: Night) -> Path | None:
+    """The failed night's page where its report would have been (None when even that cannot be written)."""
+    try:
+        return write_failed_night(night.con, night.run_id, night.out_dir)
+    except Exception as exc:  # the night's own failure is what the operator must see
+        log.warning("%s: could not write the failed night's page (%s)", night.as_of, type(exc).__name__)
+        return None
+
+
+def _save_quarantine(night: Night, folder: str) -> Path | None:
+    """Before the rollback: the night's quarantine (when validation got that far), else None."""
+    if not night.validated:
+        return None
+    try:
+        return runs.save_quarantine(night.con, night.run_id, Path(folder))
+    except duckdb.Error:
+        return None  # the failure itself may have broken the connection: the run is still recorded
 
 
 def import_gate_in_background() -> None:
@@ -319,13 +355,13 @@ def nightly(
                 ingest_claims(night, claims, patients, fmt)
                 check_rows(night)
                 _record_run(night, "running")
-                quality_gate(night)
                 catalog.write_rules_catalog(con, night.ruleset)
                 choose_recompute(night, backfill=bool(backfill_from))
                 with ExitStack() as scope:
                     if night.recompute == "incremental":
                         scope.enter_context(incremental.mapping_scope(con, night.run_id))
                     map_drugs(night)
+                quality_gate(night)
                 if backfill_from:
                     backfill_nights(night, date.fromisoformat(backfill_from))
                 if night.config.engine.buckets > 1:
@@ -344,8 +380,15 @@ def nightly(
                 staged = write_reports(night)
                 con.execute("commit")
             except BaseException as exc:
-                con.execute("rollback")
-                _record_failure(night, exc)
+                with tempfile.TemporaryDirectory(
+                    prefix="serosurv-failed-", dir=config.warehouse.temp_directory or None
+                ) as keep:
+                    saved = _save_quarantine(night, keep)
+                    con.execute("rollback")
+                    _record_failure(night, exc, saved)
+                page = _failed_page(night)
+                if isinstance(exc, GateFailed) and page:
+                    raise GateFailed(f"{exc} What failed, the quarantine and what to do: {page}") from None
                 raise
             reports = {
                 name: tmp.rename(tmp.with_name(tmp.name.removesuffix(".tmp"))).resolve()

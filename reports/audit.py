@@ -23,6 +23,7 @@ from reports.timeline import timeline_svg
 from serosurv.core.config import PriorityWeights, recorded_config
 from serosurv.core.severity import SEVERITIES, SEVERITY_RANK
 from serosurv.core.vocabularies import PRIORITY_PARTS
+from transforms.quality import FIELD_WORDS, TITLES
 from transforms.sql import copy_to, create_table, drop_tables, fetch, fetch_dicts, fetch_one
 
 STATUS_ORDER = ("new", "changed", "ongoing", "resolved")
@@ -32,6 +33,7 @@ MAX_TABLE_ROWS = 500  # per status; the CSV and Parquet worklists have everythin
 TIMELINE_MARGIN_DAYS = 180  # fills and episodes this far around the interaction window are drawn
 LOOKBACK_DAYS = 30  # burden periods shown: those reaching this close to the night
 BURDEN_ROWS, APPROXIMATE_ROWS, UNMAPPED_ROWS = 200, 100, 25
+QUARANTINE_REASONS = 10  # reasons listed on the data-quality and failed-night pages
 
 
 # ---------------------------------------------------------------------------- queries
@@ -281,7 +283,7 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     )
     quarantine = fetch(con, "analyses/quarantine_reasons.sql", {"run_id": run_id})
     unmapped_total = fetch_one(con, "analyses/unmapped_drugs_total.sql", {"run_id": run_id})
-    quality = fetch(con, "analyses/data_quality_results.sql", {"run_id": run_id})
+    quality = quality_results(con, run_id)
     return render(
         "audit.html.j2",
         run=info,
@@ -292,7 +294,9 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
         read=read,
         accepted=accepted,
         quarantined=quarantined,
-        failed_checks=sum(not ok for _, _, ok, _ in quality),
+        failed_checks=sum(q["status"] == "stopped" for q in quality),
+        warned_checks=sum(q["status"] == "warning" for q in quality),
+        absent_words=absent_words(con, run_id),
         priority_rules=priority_rules(settings.priority),
         kept_unreviewed=settings.keep_unreviewed_resolved,
         most_severe=SEVERITIES[0],
@@ -329,6 +333,103 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     )
 
 
+def quality_results(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
+    """The night's data-quality checks in words (stopped and warnings first), each with its title."""
+    return [
+        {**q, "title": TITLES.get(q["check_name"], q["check_name"] or q["expectation"] or "")}
+        for q in fetch_dicts(con, "analyses/data_quality_results.sql", {"run_id": run_id})
+    ]
+
+
+def absent_words(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """The fields the night's source does not carry, in words ("prescribers and pharmacies"), or ''."""
+    profile = fetch_one(con, "analyses/night_profile.sql", {"run_id": run_id}) or {}
+    fields = [FIELD_WORDS[f] for f in (profile.get("absent_fields") or "").split(",") if f in FIELD_WORDS]
+    return " and ".join(fields)
+
+
+def _quarantine_examples(con: duckdb.DuckDBPyConnection, run_id: str) -> list[list[Any]]:
+    rows = fetch(con, "analyses/quarantine_reason_examples.sql", {"run_id": run_id, "examples": 5})
+    return [[code, n, reason, "; ".join(examples)] for code, n, reason, examples in rows[:QUARANTINE_REASONS]]
+
+
+def render_data_quality(con: duckdb.DuckDBPyConnection, run_id: str, report_link: str | None) -> str:
+    """The night's data-quality page: checks in words, quarantine, profile against earlier nights."""
+    info = _run(con, run_id)
+    settings = recorded_config(info.get("parameters")).validation
+    trail = fetch_dicts(
+        con, "analyses/night_profile_trail.sql", {"run_id": run_id, "nights": settings.history_nights}
+    )
+    headers = ["night", *PROFILE_HEADERS.values()]
+    rows = [[t["as_of"], *(_profile_cell(k, t[k]) for k in PROFILE_HEADERS)] for t in trail]
+    return render(
+        "data_quality.html.j2",
+        run=info,
+        run_id=run_id,
+        night=info.get("as_of"),
+        generated=datetime.now(),
+        report_link=report_link,
+        quality=quality_results(con, run_id),
+        absent_words=absent_words(con, run_id),
+        quarantine=_quarantine_examples(con, run_id),
+        history_nights=settings.history_nights,
+        profile_headers=headers,
+        profile_rows=rows,
+    )
+
+
+PROFILE_HEADERS = {
+    "rows_read": "rows read",
+    "rows_accepted": "accepted",
+    "quarantine_rate": "quarantined",
+    "rule_mapped_share": "map to a rule drug",
+    "recognised_share": "names recognised",
+    "code_only_mapped_share": "code-only mapped",
+    "reversal_share": "reversals",
+    "known_prescriber_share": "with prescriber",
+    "known_pharmacy_share": "with pharmacy",
+    "newest_fill_lag_days": "newest claim, days before night",
+    "patients_per_claim": "patients per claim",
+    "median_days_supply": "median days supply",
+    "long_supply_share": "supplies over 120 days",
+}
+
+
+def _profile_cell(column: str, value: Any) -> Any:
+    if value is None or isinstance(value, int):
+        return value
+    if column.endswith(("_share", "_rate")):
+        return f"{value:.1%}"
+    if column == "patients_per_claim":
+        return f"{value:.3f}"
+    return f"{value:,.0f}"
+
+
+def write_failed_night(con: duckdb.DuckDBPyConnection, run_id: str, out_dir: Path) -> Path:
+    """The page a failed night leaves where its report would have been: `OUT/NIGHT/failed.html`, with why
+    it failed in words, the checks, the quarantine's top reasons with example rows and what to do."""
+    info = _run(con, run_id)
+    night_dir = Path(out_dir) / str(info.get("as_of"))
+    night_dir.mkdir(parents=True, exist_ok=True)
+    last = fetch_one(con, "analyses/latest_run.sql") or {}
+    html = render(
+        "failed.html.j2",
+        run=info,
+        run_id=run_id,
+        night=info.get("as_of"),
+        generated=datetime.now(),
+        reason=info.get("message") or "unknown",
+        last_success=last.get("as_of"),
+        quality=quality_results(con, run_id),
+        quarantine=_quarantine_examples(con, run_id),
+        read=info.get("rows_read") or 0,
+        quarantined=info.get("rows_quarantined") or 0,
+    )
+    page = night_dir / "failed.html"
+    page.write_text(html, encoding="utf-8")
+    return page
+
+
 # ---------------------------------------------------------------------------- files
 
 
@@ -348,4 +449,7 @@ def write_night_reports(con: duckdb.DuckDBPyConnection, run_id: str, out_dir: Pa
     parquet = night_dir / "alerts.parquet.tmp"
     copy_to(con, "analyses/worklist_parquet.sql", parquet)
     drop_tables(con, "report_worklist")
-    return {"report": report, "alerts": worklist, "alerts_parquet": parquet}
+    quality = night_dir / "data-quality.html.tmp"
+    quality.write_text(render_data_quality(con, run_id, "report.html"), encoding="utf-8")
+    (night_dir / "failed.html").unlink(missing_ok=True)  # an earlier failed run of this night
+    return {"report": report, "alerts": worklist, "alerts_parquet": parquet, "data_quality": quality}

@@ -101,26 +101,39 @@ def test_bad_files_through_the_cli_exit_2_with_one_sentence(serosurv, tmp_path, 
     assert not (tmp_path / "serosurv.duckdb").exists()  # refused from its header, before any night began
 
 
-def test_a_header_only_file_through_the_cli_is_stopped_by_the_gate(serosurv_night, tmp_path):
-    """PRODUCT §5 and README: a failed quality gate is bad input (exit 2, one sentence), and the failed
-    night leaves only its `runs` row (status failed, with the reason)."""
+def test_a_header_only_file_is_an_empty_night_that_goes_on_unless_configured_to_stop(
+    serosurv_night, tmp_path
+):
+    """An extract without claims (a holiday) is a night like any other that says it was empty; with
+    [validation] empty_night = "stop" it is bad input (exit 2, one sentence naming the setting) and the
+    failed night leaves only its `runs` row (status failed, with the reason)."""
     (tmp_path / "claims.csv").write_text("claim_id,patient_id,fill_date,days_supply,ndc\n")
+    (tmp_path / "stop.toml").write_text('[validation]\nempty_night = "stop"\n')
+    common = ("--claims", str(tmp_path / "claims.csv"), "--as-of", "2025-06-30", "--out", str(tmp_path))
+    run = serosurv_night("run", *common, "--warehouse", str(tmp_path / "empty.duckdb"))
+    assert run.returncode == 0, run.stderr
+    assert "0 rows read, 0 accepted" in run.stdout
+    assert "The night has no new claims (0 rows read); it goes on" in run.stderr
+    with duckdb.connect(str(tmp_path / "empty.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT status FROM dq_results WHERE check_name = 'empty_night'").fetchall() == [
+            ("warning",)
+        ]
     run = serosurv_night(
         "run",
-        "--claims",
-        str(tmp_path / "claims.csv"),
-        "--as-of",
-        "2025-06-30",
-        "--out",
-        str(tmp_path),
+        *common,
         "--warehouse",
         str(tmp_path / "serosurv.duckdb"),
+        "--config",
+        str(tmp_path / "stop.toml"),
     )
     line = one_error_line(run.stderr)
     assert run.returncode == 2, run.stderr
-    assert "data-quality gate stopped the night of 2025-06-30" in line and "rows_accepted" in line, line
+    assert line.startswith(
+        "serosurv: error: The data-quality gate stopped the night of 2025-06-30. The night has no new claims "
+        "(0 rows read); it stops ([validation] empty_night)."
+    ), line
     with duckdb.connect(str(tmp_path / "serosurv.duckdb"), read_only=True) as con:
-        assert con.execute(
-            "SELECT status, rows_read, message LIKE '%rows_accepted%' FROM runs"
-        ).fetchall() == [("failed", 0, True)]
+        assert con.execute("SELECT status, rows_read, message LIKE '%empty_night%' FROM runs").fetchall() == [
+            ("failed", 0, True)
+        ]
         assert con.execute("SELECT count(*) FROM claims").fetchone() == (0,)

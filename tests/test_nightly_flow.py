@@ -149,8 +149,8 @@ def test_a_failing_gate_stops_the_night_and_leaves_the_warehouse_as_it_was(
     prefect_harness, generated, tmp_path
 ):
     strict = tmp_path / "strict.toml"
-    strict.write_text("[validation]\nmax_quarantine_rate = 0.0\n")
-    with pytest.raises(GateFailed, match="quarantine_rate"):
+    strict.write_text("[validation.checks]\nquarantine_rate = { warn = 0.0, stop = 0.0001 }\n")
+    with pytest.raises(GateFailed, match=r"quarantine_rate\.stop = 0\.0001\)\. .*/failed\.html"):
         api.run(
             [generated["claims"]],
             out_dir=tmp_path,
@@ -161,10 +161,22 @@ def test_a_failing_gate_stops_the_night_and_leaves_the_warehouse_as_it_was(
     con = duckdb.connect(str(tmp_path / "serosurv.duckdb"), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM claims").fetchall() == [(0,)]
-        assert con.execute("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM episodes").fetchall() == [(0,)]
+        # the failed night's quarantine stays inspectable (serosurv quarantine list), and its gate results
+        assert con.execute("SELECT count(*) > 0 FROM quarantine").fetchall() == [(True,)]
         assert con.execute("SELECT status FROM runs").fetchall() == [("failed",)]
-        failed = con.execute("SELECT expectation FROM dq_results WHERE NOT success").fetchall()
-        assert failed == [("expect_column_values_to_be_between(quarantine_rate)",)]
+        failed = con.execute("SELECT check_name, expectation FROM dq_results WHERE NOT success").fetchall()
+        assert failed == [("quarantine_rate", "expect_column_values_to_be_between(quarantine_rate)")]
+    finally:
+        con.close()
+    page = (tmp_path / str(AS_OF) / "failed.html").read_text()
+    assert "did not run" in page and "quarantine_rate.stop = 0.0001" in page
+    listed = api.list_quarantine(warehouse=Path(tmp_path) / "serosurv.duckdb")
+    assert listed.run["status"] == "failed" and listed.reasons["quarantined_rows"].sum() > 0
+    assert "raw" not in listed.rows.columns
+    con = duckdb.connect(str(tmp_path / "serosurv.duckdb"), read_only=True)
+    try:
+        pass
     finally:
         con.close()
 

@@ -622,8 +622,12 @@ def test_the_configuration_names_the_variable_never_the_key(tmp_path):
     assert load_config(config).privacy == PrivacyConfig(pseudonymise=True, key_env="SITE_KEY")
     # Off, the section leaves the configuration hash as it was before it existed; on, it changes it.
     # ([schedule] and [research] never count: they do not change how a night is computed.)
-    legacy = {k: v for k, v in Config().to_dict().items() if k not in ("privacy", "schedule", "research")}
+    # ([source] and the gate's levels neither: they say what the source lacks and whether a night goes on.)
+    left_out = ("privacy", "schedule", "research", "source")
+    legacy = {k: v for k, v in Config().to_dict().items() if k not in left_out}
     legacy["warehouse"].pop("path")  # where the warehouse is never counts
+    for gate in ("checks", "empty_night", "history_nights", "min_history_nights", "min_claims_for_shares"):
+        legacy["validation"].pop(gate)
     assert Config().hash == hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:16]
     assert load_config(config).hash != Config().hash
 

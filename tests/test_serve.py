@@ -25,6 +25,9 @@ from serosurv.core.lock import WarehouseBusy
 ROOT = Path(__file__).resolve().parents[1]
 NEW_YORK = ZoneInfo("America/New_York")
 
+# A gate that stops any night in which some paid claim maps to no rule drug (the demo's do not all map).
+STRICT_GATE = "[validation]\nmin_claims_for_shares = 1\n[validation.checks]\nrule_mapped_share = { warn = 0.0, stop = 1.0 }\n"
+
 
 def write_config(path: Path, schedule: str, extra: str = "") -> Path:
     path.write_text(textwrap.dedent(extra) + "\n[schedule]\n" + textwrap.dedent(schedule), encoding="utf-8")
@@ -342,7 +345,7 @@ def test_a_busy_warehouse_is_retried_and_bad_input_is_not(
     assert counted_nights == ["2025-12-31"] * 3  # the first attempt and both retries
 
     counted_nights.clear()
-    strict = write_config(tmp_path / "strict.toml", "", extra="[validation]\nmin_rows_accepted = 100000000\n")
+    strict = write_config(tmp_path / "strict.toml", "", extra=STRICT_GATE)
     with pytest.raises(GateFailed):
         serving.scheduled_night(
             schedule=asdict(settings),

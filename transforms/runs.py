@@ -1,14 +1,16 @@
 """The runs table and what each run leaves beside it: which successful run last wrote the warehouse
-(sql/analyses/latest_run.sql), and recording a run, its attrition counts and its gate results."""
+(sql/analyses/latest_run.sql), recording a run and its attrition counts, and keeping a failed night's
+quarantine across its rollback."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from transforms.sql import fetch_one, insert_frame
+from transforms.sql import copy_to, delete_rows, fetch_one, insert_frame
 from transforms.sql import run as _run
 
 
@@ -22,9 +24,9 @@ def record_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any], counts: dict
     """Write the run's row (replacing one of the same id) and its attrition counts, in step order.
 
     `run` has every runs column but finished_at (now); `counts` are the night's counts by measure."""
-    con.execute("delete from runs where run_id = $run_id", {"run_id": run["run_id"]})
+    delete_rows(con, "runs", run_id=run["run_id"])
     _run(con, "marts/runs__record.sql", run)
-    con.execute("delete from attrition where run_id = $run_id", {"run_id": run["run_id"]})
+    delete_rows(con, "attrition", run_id=run["run_id"])
     steps = [
         (run["run_id"], step, measure, int(value)) for step, (measure, value) in enumerate(counts.items())
     ]
@@ -32,8 +34,13 @@ def record_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any], counts: dict
     insert_frame(con, "attrition", pl.DataFrame(steps, schema=schema, orient="row"))
 
 
-def record_gate_results(con: duckdb.DuckDBPyConnection, run_id: str, results: list[dict[str, Any]]) -> None:
-    """Keep the quality gate's result per expectation (suite, expectation, success, observed)."""
-    schema = {"suite": pl.String, "expectation": pl.String, "success": pl.Boolean, "observed": pl.String}
-    frame = pl.DataFrame([{k: r[k] for k in schema} for r in results], schema=schema)
-    insert_frame(con, "dq_results", frame.with_columns(run_id=pl.lit(run_id)))
+def save_quarantine(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> Path:
+    """Before a failed night rolls back: its quarantined rows into a Parquet file in `folder`."""
+    target = folder / f"quarantine-{run_id}.parquet"
+    copy_to(con, "analyses/quarantine_of_run.sql", target, {"run_id": run_id})
+    return target
+
+
+def restore_quarantine(con: duckdb.DuckDBPyConnection, saved: Path) -> None:
+    """After the rollback: the failed night's quarantine back, for `serosurv quarantine list`."""
+    _run(con, "staging/stg_quarantine__restore.sql", {"path": str(saved)})

@@ -118,11 +118,20 @@ def replace_rows(
     the rows added. With `key` (a column that is also a parameter, e.g. "run_id"), only the rows whose
     `key` is `params[key]` are replaced."""
     params = params or {}
-    if key is None:
-        con.execute(f"delete from {table}")
-    else:
-        con.execute(f"delete from {table} where {key} = ${key}", {key: params[key]})
+    delete_rows(con, table, **({} if key is None else {key: params[key]}))
     return insert_into(con, table, name, params)
+
+
+def delete_rows(con: duckdb.DuckDBPyConnection, table: str, **key: Any) -> None:
+    """Delete the rows of the contract table `table` whose column has the value given (e.g. run_id=...);
+    every row when no key is given."""
+    if not key:
+        con.execute(f"delete from {sql_identifier(table)}")
+        return
+    ((column, value),) = key.items()
+    con.execute(
+        f"delete from {sql_identifier(table)} where {sql_identifier(column)} = $value", {"value": value}
+    )
 
 
 def run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None) -> None:

@@ -20,6 +20,7 @@ from serosurv.api.alerts import (
     show_alert,
 )
 from serosurv.api.nights import Generated, NightResult, demo, generate, run, serve
+from serosurv.api.quarantine import QuarantineList, list_quarantine
 from serosurv.api.reference import import_ndc
 from serosurv.api.reports import PrevalenceFiles, dashboard, prevalence
 from serosurv.api.rules import (
@@ -42,6 +43,7 @@ __all__ = [
     "NightResult",
     "PairExplanation",
     "PrevalenceFiles",
+    "QuarantineList",
     "RulesCheck",
     "Worklist",
     "act",
@@ -56,6 +58,7 @@ __all__ = [
     "import_ndc",
     "list_agents",
     "list_alerts",
+    "list_quarantine",
     "prevalence",
     "query",
     "run",

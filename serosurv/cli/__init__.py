@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     _rules_commands(commands)
     _alerts_commands(commands)
     _report_commands(commands)
+    _quarantine_commands(commands)
     query = commands.add_parser(
         "query",
         help="run one read-only SQL statement on the warehouse",
@@ -316,6 +317,33 @@ def _rules_commands(commands: argparse._SubParsersAction) -> None:
     ndc.add_argument("directory", type=Path, metavar="DIR", help="folder holding product.txt and package.txt")
     _warehouse(ndc)
     _rules_dir(ndc)
+
+
+def _quarantine_commands(commands: argparse._SubParsersAction) -> None:
+    actions = _command_group(
+        commands,
+        "quarantine",
+        help="the input rows a night did not accept, with the reason (failed nights' too)",
+        description="Every input row ends accepted or quarantined with a reason naming the file, row and field. "
+        "A night the data-quality gate stopped keeps its quarantine (its claims, episodes and alerts are "
+        "rolled back), so you can see which rows failed and why.",
+    )
+    listing = actions.add_parser(
+        "list",
+        help="the quarantine of a run: counts per reason with example rows, then the rows",
+        description="The rows one run quarantined: the count per reason with example rows, then the rows in "
+        "file order (file, row, reason). Without --run, the latest run, failed or not.",
+    )
+    listing.add_argument("--run", dest="run_id", metavar="RUN_ID", help="the run (default: the latest)")
+    listing.add_argument("--reason", metavar="CODE", help="only rows with this reason code, e.g. bad_date")
+    listing.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="rows to list (default 100; counts are complete)"
+    )
+    listing.add_argument(
+        "--raw", action="store_true", help="also print each row as read (it holds patient identifiers)"
+    )
+    _format(listing)
+    _warehouse(listing)
 
 
 def _alerts_commands(commands: argparse._SubParsersAction) -> None:
@@ -614,6 +642,16 @@ def _reports(args: argparse.Namespace) -> str:
     return f"Prevalence: {written.table}\nSummary:    {written.summary}"
 
 
+def _quarantine(args: argparse.Namespace) -> str:
+    from serosurv import api
+    from serosurv.cli import text
+
+    found = api.list_quarantine(
+        args.run_id, reason=args.reason, limit=args.limit, raw=args.raw, warehouse=args.warehouse
+    )
+    return text.quarantine_list(found, args.format)
+
+
 def _query(args: argparse.Namespace) -> str:
     from serosurv import api
     from serosurv.cli import text
@@ -632,6 +670,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "report": _reports,
     "prevalence": _reports,
     "query": _query,
+    "quarantine": _quarantine,
 }
 
 

@@ -614,3 +614,22 @@ def query_result(frame, fmt: str = "table") -> str:
         return "(no rows)"
     rows = [tuple("" if v is None else v for v in row) for row in frame.iter_rows()]
     return "\n".join([*table(tuple(frame.columns), rows), "", f"{frame.height:,} row(s)."])
+
+
+def quarantine_list(found, fmt: str = "table") -> str:
+    """A run's quarantine: a line on the run, the count per reason with examples, then the rows."""
+    if fmt != "table":
+        return query_result(found.rows, fmt)
+    run = found.run
+    head = (
+        f"Run {run['run_id']} (night {run['as_of']}, {run['status']}): {run.get('rows_read') or 0:,} rows read, "
+        f"{found.reasons['quarantined_rows'].sum():,} quarantined."
+    )
+    if found.reasons.is_empty():
+        return head + " No row was quarantined."
+    reasons = [
+        (code, f"{n:,}", reason, "; ".join(examples))
+        for code, n, reason, examples in found.reasons.iter_rows()
+    ]
+    lines = [head, "", *table(("reason", "rows", "e.g.", "example rows"), reasons), ""]
+    return "\n".join(lines) + "\n" + query_result(found.rows)

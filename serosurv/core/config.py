@@ -69,11 +69,91 @@ class InteractionConfig:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """One data-quality check's two levels (README, "The data-quality gate"): past `warn` the night goes
+    on and the report says so; past `stop` the night stops and explains itself. 0 turns a level off.
+    Whether a level is a floor or a ceiling is the check's (transforms/quality.py CHECKS); for a trend
+    check it is a factor around the median of the trailing nights (2 = from half to double)."""
+
+    warn: float = 0.0
+    stop: float = 0.0
+
+
+@dataclass(frozen=True)
+class GateChecks:
+    """The gate's checks over the night's profile (one row per night, table night_profiles); each with a
+    reason in serosurv.toml."""
+
+    quarantine_rate: Limit = Limit(warn=0.02, stop=0.05)
+    rule_mapped_share: Limit = Limit(warn=0.01, stop=0.001)
+    code_only_mapped_share: Limit = Limit(warn=0.01, stop=0.001)
+    recognised_share: Limit = Limit(warn=0.5, stop=0.05)
+    reversal_share: Limit = Limit(warn=0.10, stop=0.30)
+    known_prescriber_share: Limit = Limit(warn=0.9, stop=0.0)
+    known_pharmacy_share: Limit = Limit(warn=0.9, stop=0.0)
+    newest_fill_lag_days: Limit = Limit(warn=14, stop=60)
+    patients_per_claim: Limit = Limit(warn=0.01, stop=0.002)
+    long_supply_share: Limit = Limit(warn=0.02, stop=0.20)
+    volume_trend: Limit = Limit(warn=2.0, stop=5.0)
+    rule_mapped_share_trend: Limit = Limit(warn=2.0, stop=5.0)
+    known_prescriber_share_trend: Limit = Limit(warn=1.25, stop=2.0)
+    known_pharmacy_share_trend: Limit = Limit(warn=1.25, stop=2.0)
+    patients_per_claim_trend: Limit = Limit(warn=1.5, stop=3.0)
+    median_days_supply_trend: Limit = Limit(warn=1.5, stop=3.0)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            limit = getattr(self, f.name)
+            for which in ("warn", "stop"):
+                level = getattr(limit, which)
+                if f.name.endswith("_trend") and 0 < level < 1:
+                    raise SerosurvError(
+                        f"Setting 'validation.checks.{f.name}.{which}' is a factor around the median of earlier "
+                        f"nights: 0 (off) or at least 1 (2 = from half to double), got {level!r}."
+                    )
+                if f.name.endswith(("_share", "_rate")) and level > 1:
+                    raise SerosurvError(
+                        f"Setting 'validation.checks.{f.name}.{which}' is a share from 0 to 1, got {level!r}."
+                    )
+
+
+EMPTY_NIGHT = ("warn", "stop")
+
+
+@dataclass(frozen=True)
 class ValidationConfig:
+    # Fill dates before this are implausible and quarantined (a row check).
     earliest_fill_date: str = "2000-01-01"
-    max_quarantine_rate: float = 0.05
-    max_unknown_prescriber_rate: float = 0.25
-    min_rows_accepted: int = 1
+    # A night without new claims (a holiday extract) goes on and says so ("warn"), or stops ("stop").
+    empty_night: str = "warn"
+    # Trend checks compare a night with the median of this many earlier successful, non-empty nights...
+    history_nights: int = 14
+    # ... once there are at least this many; before that only the absolute levels apply.
+    min_history_nights: int = 3
+    # Shares are judged only over at least this many claims (a 40-claim night has no reliable shares).
+    min_claims_for_shares: int = 500
+    checks: GateChecks = field(default_factory=GateChecks)
+
+    def __post_init__(self) -> None:
+        if self.empty_night not in EMPTY_NIGHT:
+            raise SerosurvError(
+                f"Setting 'validation.empty_night' must be one of {', '.join(EMPTY_NIGHT)}, got {self.empty_night!r}."
+            )
+        if self.min_history_nights < 1 or self.history_nights < self.min_history_nights:
+            raise SerosurvError(
+                "Settings 'validation.history_nights' and 'validation.min_history_nights' must satisfy "
+                f"1 <= min_history_nights <= history_nights, got {self.min_history_nights} and {self.history_nights}."
+            )
+
+
+# Settings that were renamed: a configuration still using the old name is told the new one.
+RENAMED_SETTINGS = {
+    "validation.max_quarantine_rate": "validation.checks.quarantine_rate = { warn = ..., stop = ... }",
+    "validation.max_unknown_prescriber_rate": "validation.checks.known_prescriber_share (now a share of "
+    "claims WITH a prescriber: 0.25 unknown is stop = 0.75)",
+    "validation.min_rows_accepted": 'validation.empty_night = "stop" (a night without new claims) and '
+    "validation.checks.volume_trend",
+}
 
 
 JURISDICTIONS = ("us", "fr", "strictest")
@@ -195,6 +275,26 @@ class ResearchConfig:
     def suppressed_mark(self) -> str:
         """What a suppressed count shows instead of its value: '<11'."""
         return f"<{self.min_cell_count}"
+
+
+SOURCE_FIELDS = ("prescriber_id", "pharmacy_id")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """What the claims source is like. `absent_fields`: canonical fields the source never carries (e.g. a
+    hospital's orders have no dispensing pharmacy): the gate does not judge them and the report says that
+    fragmentation across them cannot be measured. The input formats declare theirs (transforms/adapters)."""
+
+    absent_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.absent_fields if f not in SOURCE_FIELDS]
+        if unknown:
+            raise SerosurvError(
+                f"Setting 'source.absent_fields' may name {', '.join(SOURCE_FIELDS)}, got {unknown!r}."
+            )
+        object.__setattr__(self, "absent_fields", tuple(self.absent_fields))
 
 
 @dataclass(frozen=True)
@@ -331,6 +431,7 @@ class Config:
     episodes: EpisodeConfig = field(default_factory=EpisodeConfig)
     interactions: InteractionConfig = field(default_factory=InteractionConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
@@ -345,9 +446,12 @@ class Config:
         # editing it never forces a full recompute, and hashes recorded before it existed still match.
         # [research] is left out alike: it changes what the dashboard and prevalence publish, not a night.
         # [privacy] counts only when on (pseudonyms change every output), so hashes recorded before it match.
-        left_out = {"schedule", "research"} | (set() if self.privacy.pseudonymise else {"privacy"})
+        left_out = {"schedule", "research", "source"} | (set() if self.privacy.pseudonymise else {"privacy"})
         values = {k: v for k, v in asdict(self).items() if k not in left_out}
         values["warehouse"].pop("path")  # where the warehouse is says nothing of how nights are computed
+        # The gate's levels decide whether a night goes on, not what it computes.
+        for key in ("checks", "empty_night", "history_nights", "min_history_nights", "min_claims_for_shares"):
+            values["validation"].pop(key)
         text = json.dumps(values, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -360,6 +464,11 @@ def _build(cls: type, values: dict[str, Any], where: str, source: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         if key not in known:
+            if f"{where}{key}" in RENAMED_SETTINGS:
+                raise SerosurvError(
+                    f"{source}: setting '{where}{key}' was renamed; use {RENAMED_SETTINGS[where + key]} "
+                    "(see serosurv.toml)."
+                )
             raise SerosurvError(
                 f"{source}: unknown setting '{where}{key}'; see serosurv.toml for the documented settings."
             )

@@ -121,7 +121,19 @@ SCHEMA = {
         status_at_action VARCHAR, action_code VARCHAR, result_code VARCHAR, response VARCHAR, note VARCHAR,
         snooze_until DATE""",
     "attrition": "run_id VARCHAR, step INTEGER, measure VARCHAR, value BIGINT",
-    "dq_results": "run_id VARCHAR, suite VARCHAR, expectation VARCHAR, success BOOLEAN, observed VARCHAR",
+    # The data-quality gate (transforms/quality.py): one row per check and night, with its outcome in words
+    # (status passed / warning / stopped / not_judged), and the night's profile the checks judged.
+    "dq_results": """
+        run_id VARCHAR, suite VARCHAR, expectation VARCHAR, success BOOLEAN, observed VARCHAR,
+        check_name VARCHAR, status VARCHAR, value DOUBLE, warn_level VARCHAR, stop_level VARCHAR,
+        setting VARCHAR, message VARCHAR""",
+    "night_profiles": """
+        run_id VARCHAR, as_of DATE, rows_read BIGINT, rows_accepted BIGINT, rows_rejected BIGINT,
+        paid_claims BIGINT, named_claims BIGINT, code_only_claims BIGINT, patients BIGINT,
+        newest_fill_date DATE, quarantine_rate DOUBLE, reversal_share DOUBLE, rule_mapped_share DOUBLE,
+        recognised_share DOUBLE, code_only_mapped_share DOUBLE, known_prescriber_share DOUBLE,
+        known_pharmacy_share DOUBLE, newest_fill_lag_days DOUBLE, patients_per_claim DOUBLE,
+        median_days_supply DOUBLE, long_supply_share DOUBLE, absent_fields VARCHAR""",
 }
 
 

@@ -32,6 +32,7 @@ MACROS = ("iso_date", "sas_date", "derived_claim_id")
 class Adapted:
     claims: list[Path]  # canonical claims Parquet files, with lineage columns
     patients: Path | None  # canonical patients Parquet, or None when the adapter produced none
+    absent: tuple[str, ...] = ()  # canonical fields the source never carries (see SourceConfig)
 
 
 Adapter = Callable[[duckdb.DuckDBPyConnection, list[Path], Path | None, Path], Adapted]
@@ -49,7 +50,8 @@ def adapt(fmt: str, claims: list[Path], patients: Path | None, workdir: Path) ->
     try:
         create_macros(con, *MACROS)
         if patients is not None and _is_canonical_patients(con, patients, workdir):
-            return Adapted(adapter(con, [Path(p) for p in claims], None, workdir).claims, None)
+            adapted = adapter(con, [Path(p) for p in claims], None, workdir)
+            return Adapted(adapted.claims, None, adapted.absent)
         return adapter(con, [Path(p) for p in claims], patients, workdir)
     finally:
         con.close()

@@ -51,7 +51,10 @@ def mapping_adapter(mapping_file: Path) -> Adapter:
     def adapt_mapping(
         con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
     ) -> Adapted:
-        return Adapted([_adapt(con, path, workdir, spec, mapping_file) for path in claims], None)
+        given = set(spec.get("columns", {})) | set(spec.get("constants", {}))
+        # A field the mapping names no column or constant for is one the source does not carry.
+        absent = tuple(f for f in ("prescriber_id", "pharmacy_id") if f not in given)
+        return Adapted([_adapt(con, path, workdir, spec, mapping_file) for path in claims], None, absent)
 
     return adapt_mapping
 

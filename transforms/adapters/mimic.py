@@ -49,7 +49,8 @@ def adapt_mimic(
     con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
 ) -> Adapted:
     outputs = [_prescriptions(con, path, workdir) for path in claims]
-    return Adapted(outputs, _patients(con, patients, workdir) if patients is not None else None)
+    people = _patients(con, patients, workdir) if patients is not None else None
+    return Adapted(outputs, people, absent=("pharmacy_id",))  # MIMIC's pharmacy_id is an order id
 
 
 def _prescriptions(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> Path:

@@ -89,7 +89,7 @@ def adapt_omop(
             if person is not None:
                 patient_tables = [person, *filter(None, [find_table(folder, "observation_period")])]
     people = _patients(con, patient_tables, workdir) if patient_tables else None
-    return Adapted(outputs, people)
+    return Adapted(outputs, people, absent=("pharmacy_id",))  # the source records no dispensing pharmacy
 
 
 def _drug_exposure(con: duckdb.DuckDBPyConnection, path: Path, concept_path: Path, workdir: Path) -> Path:

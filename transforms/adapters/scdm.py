@@ -43,7 +43,7 @@ def adapt_scdm(
         raise SerosurvError("No SCDM Dispensing table (with PatID, RxDate, Rx, RxSup) among the files given.")
     outputs = [_dispensing(con, s, workdir) for s in dispensing]
     people = _patients(con, enrollment, demographic, workdir) if enrollment or demographic else None
-    return Adapted(outputs, people)
+    return Adapted(outputs, people, absent=("pharmacy_id",))  # the source records no dispensing pharmacy
 
 
 def _dispensing(con: duckdb.DuckDBPyConnection, s: Source, workdir: Path) -> Path:

@@ -1,0 +1,75 @@
+-- The night's profile for the data-quality gate (transforms/quality.py), one row per run: volumes and
+-- shares that the row checks, one claim at a time, cannot judge. Shares of drugs are over paid claims; names
+-- count as recognised when they map to a rule ingredient or hold a real drug word (recognised_names).
+-- Parameters: $run_id, $as_of, $rows_read (rows read from the files, counted before any check),
+-- $absent_fields (the fields the source does not carry, comma-separated).
+-- Inputs: claims, quarantine, fill_ingredients, recognised_names (drug_name).
+with accepted as (
+    select
+        claims.*,
+        claims.claim_status = 'paid' as paid,
+        claims.claim_id in (select fill_ingredients.claim_id from fill_ingredients) as mapped,
+        nullif(trim(claims.drug_name), '') is not null as named
+    from claims
+    where claims.run_id = $run_id
+),
+
+paid as (
+    select
+        accepted.*,
+        accepted.mapped or accepted.drug_name in (select recognised_names.drug_name from recognised_names)
+            as recognised
+    from accepted
+    where accepted.paid
+),
+
+rejected as (
+    select count(*) as n
+    from quarantine
+    where quarantine.run_id = $run_id and quarantine.reason_code not in ('already_loaded', 'not_a_drug_order')
+),
+
+counts as (
+    select
+        (select count(*) from accepted) as rows_accepted,
+        (select n from rejected) as rows_rejected,
+        (select count(*) from accepted where not paid) as reversals,
+        (select count(*) from paid) as paid_claims,
+        (select count(*) from paid where mapped) as mapped_claims,
+        (select count(*) from paid where named) as named_claims,
+        (select count(*) from paid where named and recognised) as recognised_claims,
+        (select count(*) from paid where not named) as code_only_claims,
+        (select count(*) from paid where not named and mapped) as code_only_mapped,
+        (select count(*) from accepted where prescriber_id is not null) as known_prescriber,
+        (select count(*) from accepted where pharmacy_id is not null) as known_pharmacy,
+        (select count(distinct patient_id) from accepted) as patients,
+        (select max(fill_date) from accepted) as newest_fill_date,
+        (select median(days_supply) from paid) as median_days_supply,
+        (select count(*) from paid where days_supply is not null) as with_supply,
+        (select count(*) from paid where days_supply > 120) as long_supply
+)
+
+select
+    $run_id as run_id,
+    $as_of::date as as_of,
+    $rows_read::bigint as rows_read,
+    rows_accepted,
+    rows_rejected,
+    paid_claims,
+    named_claims,
+    code_only_claims,
+    patients,
+    newest_fill_date,
+    rows_rejected / nullif($rows_read, 0) as quarantine_rate,
+    reversals / nullif(rows_accepted, 0) as reversal_share,
+    mapped_claims / nullif(paid_claims, 0) as rule_mapped_share,
+    recognised_claims / nullif(named_claims, 0) as recognised_share,
+    code_only_mapped / nullif(code_only_claims, 0) as code_only_mapped_share,
+    known_prescriber / nullif(rows_accepted, 0) as known_prescriber_share,
+    known_pharmacy / nullif(rows_accepted, 0) as known_pharmacy_share,
+    ($as_of::date - newest_fill_date)::double as newest_fill_lag_days,
+    patients / nullif(rows_accepted, 0) as patients_per_claim,
+    median_days_supply::double as median_days_supply,
+    long_supply / nullif(with_supply, 0) as long_supply_share,
+    $absent_fields as absent_fields
+from counts
