@@ -26,7 +26,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from reports.audit import write_failed_night, write_night_reports
-from serosurv.core.config import Config, EngineConfig, load_config
+from serosurv.core.config import Config, EngineConfig, busy_wait, load_config
 from serosurv.core.errors import GateFailed, SerosurvError
 from serosurv.core.lock import warehouse_lock
 from serosurv.core.permissions import owner_only
@@ -327,13 +327,16 @@ def nightly(
         rules_dir, include_related=config.rules.include_related, jurisdiction=config.rules.jurisdiction
     )
     night_date = date.fromisoformat(as_of) if as_of else date.today()
-    # One writer at a time: a second run on this warehouse is refused before it reads anything.
-    with warehouse_lock(warehouse, "run"), owner_only():
+    # One writer at a time: a second run on this warehouse waits (up to [warehouse] busy_timeout) before
+    # it reads anything; so does a run that finds the file open in another process (DuckDB's own lock).
+    wait = busy_wait(config)
+    with warehouse_lock(warehouse, "run", wait), owner_only():
         con = connect(
             warehouse,
             config.warehouse.memory_limit,
             config.warehouse.threads,
             config.warehouse.temp_directory,
+            wait=wait,
         )
         # On the spill disk when one is configured: a converted 100M-row CSV is gigabytes.
         workdir = tempfile.TemporaryDirectory(

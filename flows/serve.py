@@ -7,9 +7,9 @@ unchanged) as a subflow.
 
 Retries: Prefect retries a flow on any exception after one fixed delay, and has no retry condition for
 flows; tasks have both. So each attempt at the night runs inside the task `night` (`run_night`),
-which Prefect retries with a doubling delay when `is_transient` says the failure may pass (a busy
-warehouse, files not there yet, I/O errors, DuckDB out of memory), and never for bad input or a failed
-quality gate.
+which Prefect retries with a doubling delay when `is_transient` says the failure may pass (a warehouse
+still busy after the attempt waited `[warehouse] busy_timeout` for it, files not there yet, I/O errors,
+DuckDB out of memory), and never for bad input or a failed quality gate.
 Retrying is safe because a night is one warehouse transaction: a failed attempt leaves nothing behind
 but, at most, its `runs` row with status `failed`.
 """
@@ -92,8 +92,9 @@ def _patients_file(settings: ScheduleConfig, night: date, scheduled: bool) -> st
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when the same night may well succeed later: the warehouse busy with another writer, the
-    night's files not there yet, I/O errors (disk full, a network share away, DuckDB unable to open its
+    """True when the same night may well succeed later: the warehouse still held by another process
+    after the attempt waited [warehouse] busy_timeout (another writer, or any process with the file
+    open), the night's files not there yet, I/O errors (disk full, a network share away, DuckDB unable to open its
     file), DuckDB out of memory. Bad input, a failed quality gate, bad configuration and programming
     errors would fail the same way again, so they fail at once."""
     if isinstance(exc, (WarehouseBusy, FilesNotArrived)):

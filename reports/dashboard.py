@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import altair as alt
-import duckdb
 from markupsafe import Markup
 
 from reports.html import render
-from serosurv.core.rules import RuleSet
 from serosurv.core.severity import SEVERITIES
-from transforms.dashboard import TOP_N, dashboard_data
+from transforms.dashboard import TOP_N
+from transforms.quality import FIELD_WORDS
 
 SEVERITY_COLOURS = ["#a40e26", "#c2410c", "#9a6700", "#57606a"]
 # (heading, chart id, empty sentence, table columns) of each section, in page order
@@ -234,17 +233,17 @@ def render_dashboard(data: dict[str, Any]) -> str:
         sections=sections,
         specs={key: spec for key, spec in charts.items() if spec is not None},
         months=len({r["month"] for r in data["rates"]}),
+        absent_words=" and ".join(FIELD_WORDS[f] for f in data.get("absent", []) if f in FIELD_WORDS),
         # the bundle is trusted code from vl-convert-python; no "</script" may end the element early
         script=Markup(javascript_bundle().replace("</script", "<\\/script")),
     )
 
 
-def write_dashboard(
-    con: duckdb.DuckDBPyConnection, date_from: date, date_to: date, out: Path, ruleset: RuleSet
-) -> Path:
-    """Write the dashboard for [date_from, date_to] to `out` (written whole, then moved into place)."""
+def write_dashboard(data: dict[str, Any], out: Path) -> Path:
+    """Write the dashboard of `transforms.dashboard.dashboard_data` (read beforehand, so the warehouse is
+    closed while the page renders) to `out`: written whole, then moved into place."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staged = out.with_name(out.name + ".tmp")
-    staged.write_text(render_dashboard(dashboard_data(con, date_from, date_to, ruleset)), encoding="utf-8")
+    staged.write_text(render_dashboard(data), encoding="utf-8")
     return staged.replace(out)

@@ -7,13 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from reports.html import render
 from serosurv.core.errors import SerosurvError
-from serosurv.core.rules import RuleSet
-from transforms.prevalence import ALL, ANY_PAIR, PrevalenceSpec, prevalence_table
+from transforms.prevalence import ALL, ANY_PAIR, PrevalenceSpec
 
 FORMATS = (".csv", ".parquet")
 PARAMETERS = (
@@ -32,14 +30,17 @@ PARAMETERS = (
 )
 
 
-def write_prevalence(
-    con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, out: Path, ruleset: RuleSet
-) -> dict[str, Path]:
-    """Write the table to `out` (.csv or .parquet) and `out` with .html (summary); return both paths."""
+def check_out(out: Path) -> None:
+    """Refuse an --out the table cannot be written as, before anything is read."""
+    if Path(out).suffix.lower() not in FORMATS:
+        raise SerosurvError(f"--out must end in .csv or .parquet, not '{Path(out).name}'.")
+
+
+def write_prevalence(frame: pl.DataFrame, spec: PrevalenceSpec, out: Path) -> dict[str, Path]:
+    """Write the table of `transforms.prevalence.prevalence_table` (read beforehand, so the warehouse is
+    closed meanwhile) to `out` (.csv or .parquet) and `out` with .html (summary); return both paths."""
     out = Path(out)
-    if out.suffix.lower() not in FORMATS:
-        raise SerosurvError(f"--out must end in .csv or .parquet, not '{out.name}'.")
-    frame = prevalence_table(con, spec, ruleset)
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staged = out.with_name(out.name + ".tmp")
     if out.suffix.lower() == ".csv":

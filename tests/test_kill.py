@@ -177,7 +177,7 @@ def run_and_kill(point: KillPoint, claims: Path, patients: Path, out: Path, pref
     if point.hook:
         command = [sys.executable, "-c", HOOKS.replace("{point}", point.hook), *args]
     else:
-        command = [str(ROOT / ".venv" / "bin" / "serosurv"), *args]
+        command = [sys.executable, "-m", "serosurv", *args]  # the interpreter running the tests
     # The session's Prefect API serves every run (a killed run takes no server down with it, and no
     # run pays the temporary server's start).
     from prefect.settings import PREFECT_API_URL

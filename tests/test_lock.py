@@ -127,17 +127,26 @@ def test_many_processes_racing_never_write_at_the_same_time(tmp_path):
     assert not lock_path(warehouse).exists()
 
 
-def test_serosurv_run_on_a_locked_warehouse_exits_2_with_the_holder(tmp_path):
+def test_serosurv_run_on_a_locked_warehouse_waits_then_exits_2_with_the_holder(tmp_path):
     warehouse = tmp_path / "serosurv.duckdb"
     claims = tmp_path / "claims.csv"
-    claims.write_text("claim_id,patient_id,fill_date,days_supply,drug_name\nC1,P1,2025-01-01,30,sertraline\n")
+    claims.write_text(
+        "claim_id,patient_id,fill_date,days_supply,drug_name\nC1,PATZ1,2025-01-01,30,sertraline\n"
+    )
+    config = tmp_path / "impatient.toml"
+    config.write_text("[warehouse]\nbusy_timeout = 1\n")
     child = _hold_in_child(warehouse)
     try:
         env = os.environ | {"DO_NOT_TRACK": "1", "PREFECT_HOME": str(tmp_path / "prefect")}
+        env.pop("SEROSURV_BUSY_TIMEOUT", None)
         run = subprocess.run(
             [
-                str(ROOT / ".venv" / "bin" / "serosurv"),
+                sys.executable,
+                "-m",
+                "serosurv",
                 "run",
+                "--config",
+                str(config),
                 "--claims",
                 str(claims),
                 "--as-of",
@@ -150,10 +159,14 @@ def test_serosurv_run_on_a_locked_warehouse_exits_2_with_the_holder(tmp_path):
             capture_output=True,
             text=True,
             env=env,
+            cwd=ROOT,
             timeout=120,
         )
         assert run.returncode == 2, run.stderr
         assert f"pid {child.pid}" in run.stderr and "Traceback" not in run.stderr
+        assert "waiting up to 1 s for it ([warehouse] busy_timeout)" in run.stderr
+        assert "or raise [warehouse] busy_timeout to wait longer." in run.stderr
+        assert "PATZ" not in run.stderr
     finally:
         child.kill()
         child.wait()

@@ -125,3 +125,18 @@ def test_omop_rows_reconcile_and_the_tramadol_dextromethorphan_overlap_is_found(
         "SELECT patient_id, ingredient_a, ingredient_b, severity, kind, cross_prescriber FROM interactions",
     )
     assert rows == [("20", "dextromethorphan", "tramadol", "moderate", "overlap", True)]
+
+
+def test_mimic_declares_no_pharmacy_and_the_gate_judges_the_night_as_a_whole(mimic):
+    """MIMIC's orders carry no dispensing pharmacy (its pharmacy_id is an order id): the gate does not judge
+    pharmacies and the report says that fragmentation across pharmacies cannot be measured; the checks it
+    can judge pass on this real extract on default settings."""
+    result, warehouse = mimic
+    assert query(warehouse, "SELECT absent_fields FROM night_profiles") == [("pharmacy_id",)]
+    outcome = dict(query(warehouse, "SELECT check_name, status FROM dq_results"))
+    assert outcome["known_pharmacy_share"] == "not_judged"
+    assert outcome["known_prescriber_share"] == "passed"
+    assert "stopped" not in outcome.values()
+    report = result.reports["report"].read_text()
+    assert "Fragmentation cannot be measured for this source</b> across pharmacies" in report
+    assert (result.reports["report"].parent / "data-quality.html").is_file()

@@ -333,11 +333,16 @@ def test_a_busy_warehouse_is_retried_and_bad_input_is_not(
         retry_delay_seconds=0,
         retry_max_delay_seconds=0,
     )
+    # Each attempt waits [warehouse] busy_timeout for the warehouse, then the schedule's retries take over.
+    impatient = write_config(tmp_path / "impatient.toml", "", extra="[warehouse]\nbusy_timeout = 0\n")
     child = _hold_lock_in_child(out / "serosurv.duckdb")
     try:
         with pytest.raises(WarehouseBusy, match=f"pid {child.pid}"):
             serving.scheduled_night(
-                schedule=asdict(settings), as_of="2025-12-31", warehouse=str(out / "serosurv.duckdb")
+                schedule=asdict(settings),
+                config_file=str(impatient),
+                as_of="2025-12-31",
+                warehouse=str(out / "serosurv.duckdb"),
             )
     finally:
         os.killpg(child.pid, signal.SIGKILL)

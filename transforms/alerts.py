@@ -249,12 +249,11 @@ def record_action(
     return stored
 
 
-def export_actions(con: duckdb.DuckDBPyConnection, out: Path) -> int:
-    """Every action, oldest first, with its labels and the alert's patient and pair, as CSV; the count."""
+def exported_actions(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every action, oldest first, with the meaning of its codes and the alert's patient and pair: the
+    columns of the export and its rows, in memory (the caller can close the warehouse before writing)."""
     actions = fetch_frame(con, "analyses/alert_actions_export.sql")
     names, records = actions.columns, actions.rows(named=True)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fields = [
         *names[:11],
         "action_label",
@@ -265,19 +264,27 @@ def export_actions(con: duckdb.DuckDBPyConnection, out: Path) -> int:
         "snooze_until",
         "note",
     ]
+    rows = [
+        {
+            **record,
+            "action_label": label("professional_service", record["action_code"]),
+            "result_label": label("result_of_service", record["result_code"]),
+            "response_label": label("retrodur_response", record["response"]),
+        }
+        for record in records
+    ]
+    return fields, rows
+
+
+def write_actions_csv(fields: list[str], rows: list[dict[str, Any]], out: Path) -> int:
+    """The rows of `exported_actions` as a CSV file; the count."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
-        for record in records:
-            writer.writerow(
-                {
-                    **record,
-                    "action_label": label("professional_service", record["action_code"]),
-                    "result_label": label("result_of_service", record["result_code"]),
-                    "response_label": label("retrodur_response", record["response"]),
-                }
-            )
-    return len(records)
+        writer.writerows(rows)
+    return len(rows)
 
 
 # ---------------------------------------------------------------------------- worklist and detail

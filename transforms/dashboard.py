@@ -96,6 +96,8 @@ def dashboard_data(
         "pharmacies": providers["pharmacy"],
         "outcomes": _outcomes(con, params, cut),
         "run": run,
+        # fields the period's sources never carry: fragmentation across them cannot be measured
+        "absent": [field for field, _ in fetch(con, "analyses/absent_fields_in_period.sql", params)],
         "min_cell_count": cut.min_cell,
         "suppressed_mark": cut.mark,
     }

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from serosurv.api.warehouse import reading, resolve, writing
+from serosurv.core.config import busy_wait
 from serosurv.core.lock import warehouse_lock
 from serosurv.core.permissions import owner_only
 from serosurv.core.warehouse import transaction
@@ -86,7 +87,7 @@ def act(
     from transforms import alerts
 
     target = resolve(warehouse)
-    with warehouse_lock(target, "alerts act"), writing(target) as con, transaction(con):
+    with warehouse_lock(target, "alerts act", busy_wait()), writing(target) as con, transaction(con):
         return alerts.record_action(
             con,
             alert_id,
@@ -106,7 +107,8 @@ def export_actions(out: Path | str, warehouse: Path | str | None = None) -> int:
     from transforms import alerts
 
     with reading(warehouse) as con:
-        return alerts.export_actions(con, Path(out))
+        fields, rows = alerts.exported_actions(con)
+    return alerts.write_actions_csv(fields, rows, Path(out))
 
 
 def action_codes() -> pl.DataFrame:

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from serosurv.core.config import load_config, warehouse_path
+from serosurv.core.config import busy_wait, load_config, warehouse_path
 from serosurv.core.errors import SerosurvError
 from serosurv.core.lock import warehouse_lock
 from serosurv.core.permissions import owner_only
@@ -106,8 +106,8 @@ def run(
 
     nightly = configured(config.engine)
     target = warehouse_path(warehouse, config)
-    # Taken here too (re-entrant in the flow) so a busy warehouse is refused before Prefect starts.
-    with warehouse_lock(target, "run"):
+    # Taken here too (re-entrant in the flow) so a busy warehouse is waited for before Prefect starts.
+    with warehouse_lock(target, "run", busy_wait(config)):
         import_gate_in_background()
         result = nightly(
             claims=[str(Path(p).resolve()) for p in claims],

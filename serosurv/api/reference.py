@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from serosurv.api.warehouse import resolve
+from serosurv.core.config import busy_wait
 from serosurv.core.lock import warehouse_lock
 from serosurv.core.permissions import owner_only
 from serosurv.core.rules import load_rules
@@ -22,8 +23,9 @@ def import_ndc(
 
     ruleset = load_rules(rules_dir)  # agents and synonyms do not depend on the rule sets
     target = resolve(warehouse)
-    with warehouse_lock(target, "reference import-ndc"):
-        con = connect(target)
+    wait = busy_wait()
+    with warehouse_lock(target, "reference import-ndc", wait):
+        con = connect(target, wait=wait)
         try:
             return import_ndc_directory(con, Path(directory), ruleset)
         finally:

@@ -1,5 +1,6 @@
 """Reports made from the warehouse on demand: the quality dashboard and prevalence tables. The warehouse is
-opened read-only, so they can be made while a night runs."""
+opened read-only and only while the numbers are read (DuckDB lets no night start while any process has
+the file open, and a night running makes them wait): they are rendered and written after it is closed."""
 
 from __future__ import annotations
 
@@ -31,11 +32,13 @@ def dashboard(
     identifiers, counts below the latest night's [research] min_cell_count - 11 by default - shown as
     '<11'); returns its path."""
     from reports.dashboard import write_dashboard
+    from transforms.dashboard import dashboard_data
 
     if date_to < date_from:
         raise SerosurvError("--to must not be before --from.")
     with reading(warehouse) as con:
-        return write_dashboard(con, date_from, date_to, Path(out), _ruleset(con)).resolve()
+        data = dashboard_data(con, date_from, date_to, _ruleset(con))
+    return write_dashboard(data, Path(out)).resolve()
 
 
 @owner_only()
@@ -54,8 +57,8 @@ def prevalence(
     """Write the prevalence table (CSV or Parquet by the extension of `out`) and its HTML summary; see
     docs/prevalence.md for every term. Small cells are suppressed and people stratified by age with the
     latest night's [research] settings (min_cell_count, age_bands)."""
-    from reports.prevalence import write_prevalence
-    from transforms.prevalence import PrevalenceSpec
+    from reports.prevalence import check_out, write_prevalence
+    from transforms.prevalence import PrevalenceSpec, prevalence_table
 
     spec = PrevalenceSpec(
         interval=interval,
@@ -67,8 +70,10 @@ def prevalence(
         end=date_to,
     )
     spec.check()
+    check_out(Path(out))
     with reading(warehouse) as con:
-        written = write_prevalence(con, spec, Path(out), _ruleset(con))
+        frame = prevalence_table(con, spec, _ruleset(con))
+    written = write_prevalence(frame, spec, Path(out))
     return PrevalenceFiles(table=written["table"].resolve(), summary=written["summary"].resolve())
 
 

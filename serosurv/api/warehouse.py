@@ -1,4 +1,9 @@
-"""Opening the warehouse for the API's commands, and `query`: read-only SQL for users without a DuckDB client."""
+"""Opening the warehouse for the API's commands, and `query`: read-only SQL for users without a DuckDB client.
+
+Every command waits while another process holds the warehouse (a night writing it, a DuckDB client or
+another command reading it), for `[warehouse] busy_timeout` / $SEROSURV_BUSY_TIMEOUT (serosurv.core.lock).
+Readers hold the file only while they read: they read what they need into memory and close it before
+formatting, rendering or writing anything, because an open reader keeps a night from starting."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from serosurv.core.config import warehouse_path
+from serosurv.core.config import busy_wait, warehouse_path
 from serosurv.core.errors import SerosurvError
 from serosurv.core.warehouse import open_existing
 
@@ -21,8 +26,10 @@ def resolve(warehouse: Path | str | None) -> Path:
 
 @contextmanager
 def reading(warehouse: Path | str | None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection, held only while the block runs (a night can then write meanwhile)."""
-    con = open_existing(resolve(warehouse), read_only=True)
+    """A read-only connection, held only while the block runs: DuckDB keeps a night from opening the
+    file while any other process has it open, so read into memory inside the block and do the rest
+    (formatting, rendering, writing files) after it."""
+    con = open_existing(resolve(warehouse), read_only=True, wait=busy_wait())
     try:
         yield con
     finally:
@@ -32,7 +39,7 @@ def reading(warehouse: Path | str | None) -> Iterator[duckdb.DuckDBPyConnection]
 @contextmanager
 def writing(warehouse: Path | str | None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to an existing warehouse (callers take the warehouse lock first)."""
-    con = open_existing(resolve(warehouse))
+    con = open_existing(resolve(warehouse), wait=busy_wait())
     try:
         yield con
     finally:
@@ -49,7 +56,7 @@ def query(sql: str, warehouse: Path | str | None = None) -> pl.DataFrame:
         # Read-only means nothing is written anywhere: no COPY to a file, no ATTACH, no other file read.
         con.execute("set enable_external_access = false")
         try:
-            return con.sql(sql).pl()
+            return con.sql(sql).pl()  # in memory: the file is closed before the CLI formats it
         except AttributeError:  # a statement that returns no rows (a PRAGMA, SET)
             return pl.DataFrame()
         except duckdb.Error as exc:

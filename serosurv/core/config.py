@@ -332,6 +332,9 @@ class WarehouseConfig:
     memory_limit: str = ""
     threads: int = 0
     temp_directory: str = ""
+    # Seconds a command waits for the warehouse while another process holds it (serosurv's write lock,
+    # DuckDB's file lock) before it stops with one sentence; 0 = never wait. Not in the configuration hash.
+    busy_timeout: float = 600.0
 
 
 NIGHTS = ("previous_day", "same_day")
@@ -452,6 +455,7 @@ class Config:
         # The gate's levels decide whether a night goes on, not what it computes.
         for key in ("checks", "empty_night", "history_nights", "min_history_nights", "min_claims_for_shares"):
             values["validation"].pop(key)
+        values["warehouse"].pop("busy_timeout")  # nor how long a command waits for it
         text = json.dumps(values, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -506,6 +510,39 @@ def warehouse_path(given: Path | str | None = None, config: Config | None = None
         if candidate:
             return Path(candidate)
     return Path(DEFAULT_WAREHOUSE)
+
+
+BUSY_TIMEOUT_ENV = "SEROSURV_BUSY_TIMEOUT"
+
+
+@dataclass(frozen=True)
+class BusyWait:
+    """How long a command waits for a warehouse another process holds, and the setting that says so
+    (named in the messages, so the user knows what to change)."""
+
+    seconds: float
+    setting: str
+
+
+def busy_wait(config: Config | None = None) -> BusyWait:
+    """The wait of a command: $SEROSURV_BUSY_TIMEOUT, else the configuration's [warehouse] busy_timeout
+    (commands with --config: run, serve), else its default. One rule, like `warehouse_path`."""
+    import os
+
+    text = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    if text:
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds < float("inf"):
+            raise SerosurvError(
+                f"{BUSY_TIMEOUT_ENV} must be a number of seconds (0 or more), got {text[:40]!r}."
+            )
+        return BusyWait(seconds, BUSY_TIMEOUT_ENV)
+    seconds = (config or Config()).warehouse.busy_timeout
+    # Without a configuration file (alerts, query, reports...) the variable is what the user can set.
+    return BusyWait(seconds, "[warehouse] busy_timeout" if config is not None else BUSY_TIMEOUT_ENV)
 
 
 def recorded_config(parameters: str | dict[str, Any] | None) -> Config:

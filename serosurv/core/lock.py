@@ -13,6 +13,13 @@ locking, the holder checks that the path still names the inode it locked, and re
 
 The lock is re-entrant within one process (the CLI and the flow may both take it), so nested
 `warehouse_lock` calls on one warehouse share the outer lock.
+
+A busy warehouse is waited for, not refused: `wait_for_warehouse` tries again with a short backoff
+(0.2 s growing to 2 s) for as long as the command's `BusyWait` says (`[warehouse] busy_timeout`, or
+$SEROSURV_BUSY_TIMEOUT), logging who holds it once and then every minute, and stops with one sentence
+(`WarehouseBusy`) naming the holder and the setting. Both locks are waited for this way: this module's
+write lock and DuckDB's own file lock (`serosurv.core.warehouse`), which any open connection holds,
+a read-only one included.
 """
 
 from __future__ import annotations
@@ -20,22 +27,104 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
+from serosurv.core.config import BusyWait
 from serosurv.core.errors import SerosurvError
+
+log = logging.getLogger("serosurv")
+T = TypeVar("T")
 
 _held: dict[str, int] = {}  # lock path -> nesting depth, for this process
 _held_guard = threading.Lock()
 
+FIRST_DELAY, MAX_DELAY, GROWTH = 0.2, 2.0, 1.5  # seconds between attempts while the warehouse is busy
+SAY_AGAIN_EVERY = 60.0  # seconds between "still waiting" lines
+
 
 class WarehouseBusy(SerosurvError):
-    """Another process is writing the warehouse; trying again later is the remedy (a transient error)."""
+    """Another process holds the warehouse (writing it, or with DuckDB's file lock) and did not let go
+    within the command's wait; trying again later is the remedy (a transient error)."""
+
+
+class Held(Exception):
+    """One attempt found the warehouse held: `holder` says by whom (no data, for messages); `writing`
+    is True for serosurv's own write lock, False for DuckDB's file lock (any open connection)."""
+
+    def __init__(self, holder: str, writing: bool) -> None:
+        super().__init__(holder)
+        self.holder = holder
+        self.writing = writing
+
+
+def wait_for_warehouse(warehouse: Path | str, attempt: Callable[[], T], wait: BusyWait | None = None) -> T:
+    """`attempt()` until it does not raise `Held`, for up to `wait.seconds` (None or 0: one attempt).
+
+    Logs who holds the warehouse when it first finds it held, then every minute; raises WarehouseBusy
+    (one sentence naming the holder, what to do and the setting) when the time is up."""
+    seconds = wait.seconds if wait else 0.0
+    setting = wait.setting if wait else "[warehouse] busy_timeout"
+    start = time.monotonic()
+    delay, said, said_at = FIRST_DELAY, "", start
+    while True:
+        try:
+            return attempt()
+        except Held as held:
+            now = time.monotonic()
+            if now - start >= seconds:
+                raise WarehouseBusy(_busy_message(Path(warehouse), held, seconds, setting)) from None
+            if not said or held.holder != said:
+                log.warning(
+                    "the warehouse %s is %s %s; waiting up to %s for it (%s)",
+                    warehouse,
+                    "being written by" if held.writing else "in use by",
+                    held.holder,
+                    duration(seconds),
+                    setting,
+                )
+                said, said_at = held.holder, now
+            elif now - said_at >= SAY_AGAIN_EVERY:
+                log.warning(
+                    "still waiting for the warehouse %s, %s %s (%s so far, up to %s)",
+                    warehouse,
+                    "being written by" if held.writing else "in use by",
+                    held.holder,
+                    duration(now - start),
+                    duration(seconds),
+                )
+                said_at = now
+            time.sleep(max(0.0, min(delay, start + seconds - now)))
+            delay = min(delay * GROWTH, MAX_DELAY)
+
+
+def duration(seconds: float) -> str:
+    """600 -> '10 min', 90 -> '90 s', 1.5 -> '1.5 s' (for messages)."""
+    if seconds >= 120:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds:.3g} s"
+
+
+def _busy_message(warehouse: Path, held: Held, seconds: float, setting: str) -> str:
+    state = "being written by" if held.writing else "in use by"
+    if held.writing:
+        remedy = "run again once it has finished (one writer at a time keeps nights whole)"
+    else:
+        remedy = "run again once that program has closed it"
+    if seconds > 0:
+        return (
+            f"The warehouse {warehouse} is still {state} {held.holder} after waiting {duration(seconds)}; "
+            f"{remedy}, or raise {setting} to wait longer."
+        )
+    return f"The warehouse {warehouse} is {state} {held.holder}; {remedy}, or set {setting} to wait for it."
 
 
 def lock_path(warehouse: Path | str) -> Path:
@@ -63,10 +152,13 @@ def holder(warehouse: Path | str) -> dict[str, str] | None:
 
 
 @contextmanager
-def warehouse_lock(warehouse: Path | str, command: str = "run") -> Iterator[Path]:
-    """Hold the warehouse's write lock for the duration of the block, or refuse at once.
+def warehouse_lock(
+    warehouse: Path | str, command: str = "run", wait: BusyWait | None = None
+) -> Iterator[Path]:
+    """Hold the warehouse's write lock for the duration of the block, waiting up to `wait` for another
+    process to release it (None: refuse at once).
 
-    Raises WarehouseBusy (a SerosurvError, exit 2) naming the holder when another process has it."""
+    Raises WarehouseBusy (a SerosurvError, exit 2) naming the holder when it does not."""
     path = lock_path(warehouse)
     key = str(path)
     with _held_guard:
@@ -83,7 +175,7 @@ def warehouse_lock(warehouse: Path | str, command: str = "run") -> Iterator[Path
                 _held[key] -= 1
         return
 
-    fd = _acquire(path, Path(warehouse), command)
+    fd = wait_for_warehouse(warehouse, lambda: _acquire(path, Path(warehouse), command), wait)
     with _held_guard:
         _held[key] = 1
     try:
@@ -105,7 +197,7 @@ def _acquire(path: Path, warehouse: Path, command: str) -> int:
             os.close(fd)
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise SerosurvError(f"Cannot lock the warehouse {warehouse}: {exc.strerror}.") from None
-            raise WarehouseBusy(_busy_message(warehouse, label)) from None
+            raise Held(_holder_text(label), writing=True) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
@@ -144,12 +236,9 @@ def _read_label(fd: int) -> dict[str, str]:
         return {}  # the holder may not have written its label yet
 
 
-def _busy_message(warehouse: Path, label: dict[str, str]) -> str:
-    who = "another serosurv process"
-    if label.get("pid"):
-        who = f"serosurv {label.get('command', 'run')} (pid {label['pid']} on {label.get('host', '?')}"
-        who += f", since {label['started_at']})" if label.get("started_at") else ")"
-    return (
-        f"The warehouse {warehouse} is being written by {who}; wait for it to finish and run again "
-        "(one writer at a time keeps nights whole)."
-    )
+def _holder_text(label: dict[str, str]) -> str:
+    """'serosurv run (pid 12 on host, since 2026-03-15T02:30:00+00:00)' from the lock file's label."""
+    if not label.get("pid"):
+        return "another serosurv process"  # its label is not written yet
+    who = f"serosurv {label.get('command', 'run')} (pid {label['pid']} on {label.get('host', '?')}"
+    return who + (f", since {label['started_at']})" if label.get("started_at") else ")")

@@ -7,6 +7,7 @@ Add columns freely; rename only with a migration.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from serosurv.core.config import BusyWait
 from serosurv.core.errors import SerosurvError
+from serosurv.core.lock import Held, wait_for_warehouse
 
 CANONICAL_COLUMNS = (
     "claim_id",
@@ -137,16 +140,44 @@ SCHEMA = {
 }
 
 
+# DuckDB's words when another process has the file open: 'IO Error: Could not set lock on file "...":
+# Conflicting lock is held in /usr/bin/python3.11 (PID 123). ...' (a read-only connection holds it too).
+_CONFLICT = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def open_file(path: Path, read_only: bool = False, wait: BusyWait | None = None) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting up to `wait` while another process has the file open (DuckDB allows one
+    read-write process, or any number of read-only ones, at a time) instead of failing at once."""
+
+    def attempt() -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            first = str(exc).splitlines()[0]
+            conflict = _CONFLICT.search(first)
+            if conflict is None:
+                raise SerosurvError(f"Cannot open the warehouse {path}: {first}") from None
+            # Only the program's name and pid are kept: the rest of DuckDB's message is not repeated.
+            program = os.path.basename(conflict["program"].strip()) or "another program"
+            raise Held(f"{program} (pid {conflict['pid']})", writing=False) from None
+        except duckdb.Error as exc:
+            raise SerosurvError(f"Cannot open the warehouse {path}: {str(exc).splitlines()[0]}") from None
+
+    return wait_for_warehouse(path, attempt, wait)
+
+
 def connect(
-    path: Path | str, memory_limit: str = "", threads: int = 0, temp_directory: str = ""
+    path: Path | str,
+    memory_limit: str = "",
+    threads: int = 0,
+    temp_directory: str = "",
+    wait: BusyWait | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open (or create) the warehouse file and make sure every contract table exists."""
+    """Open (or create) the warehouse file and make sure every contract table exists; while another
+    process has it open, wait up to `wait` (None: refuse at once with WarehouseBusy)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        raise SerosurvError(f"Cannot open the warehouse {path}: {exc}".splitlines()[0]) from None
+    con = open_file(path, wait=wait)
     # DuckDB's own default is 80% of RAM; leave room for Python, Polars and the OS, and spill instead.
     # (Settings are bound, not formatted in: connect(config=...) would refuse a second connection to
     # the same file with other settings.)
@@ -168,19 +199,20 @@ def connect(
 _MIGRATED_TABLES = tuple(SCHEMA)  # columns added since a warehouse was created are added to it
 
 
-def open_existing(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A warehouse that a night already created (commands other than `run` never create one)."""
+def open_existing(
+    path: Path | str, read_only: bool = False, wait: BusyWait | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A warehouse that a night already created (commands other than `run` never create one), waiting up
+    to `wait` while another process has it open. A read-only connection still blocks every writer (a
+    night) while it is open: readers close it as soon as they have read."""
     path = Path(path)
     if not path.is_file():
         raise SerosurvError(
             f"The warehouse {path} does not exist; run a night first or pass --warehouse FILE."
         )
     if not read_only:
-        return connect(path)
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        raise SerosurvError(f"Cannot open the warehouse {path}: {str(exc).splitlines()[0]}") from None
+        return connect(path, wait=wait)
+    return open_file(path, read_only=True, wait=wait)
 
 
 def default_memory_limit() -> str:
