@@ -21,7 +21,7 @@ from serosurv.api.alerts import (
 )
 from serosurv.api.nights import Generated, NightResult, demo, generate, run, serve
 from serosurv.api.quarantine import QuarantineList, list_quarantine
-from serosurv.api.reference import import_ndc
+from serosurv.api.reference import import_ndc, import_rxnorm
 from serosurv.api.reports import PrevalenceFiles, dashboard, prevalence
 from serosurv.api.rules import (
     AgentList,
@@ -56,6 +56,7 @@ __all__ = [
     "export_actions",
     "generate",
     "import_ndc",
+    "import_rxnorm",
     "list_agents",
     "list_alerts",
     "list_quarantine",
