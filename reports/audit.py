@@ -385,6 +385,7 @@ PROFILE_HEADERS = {
     "rule_mapped_share": "map to a rule drug",
     "recognised_share": "names recognised",
     "code_only_mapped_share": "code-only mapped",
+    "code_vs_name_share": "mapped by code beside a name",
     "reversal_share": "reversals",
     "known_prescriber_share": "with prescriber",
     "known_pharmacy_share": "with pharmacy",

@@ -1,6 +1,9 @@
 -- The night's profile for the data-quality gate (transforms/quality.py), one row per run: volumes and
 -- shares that the row checks, one claim at a time, cannot judge. Shares of drugs are over paid claims; names
--- count as recognised when they map to a rule ingredient or hold a real drug word (recognised_names).
+-- count as recognised when they map to a rule ingredient or hold a real drug word (recognised_names). Among
+-- the claims that carry both a code (NDC, RxNorm) and a drug name and map to a rule ingredient, the share
+-- mapped by their code (code_vs_name_share; a claim is mapped by its code first, by its name when the code
+-- maps nothing) shows a code column that maps far less than the names beside it.
 -- Parameters: $run_id, $as_of, $rows_read (rows read from the files, counted before any check),
 -- $absent_fields (the fields the source does not carry, comma-separated).
 -- Inputs: claims, quarantine, fill_ingredients, recognised_names (drug_name).
@@ -9,7 +12,11 @@ with accepted as (
         claims.*,
         claims.claim_status = 'paid' as paid,
         claims.claim_id in (select fill_ingredients.claim_id from fill_ingredients) as mapped,
-        nullif(trim(claims.drug_name), '') is not null as named
+        claims.claim_id in (
+            select fill_ingredients.claim_id from fill_ingredients where fill_ingredients.mapped_by in ('ndc', 'rxcui')
+        ) as mapped_by_code,
+        nullif(trim(claims.drug_name), '') is not null as named,
+        claims.ndc is not null or claims.rxcui is not null as coded
     from claims
     where claims.run_id = $run_id
 ),
@@ -40,6 +47,11 @@ counts as (
         (select count(*) from paid where named and recognised) as recognised_claims,
         (select count(*) from paid where not named) as code_only_claims,
         (select count(*) from paid where not named and mapped) as code_only_mapped,
+        (select count(*) from paid where named and coded and mapped) as code_and_name_claims,
+        (select count(*) from paid where named and coded and mapped_by_code) as code_and_name_by_code,
+        (select count(*) from paid where named and mapped and ndc is not null) as ndc_and_name,
+        (select count(*) from paid where named and mapped and rxcui is not null) as rxcui_and_name,
+        (select count(*) from paid where length(ndc) = 10) as ten_digit_ndc_claims,
         (select count(*) from accepted where prescriber_id is not null) as known_prescriber,
         (select count(*) from accepted where pharmacy_id is not null) as known_pharmacy,
         (select count(distinct patient_id) from accepted) as patients,
@@ -58,6 +70,8 @@ select
     paid_claims,
     named_claims,
     code_only_claims,
+    code_and_name_claims,
+    ten_digit_ndc_claims,
     patients,
     newest_fill_date,
     rows_rejected / nullif($rows_read, 0) as quarantine_rate,
@@ -65,6 +79,12 @@ select
     mapped_claims / nullif(paid_claims, 0) as rule_mapped_share,
     recognised_claims / nullif(named_claims, 0) as recognised_share,
     code_only_mapped / nullif(code_only_claims, 0) as code_only_mapped_share,
+    code_and_name_by_code / nullif(code_and_name_claims, 0) as code_vs_name_share,
+    case
+        when ndc_and_name > 0 and rxcui_and_name > 0 then 'NDC or RxNorm'
+        when ndc_and_name > 0 then 'NDC'
+        when rxcui_and_name > 0 then 'RxNorm'
+    end as code_systems,
     known_prescriber / nullif(rows_accepted, 0) as known_prescriber_share,
     known_pharmacy / nullif(rows_accepted, 0) as known_pharmacy_share,
     ($as_of::date - newest_fill_date)::double as newest_fill_lag_days,
