@@ -363,8 +363,8 @@ def test_codes_that_map_beside_their_names_pass(warehouse):
     result = judge(warehouse, coded_night())
     assert status(result, "code_vs_name_share") == "passed"
     assert message(result, "code_vs_name_share") == (
-        "100.0% of the 588 paid claims with both a code (NDC) and a drug name that map to a rule drug are mapped "
-        "by their code (their names map the rest)."
+        "100.0% of the 588 paid claims with both an NDC code and a drug name that map to a rule drug are mapped "
+        "by that code alone (the weakest code column; the rest fall back to their names)."
     )
     mapped_by = warehouse.execute(
         "select mapped_by, count(distinct claim_id) from fill_ingredients group by all"
@@ -389,10 +389,10 @@ def test_a_code_column_mapping_far_less_than_its_names_warns(warehouse):
     result = judge(warehouse, coded_night(code=lambda ndc, rxcui: {"ndc": "5" + ndc[1:]}))
     assert result.success and status(result, "code_vs_name_share") == "warning"
     assert message(result, "code_vs_name_share").startswith(
-        "0.0% of the 588 paid claims with both a code (NDC) and a drug name that map to a rule drug are mapped by "
-        "their code (their names map the rest); the night warns below 50.0% ([validation.checks] "
-        "code_vs_name_share.warn = 0.5). The codes map far less than the names beside them: check that the "
-        "column holds NDC codes"
+        "0.0% of the 588 paid claims with both an NDC code and a drug name that map to a rule drug are mapped by "
+        "that code alone (the weakest code column; the rest fall back to their names); the night warns below "
+        "50.0% ([validation.checks] code_vs_name_share.warn = 0.5). The NDC codes map far less than the names "
+        "beside them: check that the column holds NDC codes"
     )
     assert "serosurv reference import-ndc PATH" in message(result, "code_vs_name_share")
     assert message(result, "code_vs_name_share") in result.summary()
@@ -408,8 +408,45 @@ def test_an_unknown_code_system_in_the_rxnorm_column_warns(warehouse):
     result = judge(warehouse, coded_night(code=lambda ndc, rxcui: {"rxcui": ndc}))
     assert status(result, "code_vs_name_share") == "warning"
     assert message(result, "code_vs_name_share").startswith(
-        "0.0% of the 588 paid claims with both a code (RxNorm) and a drug name"
+        "0.0% of the 588 paid claims with both an RxNorm code and a drug name"
     )
     # and with real RxCUIs of the products (SBD and SCD codes), the codes map
     good = judge(warehouse, coded_night(code=lambda ndc, rxcui: {"rxcui": rxcui}), run_id="rxcuis")
     assert status(good, "code_vs_name_share") == "passed"
+
+
+def test_the_weakest_code_column_is_judged_and_each_is_counted_per_source_file(warehouse):
+    """NDCs that map beside an RxNorm column of internal ids: the NDCs map every rule-drug fill, so a share
+    over both codes would pass; the gate judges the RxNorm column on its own and warns. night_mapping counts
+    each field per source file (rule drugs in a.csv, the others in b.csv; 12 of each file's 600 claims are
+    reversals, so 588 fills each)."""
+    claims = [
+        {**c, "rxcui": "9" + c["rxcui"] + "0", "source_file": "a.csv" if i < 600 else "b.csv"}
+        for i, c in enumerate(coded_night(code=lambda ndc, rxcui: {"ndc": ndc, "rxcui": rxcui}))
+    ]
+    result = judge(warehouse, claims)
+    assert status(result, "code_vs_name_share") == "warning"
+    assert message(result, "code_vs_name_share").startswith(
+        "0.0% of the 588 paid claims with both an RxNorm code and a drug name that map to a rule drug are mapped "
+        "by that code alone"
+    )
+    rows = warehouse.execute(
+        "select source_file, field, fills, field_maps, mapped_by_field, beside_name, beside_name_by_code "
+        "from night_mapping where run_id = 'tonight' order by all"
+    ).fetchall()
+    assert rows == [
+        (
+            "a.csv",
+            "drug_name",
+            588,
+            588,
+            0,
+            0,
+            0,
+        ),  # sertraline and tramadol names map, but their NDCs did first
+        ("a.csv", "ndc", 588, 588, 588, 588, 588),
+        ("a.csv", "rxcui", 588, 0, 0, 588, 0),
+        ("b.csv", "drug_name", 588, 0, 0, 0, 0),  # lisinopril and metformin: no rule drug
+        ("b.csv", "ndc", 588, 0, 0, 0, 0),
+        ("b.csv", "rxcui", 588, 0, 0, 0, 0),
+    ]

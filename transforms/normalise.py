@@ -107,8 +107,9 @@ CROSSWALK_TABLES = ("ndc_crosswalk", "rxcui_crosswalk", "ten_digit_ndcs")
 
 
 def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: str) -> dict[str, int]:
-    """Rebuild `fill_ingredients` for all claims (an incremental night shows only its own) and list this
-    night's approximate and unmapped drugs. Returns this night's counts: the claims that carry an NDC, an
+    """Rebuild `fill_ingredients` for all claims (an incremental night shows only its own), record how this
+    night's fills mapped per source file and field (`night_mapping`, sql/marts/night_mapping.sql) and list
+    this night's approximate and unmapped drugs. Returns this night's counts: the claims that carry an NDC, an
     RxNorm code, a name, how many each mapped (claims_with_<field>, claims_mapped_by_<field>), the 10-digit
     and ambiguous NDCs, and the claims nothing mapped."""
     map_name, approximate = _name_map(con, ruleset)
@@ -126,6 +127,7 @@ def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: st
         replace_rows(
             con, "approximate_names", "marts/approximate_names.sql", {"run_id": run_id}, key="run_id"
         )
+        replace_rows(con, "night_mapping", "marts/night_mapping.sql", {"run_id": run_id}, key="run_id")
         counts = fetch_one(con, "analyses/night_mapping_counts.sql", {"run_id": run_id}) or {}
     finally:
         con.unregister("map_name")

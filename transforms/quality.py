@@ -107,10 +107,12 @@ CHECKS: tuple[Check, ...] = (
         "code_vs_name_share",
         "floor",
         "share",
-        "{value} of the {code_and_name_claims} paid claims with both a code ({code_systems}) and a drug name that "
-        "map to a rule drug are mapped by their code (their names map the rest)",
+        "{value} of the {code_and_name_claims} paid claims with both an {code_systems} code and a drug name that "
+        "map to a rule drug are mapped by that code alone (the weakest code column; the rest fall back to "
+        "their names)",
         "code_and_name_claims",
-        "The codes map far less than the names beside them: check that the column holds {code_systems} codes "
+        "The {code_systems} codes map far less than the names beside them: check that the column holds "
+        "{code_systems} codes "
         "(internal product ids or another code system map nothing; {ten_digit_ndc_claims} paid claims carry a "
         "10-digit NDC without hyphens), or import your codes' crosswalk when they are older or newer than the "
         "shipped one (serosurv reference import-ndc PATH, serosurv reference import-rxnorm PATH). Tonight "

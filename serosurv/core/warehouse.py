@@ -80,6 +80,10 @@ SCHEMA = {
     "ref_ndc": "ndc VARCHAR, ingredient VARCHAR, route VARCHAR, product_name VARCHAR, source VARCHAR",
     # RxNorm codes of a user's RxNorm release or OMOP vocabulary -> rule ingredients (import-rxnorm).
     "ref_rxnorm": "rxcui VARCHAR, ingredient VARCHAR, route VARCHAR, tty VARCHAR, name VARCHAR, source VARCHAR",
+    # How each night's fills mapped, per source file and drug field (sql/marts/night_mapping.sql).
+    "night_mapping": """
+        run_id VARCHAR, source_file VARCHAR, field VARCHAR, fills BIGINT, field_maps BIGINT,
+        mapped_by_field BIGINT, beside_name BIGINT, beside_name_by_code BIGINT""",
     "fill_ingredients": "claim_id VARCHAR, ingredient VARCHAR, route VARCHAR, mapped_by VARCHAR",
     "unmapped_drugs": "run_id VARCHAR, drug_name VARCHAR, ndc VARCHAR, fills BIGINT, patients BIGINT",
     "approximate_names": """

@@ -11,8 +11,14 @@ with tonight as (
 ),
 
 sources as (
-    select distinct fill_ingredients.claim_id, fill_ingredients.mapped_by
+    -- one field per claim: a claim is mapped by one code, or by its name (exactly, else approximately)
+    select
+        fill_ingredients.claim_id,
+        case
+            when bool_or(fill_ingredients.mapped_by = 'name') then 'name' else min(fill_ingredients.mapped_by)
+        end as mapped_by
     from fill_ingredients
+    group by fill_ingredients.claim_id
 )
 
 select

@@ -1,22 +1,19 @@
 -- The night's profile for the data-quality gate (transforms/quality.py), one row per run: volumes and
 -- shares that the row checks, one claim at a time, cannot judge. Shares of drugs are over paid claims; names
--- count as recognised when they map to a rule ingredient or hold a real drug word (recognised_names). Among
--- the claims that carry both a code (NDC, RxNorm) and a drug name and map to a rule ingredient, the share
--- mapped by their code (code_vs_name_share; a claim is mapped by its code first, by its name when the code
--- maps nothing) shows a code column that maps far less than the names beside it.
+-- count as recognised when they map to a rule ingredient or hold a real drug word (recognised_names). For each
+-- code column (NDC, RxNorm), among the paid claims that carry the code and a drug name and map to a rule
+-- ingredient, the share the code alone maps (night_mapping: beside_name_by_code / beside_name); the profile
+-- keeps the column with the lowest share (code_vs_name_share, code_and_name_claims, code_systems), so a code
+-- column that maps far less than the names beside it shows even when the other column maps.
 -- Parameters: $run_id, $as_of, $rows_read (rows read from the files, counted before any check),
 -- $absent_fields (the fields the source does not carry, comma-separated).
--- Inputs: claims, quarantine, fill_ingredients, recognised_names (drug_name).
+-- Inputs: claims, quarantine, fill_ingredients, recognised_names (drug_name), night_mapping.
 with accepted as (
     select
         claims.*,
         claims.claim_status = 'paid' as paid,
         claims.claim_id in (select fill_ingredients.claim_id from fill_ingredients) as mapped,
-        claims.claim_id in (
-            select fill_ingredients.claim_id from fill_ingredients where fill_ingredients.mapped_by in ('ndc', 'rxcui')
-        ) as mapped_by_code,
-        nullif(trim(claims.drug_name), '') is not null as named,
-        claims.ndc is not null or claims.rxcui is not null as coded
+        nullif(trim(claims.drug_name), '') is not null as named
     from claims
     where claims.run_id = $run_id
 ),
@@ -28,6 +25,24 @@ paid as (
             as recognised
     from accepted
     where accepted.paid
+),
+
+code_columns as (
+    select
+        case night_mapping.field when 'ndc' then 'NDC' else 'RxNorm' end as code_system,
+        sum(night_mapping.beside_name) as beside_name,
+        sum(night_mapping.beside_name_by_code) / sum(night_mapping.beside_name) as share
+    from night_mapping
+    where night_mapping.run_id = $run_id and night_mapping.field in ('ndc', 'rxcui')
+    group by night_mapping.field
+    having sum(night_mapping.beside_name) > 0
+),
+
+weakest_code as (
+    select code_columns.code_system, code_columns.beside_name, code_columns.share
+    from code_columns
+    order by code_columns.share, code_columns.code_system
+    limit 1
 ),
 
 rejected as (
@@ -47,10 +62,9 @@ counts as (
         (select count(*) from paid where named and recognised) as recognised_claims,
         (select count(*) from paid where not named) as code_only_claims,
         (select count(*) from paid where not named and mapped) as code_only_mapped,
-        (select count(*) from paid where named and coded and mapped) as code_and_name_claims,
-        (select count(*) from paid where named and coded and mapped_by_code) as code_and_name_by_code,
-        (select count(*) from paid where named and mapped and ndc is not null) as ndc_and_name,
-        (select count(*) from paid where named and mapped and rxcui is not null) as rxcui_and_name,
+        (select weakest_code.beside_name from weakest_code) as code_and_name_claims,
+        (select weakest_code.share from weakest_code) as code_vs_name_share,
+        (select weakest_code.code_system from weakest_code) as code_systems,
         (select count(*) from paid where length(ndc) = 10) as ten_digit_ndc_claims,
         (select count(*) from accepted where prescriber_id is not null) as known_prescriber,
         (select count(*) from accepted where pharmacy_id is not null) as known_pharmacy,
@@ -79,12 +93,8 @@ select
     mapped_claims / nullif(paid_claims, 0) as rule_mapped_share,
     recognised_claims / nullif(named_claims, 0) as recognised_share,
     code_only_mapped / nullif(code_only_claims, 0) as code_only_mapped_share,
-    code_and_name_by_code / nullif(code_and_name_claims, 0) as code_vs_name_share,
-    case
-        when ndc_and_name > 0 and rxcui_and_name > 0 then 'NDC or RxNorm'
-        when ndc_and_name > 0 then 'NDC'
-        when rxcui_and_name > 0 then 'RxNorm'
-    end as code_systems,
+    code_vs_name_share::double as code_vs_name_share,
+    code_systems,
     known_prescriber / nullif(rows_accepted, 0) as known_prescriber_share,
     known_pharmacy / nullif(rows_accepted, 0) as known_pharmacy_share,
     ($as_of::date - newest_fill_date)::double as newest_fill_lag_days,
