@@ -76,6 +76,52 @@ class ValidationConfig:
     min_rows_accepted: int = 1
 
 
+@dataclass(frozen=True)
+class SourceConfig:
+    """How canonical claims files are read (README, Input; docs/real-data.md, "Reading files as they are
+    meant").
+
+    `encoding`: of CSV/TSV files. "auto" reads UTF-8 (with or without a byte-order mark) and UTF-16 with a
+    byte-order mark, and refuses any other file that is not UTF-8 (Latin-1 and Windows-1252 cannot be told
+    apart from the bytes); a declared encoding (any Python codec name: "latin-1", "cp1252", "utf-16",
+    "utf-8"...) is read as declared, and a row with bytes it cannot decode is quarantined
+    (`undecodable_text`). Parquet text is UTF-8 by the format.
+    `timezone`: the zone whose calendar date a Parquet timestamp that records an instant but no zone is
+    given (TIMESTAMP adjusted to UTC written without an Arrow time zone, as Spark or DuckDB write it).
+    `max_field_length`: a field longer than this many characters is quarantined (`field_too_long`).
+    """
+
+    encoding: str = "auto"
+    timezone: str = "UTC"
+    max_field_length: int = 1000
+
+    def __post_init__(self) -> None:
+        import codecs
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if self.encoding != "auto":
+            try:
+                known = codecs.lookup(self.encoding)._is_text_encoding
+            except LookupError:
+                known = False
+            if not known:
+                raise SerosurvError(
+                    'Setting \'source.encoding\' must be "auto" or a text encoding such as "latin-1", "cp1252", '
+                    f'"utf-16" or "utf-8", got {self.encoding!r}.'
+                )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SerosurvError(
+                "Setting 'source.timezone' must be an IANA time zone such as 'America/New_York' or 'UTC', "
+                f"got {self.timezone!r}."
+            ) from None
+        if isinstance(self.max_field_length, bool) or self.max_field_length < 1:
+            raise SerosurvError(
+                f"Setting 'source.max_field_length' must be a whole number of at least 1, got {self.max_field_length!r}."
+            )
+
+
 JURISDICTIONS = ("us", "fr", "strictest")
 
 
@@ -331,6 +377,7 @@ class Config:
     episodes: EpisodeConfig = field(default_factory=EpisodeConfig)
     interactions: InteractionConfig = field(default_factory=InteractionConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     warehouse: WarehouseConfig = field(default_factory=WarehouseConfig)
@@ -344,8 +391,10 @@ class Config:
         # [schedule] says when and from where nights run, not how they are computed: leaving it out means
         # editing it never forces a full recompute, and hashes recorded before it existed still match.
         # [research] is left out alike: it changes what the dashboard and prevalence publish, not a night.
-        # [privacy] counts only when on (pseudonyms change every output), so hashes recorded before it match.
+        # [privacy] counts only when on (pseudonyms change every output), and [source] only when it differs
+        # from its defaults (what a night accepts changes), so hashes recorded before either existed match.
         left_out = {"schedule", "research"} | (set() if self.privacy.pseudonymise else {"privacy"})
+        left_out |= {"source"} if self.source == SourceConfig() else set()
         values = {k: v for k, v in asdict(self).items() if k not in left_out}
         values["warehouse"].pop("path")  # where the warehouse is says nothing of how nights are computed
         text = json.dumps(values, sort_keys=True)
