@@ -1,7 +1,7 @@
 -- stg_fhir_claims: the MedicationDispense and MedicationRequest resources of a --format fhir input as
--- canonical claims, one row per resource (the mapping and why: transforms/adapters/fhir.py's
--- docstring), with lineage (source_file; __row: the NDJSON line or Bundle entry; raw: the resource
--- without its narrative `text`, bounded to $raw_chars characters) and pre-rejects (reject_code,
+-- canonical claims, one row per resource of the --claims files (the mapping and why:
+-- transforms/adapters/fhir.py's docstring), with lineage (source_file; __row: the NDJSON line or Bundle
+-- entry; raw: the resource as read, at most $raw_chars characters) and pre-rejects (reject_code,
 -- reject_reason naming the FHIR field). Read per source file by stg_fhir_file_claims.sql.
 -- In short: a dispense is a fill (fill date whenHandedOver, else whenPrepared); a request is an order
 -- (fill date = its start) only for a patient with no MedicationDispense in the input; a request that
@@ -11,39 +11,36 @@
 -- Parameter: $raw_chars. Input: stg_fhir_resources (stg_fhir_resources.sql).
 -- Macros: fhir_reference, fhir_patient_id, fhir_date, fhir_days.
 with resources as (
-    select * from stg_fhir_resources where valid or role = 'claims'
+    select * from stg_fhir_resources
 ),
 
 -- What a reference can name: each resource under its key ('Type/id', else its entry's fullUrl) and under
--- its Bundle entry's fullUrl; the first copy (by file and row) wins when several files hold one
--- resource. Content is kept for the resources read through references.
+-- its Bundle entry's fullUrl; the first copy (by file and row) wins when several files hold one resource.
 lookups as (
-    select key as lookup, key, resource_type, text, source_file, source_row
+    select key as lookup, key, resource_type, source_file, source_row
     from resources
     where valid and key is not null
     union all
-    select full_url as lookup, key, resource_type, text, source_file, source_row
+    select full_url as lookup, key, resource_type, source_file, source_row
     from resources
     where valid and full_url is not null and full_url is distinct from key
 ),
 
 targets as (
-    select
-        lookup,
-        key,
-        resource_type,
-        case when resource_type in ('Medication', 'MedicationRequest', 'PractitionerRole') then text end as text
+    select lookup, key, resource_type, source_file, source_row
     from lookups
     qualify row_number() over (partition by lookup order by source_file, source_row) = 1
 ),
 
 -- The fields read, parsed once (from_json: an absent or differently shaped field is NULL). STU3 and R4
 -- differ only in names read side by side: requester.agent (STU3) / requester (R4), dosage doseQuantity
--- (STU3) / doseAndRate.doseQuantity (R4), MedicationDispense.notDone (STU3 only).
+-- (STU3) / doseAndRate.doseQuantity (R4), MedicationDispense.notDone (STU3 only). Requests of any input
+-- are parsed (a dispense reads its prescription's); the rows are those of the --claims files.
 items as (
     select
         source_file,
         source_row as __row,
+        role,
         valid,
         text,
         resource_type,
@@ -59,7 +56,10 @@ items as (
               "requester": "JSON", "performer": "JSON[]", "location": "JSON"}'
         ) end as r
     from resources
-    where role = 'claims' and (not valid or resource_type in ('MedicationDispense', 'MedicationRequest'))
+    where
+        (role = 'claims' and not valid)
+        or resource_type = 'MedicationRequest'
+        or (role = 'claims' and resource_type = 'MedicationDispense')
 ),
 
 fields as (
@@ -77,7 +77,6 @@ fields as (
         fhir_reference(json_extract_string(r.authorizingPrescription[1], '$.reference')) as prescription_reference,
         fhir_date(r.whenHandedOver) as handed_over,
         fhir_date(coalesce(r.whenHandedOver, r.whenPrepared)) as dispensed_on,
-        coalesce(r.dosageInstruction, []) as dosages,
         case when is_dispense then r.quantity else json_extract(r.dispenseRequest, '$.quantity') end as supplied,
         list_min(list_transform(
             coalesce(r.dosageInstruction, []),
@@ -87,34 +86,48 @@ fields as (
             coalesce(r.dosageInstruction, []),
             lambda d: fhir_date(json_extract_string(d, '$.timing.repeat.boundsPeriod.end'))
         )) as dosage_end,
+        list_max(list_transform(
+            coalesce(r.dosageInstruction, []),
+            lambda d: fhir_days(
+                json_extract_string(d, '$.timing.repeat.boundsDuration.value'),
+                coalesce(
+                    json_extract_string(d, '$.timing.repeat.boundsDuration.code'),
+                    json_extract_string(d, '$.timing.repeat.boundsDuration.unit')
+                )
+            )
+        )) as bounds_days,
         fhir_date(r.authoredOn) as authored_on,
         fhir_date(json_extract_string(r.dispenseRequest, '$.validityPeriod.start')) as valid_from
     from items
+    where role = 'claims'
 ),
 
 -- Each dispense's first performer that is an Organization (the pharmacy), by position.
 performers as (
-    select source_file, __row, unnest(r.performer) as performer, generate_subscripts(r.performer, 1) as position
+    select
+        source_file,
+        __row,
+        fhir_reference(json_extract_string(unnest(r.performer), '$.actor.reference')) as actor,
+        generate_subscripts(r.performer, 1) as position
     from items
-    where is_dispense and r.performer is not null
+    where role = 'claims' and is_dispense and r.performer is not null
 ),
 
 pharmacies as (
     select
         performers.source_file,
         performers.__row,
-        arg_min(coalesce(actor.key, fhir_reference(json_extract_string(performer, '$.actor.reference'))), position)
-            as organization
+        arg_min(coalesce(target.key, performers.actor), performers.position) as organization
     from performers
-    left join targets as actor on fhir_reference(json_extract_string(performer, '$.actor.reference')) = actor.lookup
-    where
-        coalesce(
-            actor.resource_type,
-            regexp_extract(fhir_reference(json_extract_string(performer, '$.actor.reference')), '^([A-Z][A-Za-z]+)/', 1)
-        ) = 'Organization'
+    left join targets as target on performers.actor = target.lookup
+    where coalesce(target.resource_type, regexp_extract(performers.actor, '^([A-Z][A-Za-z]+)/', 1)) = 'Organization'
     group by all
 ),
 
+-- The medication (medicationCodeableConcept, else the Medication named by medicationReference: contained
+-- '#id', or in the input), the prescription (a dispense's first authorizingPrescription when that
+-- MedicationRequest is in the input, a request itself) and the pharmacy (an Organization performer, else
+-- STU3 performer.onBehalfOf, else R4 location).
 resolved as (
     select
         f.*,
@@ -130,9 +143,8 @@ resolved as (
             end,
             medication.text::json
         ) as medication,
-        case when f.is_dispense then prescription.text::json when not f.is_dispense then f.text::json end
-            as prescription,
-        case when f.is_dispense then coalesce(prescription.key, f.prescription_reference) else f.key end as rx_reference,
+        case when f.is_dispense then prescription.r else f.r end as rx,
+        case when f.is_dispense then coalesce(prescribed.key, f.prescription_reference) else f.key end as rx_reference,
         coalesce(
             pharmacies.organization,
             fhir_reference(json_extract_string(f.r.performer[1], '$.onBehalfOf.reference')),
@@ -140,30 +152,32 @@ resolved as (
         ) as pharmacy_id
     from fields as f
     left join targets as subject on f.subject_reference = subject.lookup
-    left join targets as medication
-        on fhir_reference(f.medication_reference) = medication.lookup and medication.resource_type = 'Medication'
-    left join targets as prescription
-        on f.is_dispense and f.prescription_reference = prescription.lookup
-        and prescription.resource_type = 'MedicationRequest'
+    left join targets as medicated
+        on fhir_reference(f.medication_reference) = medicated.lookup and medicated.resource_type = 'Medication'
+    left join resources as medication
+        on medicated.source_file = medication.source_file and medicated.source_row = medication.source_row
+    left join targets as prescribed
+        on f.is_dispense and f.prescription_reference = prescribed.lookup
+        and prescribed.resource_type = 'MedicationRequest'
+    left join items as prescription
+        on prescribed.source_file = prescription.source_file and prescribed.source_row = prescription.__row
     left join pharmacies on f.source_file = pharmacies.source_file and f.__row = pharmacies.__row
 ),
 
--- The drug: the medication's CodeableConcept (medicationCodeableConcept, else the code of the Medication
--- named by medicationReference, contained or in the input), its RxNorm and NDC codings, and a name: the
--- concept's text, else a coding's display, else the reference's display, else the Medication's
--- ingredients. The prescriber: the requester of the prescription (a dispense's authorizingPrescription,
--- a request itself), the practitioner of a PractitionerRole in the input.
+-- The drug: the concept's RxNorm and NDC codings, and a name (the concept's text, else a coding's display,
+-- else the reference's display, else the Medication's ingredients). The prescriber: the prescription's
+-- requester (R4) or requester.agent (STU3), the practitioner of a PractitionerRole in the input.
 described as (
     select
         resolved.*,
         coalesce(resolved.r.medicationCodeableConcept, json_extract(resolved.medication, '$.code')) as concept,
         coalesce(
-            json_extract_string(resolved.prescription, '$.requester.reference'),
-            json_extract_string(resolved.prescription, '$.requester.agent.reference')
+            json_extract_string(resolved.rx.requester, '$.reference'),
+            json_extract_string(resolved.rx.requester, '$.agent.reference')
         ) as requester_reference,
         coalesce(
-            json_extract_string(resolved.prescription, '$.requester.identifier.value'),
-            json_extract_string(resolved.prescription, '$.requester.agent.identifier.value')
+            json_extract_string(resolved.rx.requester, '$.identifier.value'),
+            json_extract_string(resolved.rx.requester, '$.agent.identifier.value')
         ) as requester_identifier,
         array_to_string(
             list_filter(
@@ -203,9 +217,14 @@ coded as (
             requester.resource_type,
             regexp_extract(coalesce(requester.key, fhir_reference(d.requester_reference)), '^([A-Z][A-Za-z]+)/', 1)
         ) as requester_type,
-        fhir_reference(json_extract_string(requester.text, '$.practitioner.reference')) as role_practitioner
+        fhir_reference(json_extract_string(role.text, '$.practitioner.reference')) as role_practitioner
     from described as d
     left join targets as requester on fhir_reference(d.requester_reference) = requester.lookup
+    left join resources as role
+        on
+            requester.resource_type = 'PractitionerRole'
+            and requester.source_file = role.source_file
+            and requester.source_row = role.source_row
 ),
 
 -- The supply. A dispense: daysSupply; else its quantity at the daily dose of its dosageInstruction (or
@@ -217,37 +236,23 @@ coded as (
 dosed as (
     select
         c.*,
-        coalesce(c.dosages[1], json_extract(c.prescription, '$.dosageInstruction[0]')) as dosage
+        coalesce(c.r.dosageInstruction[1], c.rx.dosageInstruction[1]) as dosage
     from coded as c
 ),
 
 supplied as (
     select
         d.*,
-        fhir_days(
-            json_extract_string(d.r.daysSupply, '$.value'),
-            coalesce(json_extract_string(d.r.daysSupply, '$.code'), json_extract_string(d.r.daysSupply, '$.unit'))
-        ) as supply_days,
         json_extract_string(d.r.daysSupply, '$.value') as supply_value,
         coalesce(json_extract_string(d.r.daysSupply, '$.code'), json_extract_string(d.r.daysSupply, '$.unit'))
             as supply_unit,
         fhir_days(
-            json_extract_string(d.prescription, '$.dispenseRequest.expectedSupplyDuration.value'),
+            json_extract_string(d.rx.dispenseRequest, '$.expectedSupplyDuration.value'),
             coalesce(
-                json_extract_string(d.prescription, '$.dispenseRequest.expectedSupplyDuration.code'),
-                json_extract_string(d.prescription, '$.dispenseRequest.expectedSupplyDuration.unit')
+                json_extract_string(d.rx.dispenseRequest, '$.expectedSupplyDuration.code'),
+                json_extract_string(d.rx.dispenseRequest, '$.expectedSupplyDuration.unit')
             )
         ) as expected_days,
-        list_max(list_transform(
-            d.dosages,
-            lambda x: fhir_days(
-                json_extract_string(x, '$.timing.repeat.boundsDuration.value'),
-                coalesce(
-                    json_extract_string(x, '$.timing.repeat.boundsDuration.code'),
-                    json_extract_string(x, '$.timing.repeat.boundsDuration.unit')
-                )
-            )
-        )) as bounds_days,
         try_cast(json_extract_string(d.supplied, '$.value') as double) as quantity_value,
         try_cast(
             coalesce(
@@ -291,74 +296,67 @@ supplied as (
     from dosed as d
 ),
 
--- Requests that a dispense in the input authorises, and patients with any dispense in the input.
-dispensed_requests as (
-    select distinct coalesce(target.key, fhir_reference(json_extract_string(a.reference, '$.reference'))) as key
-    from (select unnest(r.authorizingPrescription) as reference from items where is_dispense) as a
-    left join targets as target on fhir_reference(json_extract_string(a.reference, '$.reference')) = target.lookup
+measured as (
+    select
+        *,
+        fhir_days(supply_value, supply_unit) as supply_days,
+        case
+            when quantity_unit is not distinct from dose_unit and daily_dose > 0
+                then greatest(floor(quantity_value / daily_dose), 1)
+        end as dose_days,
+        case when subject_type in ('Patient', '') then fhir_patient_id(patient_key) end as patient_id
+    from supplied
 ),
 
-identified as (
-    select
-        s.*,
-        case when s.subject_type in ('Patient', '') then fhir_patient_id(s.patient_key) end as patient_id
-    from supplied as s
+-- Requests that a dispense in the input authorises, and patients with any dispense in the input.
+dispensed_requests as (
+    select distinct coalesce(target.key, a.reference) as key
+    from (
+        select fhir_reference(json_extract_string(unnest(r.authorizingPrescription), '$.reference')) as reference
+        from items
+        where role = 'claims' and is_dispense
+    ) as a
+    left join targets as target on a.reference = target.lookup
 ),
 
 dispensed_patients as (
-    select distinct patient_id from identified where is_dispense and patient_id is not null
+    select distinct patient_id from measured where is_dispense and patient_id is not null
 ),
 
 mapped as (
     select
-        i.*,
-        i.status = 'entered-in-error' as voided,
+        m.*,
+        m.status = 'entered-in-error' as voided,
         case
-            when i.is_dispense then i.dispensed_on
-            else coalesce(i.dosage_start, i.authored_on, i.valid_from)
+            when m.is_dispense then m.dispensed_on
+            else coalesce(m.dosage_start, m.authored_on, m.valid_from)
         end as fill_date,
-        case when not i.is_dispense then i.dosage_end end as end_date,
+        case when not m.is_dispense then m.dosage_end end as end_date,
         ceil(
             case
-                when i.is_dispense
-                    then coalesce(
-                        i.supply_days,
-                        case
-                            when i.quantity_unit is not distinct from i.dose_unit and i.daily_dose > 0
-                                then greatest(floor(i.quantity_value / i.daily_dose), 1)
-                        end,
-                        i.expected_days
-                    )
-                when i.dosage_end is null
-                    then coalesce(
-                        i.bounds_days,
-                        i.expected_days,
-                        case
-                            when i.quantity_unit is not distinct from i.dose_unit and i.daily_dose > 0
-                                then greatest(floor(i.quantity_value / i.daily_dose), 1)
-                        end
-                    )
+                when m.is_dispense then coalesce(m.supply_days, m.dose_days, m.expected_days)
+                when m.dosage_end is null then coalesce(m.bounds_days, m.expected_days, m.dose_days)
             end
         )::bigint as days_supply,
         coalesce(
-            nullif(trim(json_extract_string(i.concept, '$.text')), ''),
-            json_extract_string(i.rxnorm_coding, '$.display'),
-            json_extract_string(i.ndc_coding, '$.display'),
-            i.any_display,
-            nullif(trim(i.medication_display), ''),
-            nullif(i.ingredient_names, '')
+            nullif(trim(json_extract_string(m.concept, '$.text')), ''),
+            json_extract_string(m.rxnorm_coding, '$.display'),
+            json_extract_string(m.ndc_coding, '$.display'),
+            m.any_display,
+            nullif(trim(m.medication_display), ''),
+            nullif(m.ingredient_names, '')
         ) as drug_name,
-        json_extract_string(i.rxnorm_coding, '$.code') as rxcui,
-        json_extract_string(i.ndc_coding, '$.code') as ndc,
+        json_extract_string(m.rxnorm_coding, '$.code') as rxcui,
+        json_extract_string(m.ndc_coding, '$.code') as ndc,
         case
-            when i.requester_reference is null then i.requester_identifier
-            when i.requester_type = 'PractitionerRole' and i.role_practitioner is not null then i.role_practitioner
-            when i.requester_type in ('Practitioner', 'PractitionerRole', '') then i.requester_key
+            when m.requester_reference is null then m.requester_identifier
+            when m.requester_type = 'PractitionerRole' and m.role_practitioner is not null then m.role_practitioner
+            when m.requester_type in ('Practitioner', 'PractitionerRole', '') then m.requester_key
         end as prescriber_id,
-        coalesce(i.key in (select dispensed_requests.key from dispensed_requests), false) as dispensed_request,
-        coalesce(i.patient_id in (select dispensed_patients.patient_id from dispensed_patients), false)
+        coalesce(m.key in (select dispensed_requests.key from dispensed_requests), false) as dispensed_request,
+        coalesce(m.patient_id in (select dispensed_patients.patient_id from dispensed_patients), false)
             as dispensed_patient
-    from identified as i
+    from measured as m
 ),
 
 judged as (
@@ -399,6 +397,13 @@ judged as (
             when rxcui is null and ndc is null and drug_name is null then 'missing_drug'
         end as reject_code
     from mapped
+),
+
+outcomes as (
+    select
+        *,
+        voided and reject_code is null as reversal
+    from judged
 )
 
 select
@@ -420,10 +425,8 @@ select
     case when reversal then key end as original_claim_id,
     __row,
     case
-        when length(raw_text) <= $raw_chars then raw_text
-        else to_json(struct_pack(
-            truncated_to := $raw_chars, characters := length(raw_text), resource := left(raw_text, $raw_chars)
-        ))::varchar
+        when length(text) <= $raw_chars then text
+        else to_json(struct_pack(truncated_to := $raw_chars, characters := length(text), resource := left(text, $raw_chars)))::varchar
     end as raw,
     reject_code,
     case reject_code
@@ -470,10 +473,4 @@ select
         when 'missing_drug'
             then resource_type || '.medication[x] names no code or text (nor does a Medication it references)'
     end as reject_reason
-from (
-    select
-        *,
-        voided and reject_code is null as reversal,
-        case when valid then json_merge_patch(text, '{"text": null}')::varchar else text end as raw_text
-    from judged
-)
+from outcomes
