@@ -6,7 +6,9 @@
 -- keeps the column with the lowest share (code_vs_name_share, code_and_name_claims, code_systems), so a code
 -- column that maps far less than the names beside it shows even when the other column maps.
 -- Parameters: $run_id, $as_of, $rows_read (rows read from the files, counted before any check),
--- $absent_fields (the fields the source does not carry, comma-separated).
+-- $absent_fields (the fields the source does not carry, comma-separated). The quarantine rate leaves out
+-- rows that are the source's shape or workflow, not a broken extract: already loaded, MIMIC's infusion
+-- diluents, FHIR requests with dispenses and dispenses or requests that did not happen.
 -- Inputs: claims, quarantine, fill_ingredients, recognised_names (drug_name), night_mapping.
 with accepted as (
     select
@@ -48,7 +50,12 @@ weakest_code as (
 rejected as (
     select count(*) as n
     from quarantine
-    where quarantine.run_id = $run_id and quarantine.reason_code not in ('already_loaded', 'not_a_drug_order')
+    where
+        quarantine.run_id = $run_id
+        and quarantine.reason_code not in (
+            'already_loaded', 'not_a_drug_order', 'request_dispensed', 'request_not_dispensed', 'not_dispensed',
+            'not_an_order'
+        )
 ),
 
 counts as (
