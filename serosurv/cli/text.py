@@ -449,7 +449,7 @@ def alert_detail(detail: AlertDetail) -> str:
     lines = [
         f"Alert {a['alert_id']}: {status} on the night of {a['as_of']}; opened {a['opened_on']}, "
         f"last new or changed {a['last_change_on']}.",
-        f"Patient {a['patient_id']}: {pair}, {a['severity']} (rule {a['rule_id']}); clinical significance "
+        f"Patient {a['patient_id']}: {pair}, {a['severity']} (rule {a['rule_id']}); NCPDP clinical significance "
         f"{a['clinical_significance']} ({indicator_label('clinical_significance', a['clinical_significance'] or '', '?')}).",
         f"Priority {a['priority']:.1f} = {_parts_long(a['priority_parts'])}.",
     ]
