@@ -19,6 +19,7 @@ from serosurv.api.alerts import (
     list_alerts,
     show_alert,
 )
+from serosurv.api.explain import explain_patient
 from serosurv.api.nights import Generated, NightResult, demo, generate, run, serve
 from serosurv.api.quarantine import QuarantineList, list_quarantine
 from serosurv.api.reference import import_ndc
@@ -34,6 +35,7 @@ from serosurv.api.rules import (
     list_agents,
 )
 from serosurv.api.warehouse import query
+from transforms.explain import PatientExplanation
 
 __all__ = [
     "AgentList",
@@ -42,6 +44,7 @@ __all__ = [
     "Generated",
     "NightResult",
     "PairExplanation",
+    "PatientExplanation",
     "PrevalenceFiles",
     "QuarantineList",
     "RulesCheck",
@@ -53,6 +56,7 @@ __all__ = [
     "dashboard",
     "demo",
     "explain",
+    "explain_patient",
     "export_actions",
     "generate",
     "import_ndc",
