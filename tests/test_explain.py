@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from serosurv import api
@@ -535,3 +536,119 @@ def test_timeline_of_a_one_day_fill_in_1975_is_scaled_to_its_window():
         chart["night"] is None and chart["start"] == date(1975, 2, 28) and chart["end"] == date(1975, 3, 20)
     )
     assert [t["day"].year for t in chart["ticks"]] == [1975] * len(chart["ticks"])
+
+
+# ---------------------------------------------------------------------------- the audit of a period
+
+
+def alert_tables(warehouse):
+    return query(
+        warehouse,
+        "SELECT alert_id, status, quiet, action, as_of FROM alerts ORDER BY ALL",
+    ), query(warehouse, "SELECT count(*), max(as_of) FROM alert_history")
+
+
+def test_the_audit_of_a_period_lists_every_interaction_active_in_it_and_changes_no_alert(
+    default_night, tmp_path
+):
+    """June 2025: P01's overlap (different prescribers and pharmacies) before P13's washout (different
+    prescribers, one pharmacy), both contraindicated and on the worklist. The whole year adds P05's January
+    sertraline + tramadol (moderate), never on a worklist: it ended 162 days before the only night."""
+    before = alert_tables(default_night), hashlib.sha256(default_night.read_bytes()).hexdigest()
+    june = api.audit(date(2025, 6, 1), date(2025, 6, 30), tmp_path / "june", warehouse=default_night)
+    assert (june.interactions, june.night) == (2, NIGHT)
+    assert june.report.name == "audit_2025-06-01_2025-06-30.html"
+    rows = pl.read_parquet(june.parquet).to_dicts()
+    assert [
+        (r["patient_id"], r["kind"], r["severity"], r["fragmentation_rank"], r["status"]) for r in rows
+    ] == [
+        ("P01", "overlap", "contraindicated", 1, "new"),
+        ("P13", "washout", "contraindicated", 2, "new"),
+    ]
+    alerts = dict(query(default_night, "SELECT patient_id, alert_id FROM alerts"))
+    assert [r["alert_id"] for r in rows] == [alerts["P01"], alerts["P13"]]
+    assert rows[0]["prescriber_ids_a"] == ["DR1"] and rows[0]["prescriber_ids_b"] == ["DR2"]
+    assert (
+        rows[0]["clinical_significance"],
+        rows[0]["other_prescriber_indicator"],
+        rows[0]["other_pharmacy_indicator"],
+    ) == ("1", "2", "3")
+    assert json.loads(rows[0]["priority_parts"])["severity"] == 400
+
+    year = api.audit(date(2025, 1, 1), date(2025, 12, 31), tmp_path / "year", warehouse=default_night)
+    with year.csv.open(encoding="utf-8") as handle:
+        listed = list(csv.DictReader(handle))
+    assert [
+        (r["position"], r["patient_id"], r["ingredient_a"], r["ingredient_b"], r["severity"], r["status"])
+        for r in listed
+    ] == [
+        ("1", "P01", "phenelzine", "sertraline", "contraindicated", "new"),
+        ("2", "P13", "phenelzine", "sertraline", "contraindicated", "new"),
+        ("3", "P05", "sertraline", "tramadol", "moderate", ""),
+    ]
+    assert (listed[2]["first_overlap_date"], listed[2]["last_overlap_date"], listed[2]["overlap_days"]) == (
+        "2025-01-10",
+        "2025-01-19",
+        "10",
+    )
+    assert listed[2]["prescriber_ids_b"] == "DR3" and listed[2]["alert_id"] == ""
+    html = year.report.read_text(encoding="utf-8")
+    assert html.index('<h2 id="severity-contraindicated">') < html.index('<h2 id="severity-moderate">')
+    assert "contraindicated: different prescribers and different pharmacies (1)" in html
+    assert "moderate: different prescribers (1)" in html
+    assert "never on a worklist" in html and html.count('<svg class="timeline"') == 3
+    none = api.audit(date(2024, 1, 1), date(2024, 12, 31), tmp_path / "none", warehouse=default_night)
+    assert none.interactions == 0 and "No interaction was active in the period." in none.report.read_text()
+    assert (alert_tables(default_night), hashlib.sha256(default_night.read_bytes()).hexdigest()) == before
+
+
+def test_the_audit_command(default_night, tmp_path, capsys):
+    code = main(
+        [
+            "audit",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-01-31",
+            "--out",
+            str(tmp_path),
+            "--warehouse",
+            str(default_night),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "Audit: 1 interaction(s) active in the period, as the night of 2025-06-30 computed them (read-only: no "
+        "alert changed)."
+    )
+    assert f"CSV:     {(tmp_path / 'audit_2025-01-01_2025-01-31.csv').resolve()}" in out
+    code = main(["audit", "--from", "2025-02-01", "--to", "2025-01-01", "--warehouse", str(default_night)])
+    assert code == 2 and capsys.readouterr().err.strip().endswith("--to must not be before --from.")
+
+
+def test_the_audits_filters_and_the_explain_page_in_chromium(default_night, tmp_path):
+    """The year's audit opened with #filter:status=none shows only P05's interaction (never on a worklist);
+    with #filter:drug=tramadol&pharmacy=ph1 the same one; #filter:patient=0 P01 and P05. The explain page
+    (no script) draws its timelines with no console error."""
+    from tests.test_reports import SCREENSHOTS, items, render
+
+    written = api.audit(date(2025, 1, 1), date(2025, 12, 31), tmp_path / "year", warehouse=default_night)
+    for fragment, shown in (
+        ("#filter:status=none", ["P05"]),
+        ("#filter:drug=tramadol&pharmacy=ph1", ["P05"]),
+        ("#filter:severity=contraindicated&prescriber=dr2", ["P01", "P13"]),
+        ("#filter:patient=0", ["P01", "P05"]),
+        ("#filter:status=new&patient=P13", ["P13"]),
+    ):
+        dom, console = render(written.report, SCREENSHOTS / "period-audit.png", tmp_path, fragment)
+        assert console == []
+        found = items(dom)
+        assert len(found) == 3, fragment
+        assert [i["patient"] for i in found if not i["hidden"]] == shown, fragment
+        assert f"showing {len(shown)} of 3 interactions" in dom
+    page = tmp_path / "p13.html"
+    api.explain_patient("P13", warehouse=default_night, html=page)
+    dom, console = render(page, SCREENSHOTS / "explain.png", tmp_path)
+    assert console == [] and dom.count('<svg class="timeline"') == 2
+    assert "washout window (14 days)" in dom

@@ -23,7 +23,7 @@ from serosurv.api.explain import explain_patient
 from serosurv.api.nights import Generated, NightResult, demo, generate, run, serve
 from serosurv.api.quarantine import QuarantineList, list_quarantine
 from serosurv.api.reference import import_ndc
-from serosurv.api.reports import PrevalenceFiles, dashboard, prevalence
+from serosurv.api.reports import AuditFiles, PrevalenceFiles, audit, dashboard, prevalence
 from serosurv.api.rules import (
     AgentList,
     Explanation,
@@ -40,6 +40,7 @@ from transforms.explain import PatientExplanation
 __all__ = [
     "AgentList",
     "AlertDetail",
+    "AuditFiles",
     "Explanation",
     "Generated",
     "NightResult",
@@ -52,6 +53,7 @@ __all__ = [
     "act",
     "action_codes",
     "add_synonym",
+    "audit",
     "check_rules",
     "dashboard",
     "demo",

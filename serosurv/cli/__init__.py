@@ -352,6 +352,28 @@ def _explain_commands(commands: argparse._SubParsersAction) -> None:
     )
     _warehouse(why)
 
+    audit = commands.add_parser(
+        "audit",
+        help="audit a period: every interaction active in it, with the report's cards, CSV and Parquet",
+        description="Write the audit of a period: every interaction active between --from and --to (co-exposure, "
+        "or a washout start, on one of its days), whether or not it was ever on a worklist, with the nightly "
+        "report's cards and timelines, grouped and sorted by severity and then fragmentation (different "
+        "prescribers and pharmacies first), with the same filters; and every interaction as CSV and Parquet "
+        "beside it. It reads the warehouse only: no alert changes state.",
+    )
+    audit.add_argument(
+        "--from", dest="date_from", type=iso_date, required=True, metavar="DATE", help="first day"
+    )
+    audit.add_argument("--to", dest="date_to", type=iso_date, required=True, metavar="DATE", help="last day")
+    audit.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="folder for audit_FROM_TO.html, .csv, .parquet",
+    )
+    _warehouse(audit)
+
 
 def _quarantine_commands(commands: argparse._SubParsersAction) -> None:
     actions = _command_group(
@@ -680,6 +702,8 @@ def _explain(args: argparse.Namespace) -> str:
     from serosurv import api
     from serosurv.cli import text
 
+    if args.command == "audit":
+        return text.period_audit(api.audit(args.date_from, args.date_to, args.out, warehouse=args.warehouse))
     found = api.explain_patient(
         args.patient, pair=args.pair, as_of=args.as_of, warehouse=args.warehouse, html=args.html
     )
@@ -718,6 +742,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "query": _query,
     "quarantine": _quarantine,
     "explain": _explain,
+    "audit": _explain,
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from serosurv.api import (
     AgentList,
     AlertDetail,
+    AuditFiles,
     Explanation,
     NightResult,
     PairExplanation,
@@ -636,7 +637,7 @@ def quarantine_list(found, fmt: str = "table") -> str:
     return "\n".join(lines) + "\n" + query_result(found.rows)
 
 
-# ---------------------------------------------------------------------------- explain
+# ---------------------------------------------------------------------------- explain and audit
 
 
 def patient_explanation(found: PatientExplanation, page: Path | None = None) -> str:
@@ -706,3 +707,15 @@ def patient_explanation(found: PatientExplanation, page: Path | None = None) -> 
     if page is not None:
         lines.append(f"Page with the timeline: {page}")
     return "\n".join(lines)
+
+
+def period_audit(written: AuditFiles) -> str:
+    return "\n".join(
+        [
+            f"Audit: {written.interactions:,} interaction(s) active in the period, as the night of {written.night} "
+            "computed them (read-only: no alert changed).",
+            f"Report:  {written.report}",
+            f"CSV:     {written.csv}",
+            f"Parquet: {written.parquet}",
+        ]
+    )
