@@ -77,6 +77,11 @@ DEFAULT_CLAIMS = [
     line("M2", "P16", "2025-05-01", 10, "tramadol 50 mg"),
     # not_mapped and not_in_rules alongside an alerted pair
     line("N1", "P17", "2025-06-01", 30, "lisinopril 10 mg"),
+    # real names from MIMIC-IV that are near a rule name but no misspelling: "Diskus" is 2 edits from the
+    # methadone brand "diskets", "amantadine" 3 from "amfetamine"
+    line("T1", "P19", "2025-06-01", 30, "sertraline 50 mg"),
+    line("T2", "P19", "2025-06-01", 30, "Fluticasone-Salmeterol Diskus (100/50) [IH]"),
+    line("T3", "P19", "2025-06-01", 30, "Amantadine [PO/NG]"),
 ]
 POOLED_CLAIMS = [
     # overlap_below_minimum: 2 days of sertraline + tramadol where the edited R44 counts 3 or more
@@ -365,6 +370,20 @@ def test_mapping_words_and_unmapped_drugs(default_night):
     assert found.verdicts == []
     p01 = api.explain_patient("P01", warehouse=default_night)
     assert fate(p01, "A1").mapping == "'Nardil 15 mg': phenelzine by name"
+
+
+def test_a_real_drug_near_a_rule_name_is_not_taken_for_a_misspelling(default_night):
+    found = api.explain_patient("P19", warehouse=default_night)
+    assert found.verdicts == []  # sertraline is the only rule drug: no pair, no "name not recognised"
+    for claim_id, name in (
+        ("T2", "Fluticasone-Salmeterol Diskus (100/50) [IH]"),
+        ("T3", "Amantadine [PO/NG]"),
+    ):
+        claim = fate(found, claim_id)
+        assert (claim.fate, claim.mapping) == (
+            "not_mapped",
+            f"the name '{name}' names no drug the rules know",
+        )
 
 
 # ---------------------------------------------------------------------------- as of another night
