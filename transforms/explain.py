@@ -740,9 +740,10 @@ class _Book:
                     (
                         "early_refill_truncated",
                         f"{ingredient}: refilled {_days(early)} before the supply on hand ran out; counted from "
-                        f"its fill date (episodes.stockpiling = {self.settings.stockpiling}), so those "
-                        f"{_days(early)} are not carried forward; washouts still count them (the patient runs "
-                        f"out on {stock['supply_end']})",
+                        f"its fill date (episodes.stockpiling = {self.settings.stockpiling}), so "
+                        f"{_days(early)} of supply {'is' if early == 1 else 'are'} not carried forward; washouts "
+                        f"still count {'it' if early == 1 else 'them'} (the patient runs out on "
+                        f"{stock['supply_end']})",
                     )
                 )
         member = self.in_episode.get((c["claim_id"], ingredient))
