@@ -261,6 +261,24 @@ def test_a_csv_of_ndcs_and_ingredient_names(tmp_path, capsys):
     )
 
 
+SHARED_NDCS = (
+    Path(__file__).resolve().parents[2] / "shared" / "reference" / "rxnorm" / "ndc_to_rxcui_serotonergic.csv"
+)
+
+
+@pytest.mark.skipif(not SHARED_NDCS.is_file(), reason=f"reference data not found: {SHARED_NDCS}")
+def test_nlms_ndc_crosswalk_imports_as_it_is_written(tmp_path):
+    """NLM's crosswalk names its NDC column ndc11 (with rxcui, tty, name, target_ingredients): it imports as
+    written, and its Symbyax package 00002-3230-30 (RxCUI 725080) holds fluoxetine."""
+    counts = api.import_ndc(SHARED_NDCS, warehouse=tmp_path / "w.duckdb")
+    assert counts["mapped_by"] == "rxcui" and counts["rows_without_valid_ndc"] == 0
+    assert counts["rows_written"] > 10_000
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        assert con.execute("select ingredient from ref_ndc where ndc = '00002323030'").fetchall() == [
+            ("fluoxetine",)
+        ]
+
+
 def test_a_csv_with_a_bad_route_names_the_row_and_field(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("ndc,ingredient,route\n99999000001,sertraline,oral\n99999000002,selegiline,patch\n")

@@ -253,7 +253,8 @@ def import_ndc_csv(con: duckdb.DuckDBPyConnection, path: Path, ruleset: RuleSet)
     """Replace the rows of `ref_ndc` from this file (source "csv:<file name>") with its NDCs that hold rule
     ingredients. The file has a header row with `ndc` and either `rxcui` (an RxNorm code of any term type,
     mapped through the RxNorm crosswalks: the imported ref_rxnorm, else the shipped one) or `ingredient` (a
-    drug name, read by the name mapper: "sertraline", "Zoloft", "tramadol/APAP"), and optionally `route`
+    drug name, read by the name mapper: "sertraline", "Zoloft", "tramadol/APAP"; the NDC column may also be
+    named ndc11, ndc_11, package_ndc or ndc_package_code), and optionally `route`
     (oral, transdermal, iv) and `product_name`. Comma- or tab-delimited. NDCs are 11 digits or hyphenated
     4-4-2, 5-3-2, 5-4-1 (normalise_ndc); rows with another NDC or holding no rule ingredient are counted,
     not written. All or nothing. Returns counts: source, rows_read, rows_without_valid_ndc (and the first
@@ -298,6 +299,10 @@ def import_ndc_csv(con: duckdb.DuckDBPyConnection, path: Path, ruleset: RuleSet)
     }
 
 
+# Header names taken for the `ndc` column when the file has none by that name.
+NDC_COLUMN_ALIASES = ("ndc11", "ndc_11", "package_ndc", "ndc_package_code")
+
+
 def _read_crosswalk_csv(path: Path) -> pl.DataFrame:
     """The CSV as strings with its 1-based line numbers (`row`, the header is line 1), header checked."""
     if not path.is_file():
@@ -321,6 +326,10 @@ def _read_crosswalk_csv(path: Path) -> pl.DataFrame:
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SerosurvError(f"{path} cannot be read as a CSV file ({problem}).") from None
     frame = frame.rename({name: name.strip().lower() for name in frame.columns})
+    if "ndc" not in frame.columns:  # the names other crosswalks give the package code (NLM's: ndc11)
+        alias = next((name for name in NDC_COLUMN_ALIASES if name in frame.columns), None)
+        if alias:
+            frame = frame.rename({alias: "ndc"})
     columns = set(frame.columns)
     if "ndc" not in columns or not ({"rxcui", "ingredient"} & columns):
         raise SerosurvError(
