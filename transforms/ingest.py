@@ -48,7 +48,8 @@ from transforms.sql import (
 )
 
 REQUIRED = ("claim_id", "patient_id", "fill_date")
-ONE_OF = (("days_supply", "end_date"), ("ndc", "rxcui", "drug_name"))
+# An order feed may carry only start dates and `ongoing` (orders that run until stopped).
+ONE_OF = (("days_supply", "end_date", "ongoing"), ("ndc", "rxcui", "drug_name"))
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Written by transforms/adapters next to the canonical columns; honoured only in adapter output.

@@ -1,6 +1,7 @@
 -- The night's profile for the data-quality gate (transforms/quality.py), one row per run: volumes and
 -- shares that the row checks, one claim at a time, cannot judge. Shares of drugs are over paid claims; names
 -- count as recognised when they map to a rule ingredient or hold a real drug word (recognised_names).
+-- ongoing_claims: accepted orders without stop date or days supply (claims.ongoing), counted to the night.
 -- Parameters: $run_id, $as_of, $rows_read (rows read from the files, counted before any check),
 -- $absent_fields (the fields the source does not carry, comma-separated).
 -- Inputs: claims, quarantine, fill_ingredients, recognised_names (drug_name).
@@ -46,7 +47,8 @@ counts as (
         (select max(fill_date) from accepted) as newest_fill_date,
         (select median(days_supply) from paid) as median_days_supply,
         (select count(*) from paid where days_supply is not null) as with_supply,
-        (select count(*) from paid where days_supply > 120) as long_supply
+        (select count(*) from paid where days_supply > 120) as long_supply,
+        (select count(*) from accepted where ongoing) as ongoing_claims
 )
 
 select
@@ -71,5 +73,6 @@ select
     patients / nullif(rows_accepted, 0) as patients_per_claim,
     median_days_supply::double as median_days_supply,
     long_supply / nullif(with_supply, 0) as long_supply_share,
-    $absent_fields as absent_fields
+    $absent_fields as absent_fields,
+    ongoing_claims
 from counts
