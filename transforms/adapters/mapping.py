@@ -104,7 +104,9 @@ def load_mapping(path: Path) -> dict:
         if field not in given:
             raise fail(f"[columns] must name the source column for {field}")
     if not given & {"days_supply", "end_date", "ongoing"}:
-        raise fail("[columns] must name a days_supply or an end_date column (or ongoing, for open-ended orders)")
+        raise fail(
+            "[columns] must name a days_supply or an end_date column (or ongoing, for open-ended orders)"
+        )
     if not given & {"ndc", "rxcui", "drug_name"}:
         raise fail(
             "needs a drug column: [drug] column and code_type, or ndc / rxcui / drug_name in [columns]"
