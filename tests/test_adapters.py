@@ -261,6 +261,24 @@ def test_mapping_renames_recodes_and_parses_dates(warehouse, tmp_path):
     assert (counts.rows_accepted, counts.rows_quarantined) == (3, 2)
 
 
+def test_a_mapping_says_an_empty_stop_date_is_an_ongoing_order(warehouse, tmp_path):
+    """`[constants] ongoing = "true"`: an order without STOP runs until stopped (c5's date is still bad)."""
+    source = (
+        (DATA / "mapping" / "claims.csv")
+        .read_text()
+        .replace("c2;m1;10.02.2022;14.02.2022", "c2;m1;10.02.2022;")
+    )
+    (tmp_path / "claims.csv").write_text(source)
+    mapping = tmp_path / "m.toml"
+    text = (DATA / "mapping" / "mapping.toml").read_text()
+    mapping.write_text(text.replace("[constants]\n", '[constants]\nongoing = "true"\n'))
+    _, counts = load(warehouse, f"mapping:{mapping}", [tmp_path / "claims.csv"], None, tmp_path)
+    got = claims(warehouse, "fill_date", "end_date", "ongoing")
+    assert got["c1"] == (date(2022, 2, 1), date(2022, 2, 28), False)  # a stop date: not open-ended
+    assert got["c2"] == (date(2022, 2, 10), None, True)
+    assert (counts.rows_accepted, counts.rows_quarantined) == (3, 2)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
