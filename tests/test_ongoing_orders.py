@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from serosurv import api
-from serosurv.cli.text import ONGOING_ORDER, alert_detail
+from serosurv.cli.text import ONGOING_ORDER, alert_detail, patient_explanation
 
 HEADER = "claim_id,patient_id,fill_date,days_supply,end_date,drug_name,prescriber_id,pharmacy_id,claim_status,original_claim_id,ongoing"
 TRAMADOL = "T1,P1,2025-03-01,,,tramadol 50 mg,DR-A,,paid,,true"
@@ -87,6 +87,13 @@ def test_an_ongoing_order_overlapping_a_filled_ssri_is_flagged_to_the_night(pref
     text = alert_detail(api.show_alert(alert_id, warehouse=tmp_path / "w" / "serosurv.duckdb"))
     assert "2025-03-01..2025-03-31 +" in text
     assert f"+ {ONGOING_ORDER}" in text
+    # `serosurv explain P1` says why the tramadol order reaches the night.
+    found = api.explain_patient("P1", warehouse=tmp_path / "w" / "serosurv.duckdb")
+    explained = patient_explanation(found)
+    assert (
+        "tramadol: covers 2025-03-01 to 2025-03-31 (an ongoing order (no stop date): counted to the night, "
+        "at most episodes.ongoing_max_days = 90 days)" in " ".join(explained.split())
+    )
 
 
 def test_an_ongoing_order_is_capped_by_ongoing_max_days(prefect_harness, tmp_path):
