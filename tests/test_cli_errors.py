@@ -87,8 +87,9 @@ def one_error_line(stderr: str) -> str:
         ("claims.csv", b"", "the file is empty"),
         (
             "claims.csv",
-            b"claim_id;patient_id;fill_date;days_supply;ndc\nC1;PATZ1;2025-01-01;30;1\n",
-            "is missing",
+            # Read as semicolon-separated (tests/test_csv_delimiters.py), and then short of a column.
+            b"claim_id;patient_id;days_supply;ndc\nC1;PATZ1;30;1\n",
+            "required column 'fill_date' is missing",
         ),
         ("claims.csv", b"C1,PATZ1,2025-01-01,30,sertraline\n", "starts with a header row"),
         (

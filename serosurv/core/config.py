@@ -35,8 +35,16 @@ class EpisodeConfig:
     same_day: str = "keep"
     end_convention: str = "inclusive"
     omop_persistence_days: int = 30
+    # An ongoing order (a start without stop date or days supply, claims.ongoing) is exposure from its
+    # start to the night, at most this many days (its start day is day 1).
+    ongoing_max_days: int = 90
 
     def __post_init__(self) -> None:
+        if self.ongoing_max_days < 1:
+            raise SerosurvError(
+                "Setting 'episodes.ongoing_max_days' must be at least 1 (the days an order without a stop "
+                f"date counts as exposure, its start day included), got {self.ongoing_max_days!r}."
+            )
         for name, allowed in (
             ("stockpiling", STOCKPILING),
             ("same_day", SAME_DAY),

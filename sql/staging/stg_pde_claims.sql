@@ -61,6 +61,7 @@ select
                 order by try_cast(iso_date(pd_dt, ['%Y%m%d', '%d%b%Y', '%m/%d/%Y']) as date) nulls first, __row
             )
     end as original_claim_id,
+    null as ongoing,  -- dispensings: a supply always
     __row,
     raw,
     null as reject_code,

@@ -10,7 +10,7 @@ given. `provider` is not needed: `provider_id` is the prescriber pseudonym.
 |---|---|
 | claim_id | drug_exposure_id |
 | patient_id | person_id |
-| fill_date / end_date | drug_exposure_start_date / drug_exposure_end_date (dates of the datetimes if only those); an administration row (drug_type_concept_id of an administered dose) with neither end date nor days supply is one day |
+| fill_date / end_date | drug_exposure_start_date / drug_exposure_end_date (dates of the datetimes if only those); an administration row (drug_type_concept_id of an administered dose) with neither end date nor days supply is one day; any other row with neither is an ongoing order (`ongoing` true: exposure to the night, at most `[episodes] ongoing_max_days`) |
 | days_supply | days_supply only when the end date is empty (0, the CDM's "unknown", is empty) |
 | quantity | quantity; 0 becomes empty |
 | drug_name | concept_name of drug_concept_id |
