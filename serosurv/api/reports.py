@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from serosurv.api.warehouse import reading
 from serosurv.core.errors import SerosurvError
@@ -22,6 +23,10 @@ from transforms.runs import latest_success
 class PrevalenceFiles:
     table: Path  # CSV or Parquet
     summary: Path  # HTML
+    left_censored: tuple[
+        str, ...
+    ] = ()  # intervals starting within [research] lookback_days of the first claim
+    lookback_days: int = 0
 
 
 @owner_only()
@@ -58,7 +63,7 @@ def prevalence(
     docs/prevalence.md for every term. Small cells are suppressed and people stratified by age with the
     latest night's [research] settings (min_cell_count, age_bands)."""
     from reports.prevalence import check_out, write_prevalence
-    from transforms.prevalence import PrevalenceSpec, prevalence_table
+    from transforms.prevalence import PrevalenceSpec, describe, prevalence_table
 
     spec = PrevalenceSpec(
         interval=interval,
@@ -72,9 +77,16 @@ def prevalence(
     spec.check()
     check_out(Path(out))
     with reading(warehouse) as con:
-        frame = prevalence_table(con, spec, _ruleset(con))
-    written = write_prevalence(frame, spec, Path(out))
-    return PrevalenceFiles(table=written["table"].resolve(), summary=written["summary"].resolve())
+        ruleset = _ruleset(con)
+        frame = prevalence_table(con, spec, ruleset)
+    written = write_prevalence(frame, spec, Path(out), describe(spec, ruleset))
+    censored = frame.filter(pl.col("left_censored")).get_column("interval").unique(maintain_order=True)
+    return PrevalenceFiles(
+        table=written["table"].resolve(),
+        summary=written["summary"].resolve(),
+        left_censored=tuple(censored.to_list()),
+        lookback_days=int(frame.get_column("lookback_days")[0]) if frame.height else 0,
+    )
 
 
 def _ruleset(con: duckdb.DuckDBPyConnection) -> RuleSet:

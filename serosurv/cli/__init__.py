@@ -625,6 +625,7 @@ def _alerts(args: argparse.Namespace) -> str:
 
 def _reports(args: argparse.Namespace) -> str:
     from serosurv import api
+    from serosurv.cli import text
 
     if args.command == "report":
         return f"Dashboard: {api.dashboard(args.date_from, args.date_to, args.out, warehouse=args.warehouse)}"
@@ -639,7 +640,7 @@ def _reports(args: argparse.Namespace) -> str:
         date_from=args.date_from,
         date_to=args.date_to,
     )
-    return f"Prevalence: {written.table}\nSummary:    {written.summary}"
+    return text.prevalence_written(written)
 
 
 def _quarantine(args: argparse.Namespace) -> str:
