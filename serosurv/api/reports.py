@@ -31,19 +31,29 @@ class PrevalenceFiles:
 
 @owner_only()
 def dashboard(
-    date_from: date, date_to: date, out: Path | str = "dashboard.html", warehouse: Path | str | None = None
+    date_from: date,
+    date_to: date,
+    out: Path | str = "dashboard.html",
+    warehouse: Path | str | None = None,
+    tables: Path | str | None = None,
 ) -> Path:
     """Write the quality dashboard for [date_from, date_to] (one self-contained HTML file, no patient
     identifiers, counts below the latest night's [research] min_cell_count - 11 by default - shown as
-    '<11'); returns its path."""
-    from reports.dashboard import write_dashboard
+    '<11', counts hidden to protect them as 'suppressed') and, with `tables`, every table as CSV in that
+    folder (comparison.csv, trend.csv, ...); returns the page's path. A range nobody was exposed in, or an --out that is not .html, is one
+    sentence."""
+    from reports.dashboard import check_out, write_dashboard, write_tables
     from transforms.dashboard import dashboard_data
 
     if date_to < date_from:
-        raise SerosurvError("--to must not be before --from.")
+        raise SerosurvError(f"--to {date_to} must not be before --from {date_from}.")
+    check_out(Path(out))
     with reading(warehouse) as con:
         data = dashboard_data(con, date_from, date_to, _ruleset(con))
-    return write_dashboard(data, Path(out)).resolve()
+    page = write_dashboard(data, Path(out)).resolve()
+    if tables is not None:
+        write_tables(data, Path(tables))
+    return page
 
 
 @owner_only()

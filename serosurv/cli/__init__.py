@@ -463,7 +463,13 @@ def _report_commands(commands: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path("dashboard.html"),
         metavar="FILE",
-        help="HTML file to write (default: ./dashboard.html)",
+        help="HTML file to write (default: ./dashboard.html); the dashboard is HTML only",
+    )
+    dash.add_argument(
+        "--csv",
+        type=Path,
+        metavar="DIR",
+        help="also write every table as CSV into DIR (comparison.csv, trend.csv, ..., for a P&T committee)",
     )
 
     prev = commands.add_parser(
@@ -628,7 +634,10 @@ def _reports(args: argparse.Namespace) -> str:
     from serosurv.cli import text
 
     if args.command == "report":
-        return f"Dashboard: {api.dashboard(args.date_from, args.date_to, args.out, warehouse=args.warehouse)}"
+        board = api.dashboard(
+            args.date_from, args.date_to, args.out, warehouse=args.warehouse, tables=args.csv
+        )
+        return text.dashboard_written(board, args.csv)
     written = api.prevalence(
         args.out,
         warehouse=args.warehouse,

@@ -646,3 +646,11 @@ def prevalence_written(written: Any) -> str:
             "(column left_censored; [research] lookback_days)."
         )
     return "\n".join(lines)
+
+
+def dashboard_written(page: Any, tables: Any = None) -> str:
+    """Where `serosurv report dashboard` wrote its page (and its tables as CSV)."""
+    lines = [f"Dashboard: {page}"]
+    if tables is not None:
+        lines.append(f"Tables:    {tables} (one CSV file per table)")
+    return "\n".join(lines)
