@@ -7,7 +7,7 @@ Two kinds of hidden cell, shown differently: a *primary* cell is a count from 1 
 "<11"); a *complementary* cell is hidden only so that a primary one cannot be recovered by subtraction
 (shown as "suppressed", never as "<11": its value may be anything). Complements are chosen to hide as
 little as possible: inner cells (strata, ingredient pairs, severities) before totals, the smallest first,
-and a zero only when nothing else will do (a hidden zero gives away a bound of its partner exactly).
+and within one level a zero only when no count will do (a hidden zero gives away a bound of its partner).
 
 - `suppress_cells(values, relations)`: any small table of additive relations (total = sum of parts),
   checked by linear algebra; the dashboard's tables.
@@ -226,8 +226,8 @@ def suppress_cube(
     corner of a hidden box gets the cheapest box (rows support x ages support x sexes support) whose
     cells are all hidden afterwards. A box carries a null vector of every relation (the product of the
     dimensions' null vectors), so no hidden corner is fixed by the published cells. Cost of hiding a
-    cell: zero cells last, then `levels` (how many totals the cell is: higher is worse), then its
-    count."""
+    cell: its `levels` first (how many totals the cell is: higher is worse), then zero cells after
+    non-zero ones, then its count."""
     values = np.asarray(values, dtype=np.int64)
     n_rows, n_ages, n_sexes = values.shape
     hidden = (values > 0) & (values < min_cell)
@@ -237,7 +237,10 @@ def suppress_cube(
         return hidden
     if levels is None:
         levels = np.zeros(values.shape, dtype=np.int64)
-    cost = np.where(values == 0, 1e12, 0.0) + levels * 1e7 + values + 1.0
+    # each level of total costs a hundred times the one below (so a box through the grand total loses to
+    # any box through lesser totals); within a level a zero costs more than any count (a hidden zero is
+    # a weak complement: it gives away a bound of its partner), then a count costs what it hides
+    cost = np.power(100.0, levels) * 1e6 + np.where(values == 0, 5e5, 0.0) + values + 1.0
     cost[hidden] = 0.0
     age_supports, sex_supports = line_supports(n_ages), line_supports(n_sexes)
     age_list = sorted({s for per in age_supports for s in per})
