@@ -92,7 +92,7 @@ def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: st
         night.absent = tuple(sorted({*night.absent, *adapted.absent}))
         _step(night, "adapt", f"mapped {fmt} input onto the canonical contract")
     night.counts["rows_read"] = ingest.stage_claims(
-        night.con, files, night.workdir / "staged", adapted=fmt != "canonical"
+        night.con, files, night.workdir / "staged", adapted=fmt != "canonical", source=night.config.source
     )
     patients_file = pseudonymise.apply(night.con, night.config.privacy, patients_file, night.workdir)
     if patients_file:
@@ -103,7 +103,11 @@ def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: st
 @task(name="validate", cache_policy=NO_CACHE)
 def check_rows(night: Night) -> None:
     counts = validate.check_claims(
-        night.con, night.run_id, night.as_of, night.config.validation.earliest_fill_date
+        night.con,
+        night.run_id,
+        night.as_of,
+        night.config.validation.earliest_fill_date,
+        max_field_length=night.config.source.max_field_length,
     )
     night.validated = True
     drop_views(night.con, "stg_raw")

@@ -17,6 +17,7 @@ from datetime import date
 
 import duckdb
 
+from serosurv.core.config import SourceConfig
 from serosurv.core.warehouse import count_rows, memory_limit_bytes
 from transforms import ingest
 from transforms.sql import create_macros, create_table, drop_tables, fetch, insert_into, run
@@ -40,13 +41,22 @@ def forget_night(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         run(con, f"staging/stg_{table}__forget_night.sql", {"as_of": as_of})
 
 
-def check_claims(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, earliest: str) -> ValidationCounts:
-    """Split `stg_raw` into accepted claims and quarantined rows; the two always add up to the rows read."""
-    limits = {"as_of": as_of, "earliest": date.fromisoformat(earliest)}
+def check_claims(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    as_of: date,
+    earliest: str,
+    *,
+    max_field_length: int = SourceConfig.max_field_length,
+) -> ValidationCounts:
+    """Split `stg_raw` into accepted claims and quarantined rows; the two always add up to the rows read.
+    A quarantined row's text (`raw`) keeps at most `max_field_length` characters of each field (the
+    longer ones end with a note of their length), so that no runaway value is copied."""
+    limits = {"as_of": as_of, "earliest": date.fromisoformat(earliest), "max_field_length": max_field_length}
     # Streaming: each insert reads the checks as a subquery over stg_raw (parameters and all).
     checked, params = {"stg_checked": "staging/stg_checked.sql"}, {**limits, "run_id": run_id}
     inputs = ingest.staged_inputs(con)
-    create_macros(con, "normalise_ndc")
+    create_macros(con, "normalise_ndc", "bounded_text")
     try:
         read = count_rows(con, "stg_raw")  # from the files' metadata
         for table in BATCH_TABLES:

@@ -80,7 +80,7 @@ def run(
     """Run one night through the Prefect flow: claims in, warehouse tables and the audit report out
     (under `out_dir/<night>/`).
 
-    `fmt` names the input layout (canonical, omop, scdm, pde, mimic-iv, mapping:FILE); other layouts are
+    `fmt` names the input layout (canonical, omop, scdm, pde, mimic-iv, fhir, mapping:FILE); other layouts are
     mapped onto the canonical contract inside the flow's ingest step, keeping the source lineage. With
     `backfill_from`, the worklist is also built for every night from that date up to the run date, in
     order, each from the claims dated up to that night. The warehouse is `warehouse`, else the one
@@ -90,8 +90,9 @@ def run(
     from transforms.pseudonymise import check_key
 
     check_format(fmt)
+    config = load_config(config_file)
     if fmt == "canonical":  # a bad file is refused in a second, before Prefect starts
-        check_claims_files([Path(p) for p in claims])
+        check_claims_files([Path(p) for p in claims], config.source)
     missing = [str(p) for p in claims if not Path(p).exists()]
     if missing:
         raise SerosurvError(f"Claims file {missing[0]} does not exist.")
@@ -100,7 +101,6 @@ def run(
     if backfill_from and as_of and backfill_from > as_of:
         raise SerosurvError("--from must not be after --as-of.")
     quiet_environment()
-    config = load_config(config_file)
     check_key(config.privacy)  # a missing key stops the night before Prefect starts
     from flows.nightly import configured, import_gate_in_background
 
