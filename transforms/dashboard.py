@@ -105,7 +105,7 @@ def dashboard_data(
         "exposed": cut.shown(exposed_total, cut.small(exposed_total)),
         "comparison": _comparison(con, date_to, cut),
         "comparison_columns": comparison_columns(date_to),
-        "no_data_months": sorted({r["month"] for r in rates if r["exposed"] == 0}),
+        "no_data_months": _runs(sorted({r["month"] for r in rates if r["exposed"] == 0})),
         "rates": rates,
         "shares": _shares(monthly, cut),
         "pairs": _ranked([(f"{a} + {b}", n, rank) for a, b, n, rank in pairs], exposed_total, cut),
@@ -120,6 +120,19 @@ def dashboard_data(
         "suppressed_mark": cut.mark,
         "suppressed_word": SUPPRESSED_WORD,
     }
+
+
+def _runs(months: list[str]) -> list[str]:
+    """Consecutive months ('2025-04', '2025-05', '2025-06', '2025-09') as runs ('2025-04 to 2025-06', '2025-09')."""
+    found: list[list[str]] = []
+    for month in months:
+        year, number = int(month[:4]), int(month[5:])
+        before = f"{year - (number == 1)}-{12 if number == 1 else number - 1:02d}"
+        if found and found[-1][-1] == before:
+            found[-1].append(month)
+        else:
+            found.append([month])
+    return [run[0] if len(run) == 1 else f"{run[0]} to {run[-1]}" for run in found]
 
 
 def compared_periods(date_to: date) -> list[tuple[str, str, date, date]]:
