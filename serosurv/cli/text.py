@@ -678,6 +678,27 @@ def quarantine_list(found, fmt: str = "table") -> str:
     return "\n".join(lines) + "\n" + query_result(found.rows)
 
 
+def prevalence_written(written: Any) -> str:
+    """Where `serosurv prevalence` wrote its table and summary, and a warning for left-censored intervals."""
+    lines = [f"Prevalence: {written.table}", f"Summary:    {written.summary}"]
+    if written.left_censored:
+        intervals = ", ".join(written.left_censored)
+        lines.append(
+            f"Warning: {intervals} start(s) fewer than {written.lookback_days} days after the warehouse's first "
+            "claim, so people supplied before the data begins are missed and those estimates are low "
+            "(column left_censored; [research] lookback_days)."
+        )
+    return "\n".join(lines)
+
+
+def dashboard_written(page: Any, tables: Any = None) -> str:
+    """Where `serosurv report dashboard` wrote its page (and its tables as CSV)."""
+    lines = [f"Dashboard: {page}"]
+    if tables is not None:
+        lines.append(f"Tables:    {tables} (one CSV file per table)")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------- explain and audit
 
 
