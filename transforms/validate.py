@@ -40,13 +40,21 @@ def forget_night(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         run(con, f"staging/stg_{table}__forget_night.sql", {"as_of": as_of})
 
 
-def check_claims(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, earliest: str) -> ValidationCounts:
-    """Split `stg_raw` into accepted claims and quarantined rows; the two always add up to the rows read."""
-    limits = {"as_of": as_of, "earliest": date.fromisoformat(earliest)}
+def check_claims(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    as_of: date,
+    earliest: str,
+    unknown_ids: tuple[str, ...] = (),
+) -> ValidationCounts:
+    """Split `stg_raw` into accepted claims and quarantined rows; the two always add up to the rows read.
+    `unknown_ids`: prescriber and pharmacy ids meaning unknown besides empty and zero ([source]
+    unknown_ids, trimmed and upper-case as SourceConfig keeps them)."""
+    limits = {"as_of": as_of, "earliest": date.fromisoformat(earliest), "unknown_ids": list(unknown_ids)}
     # Streaming: each insert reads the checks as a subquery over stg_raw (parameters and all).
     checked, params = {"stg_checked": "staging/stg_checked.sql"}, {**limits, "run_id": run_id}
     inputs = ingest.staged_inputs(con)
-    create_macros(con, "normalise_ndc")
+    create_macros(con, "normalise_ndc", "source_id", "known_id")
     try:
         read = count_rows(con, "stg_raw")  # from the files' metadata
         for table in BATCH_TABLES:

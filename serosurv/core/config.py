@@ -278,15 +278,21 @@ class ResearchConfig:
 
 
 SOURCE_FIELDS = ("prescriber_id", "pharmacy_id")
+# Values exports write for "no prescriber / no pharmacy" besides empty and zero (which always mean unknown):
+# a database's placeholder key, and what R, SQL tools and spreadsheets write for a missing value.
+UNKNOWN_IDS = ("-1", "UNKNOWN", "UNK", "NA", "N/A", "NULL", "NONE")
 
 
 @dataclass(frozen=True)
 class SourceConfig:
     """What the claims source is like. `absent_fields`: canonical fields the source never carries (e.g. a
     hospital's orders have no dispensing pharmacy): the gate does not judge them and the report says that
-    fragmentation across them cannot be measured. The input formats declare theirs (transforms/adapters)."""
+    fragmentation across them cannot be measured. The input formats declare theirs (transforms/adapters).
+    `unknown_ids`: prescriber and pharmacy ids that mean "unknown" (besides empty and zero, however
+    written), in every input format; kept trimmed and upper-case, as sql/macros/known_id.sql compares."""
 
     absent_fields: tuple[str, ...] = ()
+    unknown_ids: tuple[str, ...] = UNKNOWN_IDS
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.absent_fields if f not in SOURCE_FIELDS]
@@ -295,6 +301,14 @@ class SourceConfig:
                 f"Setting 'source.absent_fields' may name {', '.join(SOURCE_FIELDS)}, got {unknown!r}."
             )
         object.__setattr__(self, "absent_fields", tuple(self.absent_fields))
+        if any(not isinstance(i, str) or not i.strip() for i in self.unknown_ids):
+            raise SerosurvError(
+                "Setting 'source.unknown_ids' must be a list of non-empty texts (ids meaning an unknown "
+                f'prescriber or pharmacy, e.g. ["-1", "UNKNOWN"]), got {list(self.unknown_ids)!r}.'
+            )
+        object.__setattr__(
+            self, "unknown_ids", tuple(dict.fromkeys(i.strip().upper() for i in self.unknown_ids))
+        )
 
 
 @dataclass(frozen=True)
@@ -451,6 +465,10 @@ class Config:
         # [privacy] counts only when on (pseudonyms change every output), so hashes recorded before it match.
         left_out = {"schedule", "research", "source"} | (set() if self.privacy.pseudonymise else {"privacy"})
         values = {k: v for k, v in asdict(self).items() if k not in left_out}
+        # [source] unknown_ids decides which claims have a prescriber or pharmacy; it counts when it is not
+        # the default, so hashes recorded before it existed still match.
+        if set(self.source.unknown_ids) != set(UNKNOWN_IDS):
+            values["source"] = {"unknown_ids": sorted(self.source.unknown_ids)}
         values["warehouse"].pop("path")  # where the warehouse is says nothing of how nights are computed
         # The gate's levels decide whether a night goes on, not what it computes.
         for key in ("checks", "empty_night", "history_nights", "min_history_nights", "min_claims_for_shares"):

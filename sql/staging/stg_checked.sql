@@ -2,10 +2,11 @@
 -- reason (the first that applies); accepted rows go to `claims` (stg_claims.sql), the others to
 -- `quarantine` (stg_quarantine.sql). Materialised as the temp table stg_checked when the batch fits in
 -- memory, else read twice as a subquery (transforms/validate.py).
--- Parameters: $as_of (run date), $earliest (earliest plausible fill date).
+-- Parameters: $as_of (run date), $earliest (earliest plausible fill date), $unknown_ids (prescriber and
+-- pharmacy ids meaning unknown: [source] unknown_ids; with empty and zero they become NULL).
 -- Reads the staging view `stg_raw` row by row; what needs the whole batch (repeated claim ids, ids an
 -- earlier night loaded) comes from the small tables `stg_repeats` and `stg_loaded`, computed first.
--- Macro: normalise_ndc (sql/macros/normalise_ndc.sql).
+-- Macros: normalise_ndc (sql/macros/normalise_ndc.sql), known_id (sql/macros/known_id.sql).
 with trimmed as (
     select
         source_file,
@@ -114,8 +115,8 @@ select
     rxcui,
     drug_name,
     quantity,
-    prescriber_id,
-    pharmacy_id,
+    known_id(prescriber_id, $unknown_ids) as prescriber_id,
+    known_id(pharmacy_id, $unknown_ids) as pharmacy_id,
     claim_status,
     fill_number,
     rx_reference,

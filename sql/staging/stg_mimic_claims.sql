@@ -3,14 +3,16 @@
 -- diluent of an infusion) are kept and pre-rejected as not_a_drug_order, so rows still reconcile; the
 -- claim id of a component other than MAIN (or without a pharmacy_id) is pharmacy_id:drug_type:row.
 -- The last active day is the stop date, or the start date when the stop is missing or earlier.
--- Input: mimic_prescriptions (the table as trimmed text, NULL for an absent column; __row, raw).
--- Macro: iso_date.
+-- Ids are read by source_id ('10000032.0' is '10000032'); an unknown prescriber (empty, zero or one of
+-- $unknown_ids) is NULL.
+-- Parameter: $unknown_ids ([source] unknown_ids). Input: mimic_prescriptions (the table as trimmed text,
+-- NULL for an absent column; __row, raw). Macros: iso_date, source_id, known_id.
 with orders as (
     select
-        *,
+        * replace (source_id(subject_id) as subject_id),
         iso_date(starttime) as start_date,
         iso_date(stoptime) as stop_date,
-        pharmacy_id as component_id,  -- MIMIC's pharmacy_id: an order id, not a pharmacy
+        source_id(pharmacy_id) as component_id,  -- MIMIC's pharmacy_id: an order id, not a pharmacy
         upper(drug_type) as component,
         coalesce(upper(drug_type) = 'BASE', false) as is_base,
         coalesce(upper(drug_type) = 'MAIN', true) as is_main
@@ -34,7 +36,7 @@ select
     null as rxcui,
     case when route is null then drug else drug || ' [' || route || ']' end as drug_name,
     null as quantity,
-    order_provider_id as prescriber_id,
+    known_id(source_id(order_provider_id), $unknown_ids) as prescriber_id,
     null as pharmacy_id,
     null as claim_status,
     null as fill_number,
