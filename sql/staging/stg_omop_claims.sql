@@ -4,27 +4,62 @@
 -- drug from a procedure, problem list, referral or EHR order; 38000180 inpatient administration; 32818
 -- EHR administration record) with neither end date nor days supply is one day of exposure (one IV
 -- methylene blue dose), never a quarantined row. The end date wins over days supply (the CDM requires
--- it; ETLs derive supplies such as Synthea's 371-day yearly renewals); 0, the CDM's "unknown", is empty
--- for days supply and quantity; provider 0 is unknown.
--- Inputs: omop_drug_exposure and omop_concept (the source tables as trimmed text, NULL for an absent
--- column; __row and raw: transforms/adapters/_source.Source.named_view). Macro: iso_date.
+-- it; ETLs derive supplies such as Synthea's 371-day yearly renewals), except an end date of exactly
+-- start + days_supply: the first day without drug, which ETLs (CMS SynPUF's, Synthea's) write for the
+-- last covered day; it becomes start + days_supply - 1, the THEMIS convention (end_date_corrected
+-- counts those rows: sql/analyses/omop_end_dates_corrected.sql). 0, the CDM's "unknown", is empty for
+-- days supply and quantity, and drug_concept_id 0 ("No matching concept") names no drug: the NDC in
+-- drug_source_value (or the NDC source concept) is then the drug. Ids are read by source_id (an export
+-- that wrote them as floats, '40231926.0', still joins its concepts and persons); an unknown provider
+-- (empty, zero or one of $unknown_ids) is NULL.
+-- Parameter: $unknown_ids ([source] unknown_ids). Inputs: omop_drug_exposure and omop_concept (the source
+-- tables as trimmed text, NULL for an absent column; __row and raw: transforms/adapters/_source.Source.
+-- named_view). Macros: iso_date, source_id, known_id.
 with exposures as (
     select
-        *,
+        * replace (
+            source_id(drug_exposure_id) as drug_exposure_id,
+            source_id(person_id) as person_id,
+            source_id(drug_concept_id) as drug_concept_id,
+            source_id(drug_source_concept_id) as drug_source_concept_id,
+            source_id(visit_occurrence_id) as visit_occurrence_id
+        ),
+        known_id(source_id(provider_id), $unknown_ids) as prescriber,
         iso_date(drug_exposure_start_date) as start_date,
         iso_date(drug_exposure_end_date) as given_end,
         nullif(try_cast(days_supply as double), 0) as supply,
-        drug_type_concept_id in ('38000179', '38000180', '43542356', '43542357', '43542358', '581373', '32818')
+        source_id(drug_type_concept_id) in ('38000179', '38000180', '43542356', '43542357', '43542358', '581373', '32818')
             as administered
     from omop_drug_exposure
+),
+
+supplied as (
+    select
+        *,
+        coalesce(
+            case
+                when supply = floor(supply) and supply between 1 and 36500
+                    then try_cast(given_end as date) = try_cast(start_date as date) + supply::integer
+            end,
+            false
+        ) as end_date_corrected
+    from exposures
 ),
 
 ended as (
     select
         *,
-        case when given_end is null and supply is null and administered then start_date else given_end end
-            as end_date
-    from exposures
+        case
+            when end_date_corrected then strftime(try_cast(start_date as date) + supply::integer - 1, '%Y-%m-%d')
+            when given_end is null and supply is null and administered then start_date
+            else given_end
+        end as end_date
+    from supplied
+),
+
+concepts as (
+    select source_id(concept_id) as concept_id, concept_name, vocabulary_id, concept_code
+    from omop_concept
 )
 
 select
@@ -42,7 +77,7 @@ select
     case when drug.vocabulary_id = 'RxNorm' then drug.concept_code end as rxcui,
     drug.concept_name as drug_name,
     case when try_cast(e.quantity as double) = 0 then null else e.quantity end as quantity,
-    case when e.provider_id = '0' then null else e.provider_id end as prescriber_id,
+    e.prescriber as prescriber_id,
     null as pharmacy_id,
     null as claim_status,
     null as fill_number,
@@ -51,7 +86,8 @@ select
     e.__row,
     e.raw,
     null as reject_code,
-    null as reject_reason
+    null as reject_reason,
+    e.end_date_corrected
 from ended as e
-left join omop_concept as drug on e.drug_concept_id = drug.concept_id
-left join omop_concept as src on e.drug_source_concept_id = src.concept_id
+left join concepts as drug on e.drug_concept_id = drug.concept_id and e.drug_concept_id <> '0'
+left join concepts as src on e.drug_source_concept_id = src.concept_id and e.drug_source_concept_id <> '0'
