@@ -94,7 +94,7 @@ def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: st
         night.absent = tuple(sorted({*night.absent, *adapted.absent}))
         _step(night, "adapt", f"mapped {fmt} input onto the canonical contract")
     night.counts["rows_read"] = ingest.stage_claims(
-        night.con, files, night.workdir / "staged", adapted=fmt != "canonical"
+        night.con, files, night.workdir / "staged", adapted=fmt != "canonical", source=night.config.source
     )
     if adapted is not None:
         night.counts.update(adapted.counts)  # what the adapter changed (e.g. OMOP end dates corrected)
@@ -114,6 +114,7 @@ def check_rows(night: Night) -> None:
         night.as_of,
         night.config.validation.earliest_fill_date,
         night.config.source.unknown_ids,
+        max_field_length=night.config.source.max_field_length,
     )
     night.validated = True
     drop_views(night.con, "stg_raw")

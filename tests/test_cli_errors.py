@@ -52,6 +52,24 @@ def serosurv_night(prefect_harness, tmp_path_factory):
     return _runner(_environment(tmp_path_factory) | {"PREFECT_API_URL": PREFECT_API_URL.value()})
 
 
+def _list_typed_patient_id() -> bytes:
+    """A Parquet file whose patient ids are lists (a nested export): refused, not read as '[PATZ2]'."""
+    import io
+
+    import polars as pl
+
+    buffer = io.BytesIO()
+    claims = {
+        "claim_id": ["C1"],
+        "patient_id": [["PATZ2"]],
+        "fill_date": ["2025-01-01"],
+        "days_supply": ["30"],
+        "ndc": ["1"],
+    }
+    pl.DataFrame(claims).write_parquet(buffer)
+    return buffer.getvalue()
+
+
 def one_error_line(stderr: str) -> str:
     """The stderr of a refused run: progress lines and exactly one error line; no traceback, no
     Prefect log lines, no patient id."""
@@ -79,8 +97,23 @@ def one_error_line(stderr: str) -> str:
             "cannot be read as CSV",
         ),
         ("claims.parquet", b"PAR1 this is not parquet PAR1", "cannot be read as Parquet"),
+        (
+            "claims.csv",
+            b"claim_id,patient_id,fill_date,days_supply,ndc,prescriber_id\nC1,PATZ1,2025-01-01,30,1,PR-M\xdcLLER\n",
+            'not UTF-8 (the first byte that is not is on line 2); declare its encoding with [source] encoding = "latin-1"',
+        ),
+        ("claims.parquet", _list_typed_patient_id(), "the column 'patient_id' holds a list in each row"),
     ],
-    ids=["unknown-type", "empty", "semicolons", "no-header", "truncated-gzip", "not-parquet"],
+    ids=[
+        "unknown-type",
+        "empty",
+        "semicolons",
+        "no-header",
+        "truncated-gzip",
+        "not-parquet",
+        "latin-1",
+        "list-typed-id",
+    ],
 )
 def test_bad_files_through_the_cli_exit_2_with_one_sentence(serosurv, tmp_path, name, data, expected):
     (tmp_path / name).write_bytes(data)

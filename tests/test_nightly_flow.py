@@ -11,6 +11,7 @@ import pytest
 
 from serosurv import api
 from serosurv.core.errors import GateFailed, SerosurvError
+from transforms import quality
 
 AS_OF = date(2025, 12, 31)
 
@@ -179,6 +180,27 @@ def test_a_failing_gate_stops_the_night_and_leaves_the_warehouse_as_it_was(
         pass
     finally:
         con.close()
+
+
+def test_a_warning_lets_the_night_go_on_and_heads_its_report(prefect_harness, generated, tmp_path):
+    """Past a warn level the night commits and the warning, in words, is the first thing the report says;
+    the night's data-quality page lists every check."""
+    warn = tmp_path / "warn.toml"
+    warn.write_text("[validation.checks]\nreversal_share = { warn = 0.001, stop = 0.0 }\n")
+    result = api.run(
+        [generated["claims"]],
+        out_dir=tmp_path,
+        warehouse=Path(tmp_path) / "serosurv.duckdb",
+        as_of=AS_OF,
+        config_file=warn,
+    )
+    assert result.counts["dq_warnings"] == 1
+    html = result.reports["report"].read_text()
+    notice = html.index("<b>Warning: Reversals and adjustments.</b>")
+    assert notice < html.index('id="alerts"')  # above the worklist
+    assert "([validation.checks] reversal_share.warn = 0.001)" in html[notice:]
+    page = (result.reports["report"].parent / "data-quality.html").read_text()
+    assert page.count("<tr class=") == len(quality.CHECKS) + 1 and 'href="report.html"' in page
 
 
 def test_unknown_format_is_refused(tmp_path, generated):

@@ -6,6 +6,13 @@ row with more fields than the header (a value with an unquoted comma, or a delim
 line) is quarantined as `too_many_fields`: which of its values belong to which column cannot be known,
 and an empty last field cannot be told from a shifted row whose last value is empty.
 
+Files are read as they are meant (`[source]`): a CSV in its encoding (transforms/text_encoding.py: under
+"auto" a file that is not UTF-8 is refused, naming the line and the setting), Parquet columns as
+transforms/field_text.py says (zoned timestamps dated where they happened, binary columns decoded, lists
+and structs refused). Rows with bytes that could not be decoded (`undecodable_text`) or a field longer
+than `[source] max_field_length` (`field_too_long`) are flagged in the staging view itself, before
+pseudonymisation could hide either.
+
 Refusals (SerosurvError) name the file and never quote the file's contents: in a file without a header
 row, the "column names" are a patient's values.
 """
@@ -13,20 +20,24 @@ row, the "column names" are a patient's values.
 from __future__ import annotations
 
 import csv
-import gzip
+import io
 import logging
 import re
 import sys
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
+from serosurv.core.config import SourceConfig
 from serosurv.core.errors import SerosurvError, header_note
 from serosurv.core.warehouse import CANONICAL_COLUMNS, count_rows
+from transforms import text_encoding
+from transforms.field_text import Field, parquet_fields, read_checks
 from transforms.sql import (
     drop_views,
     fetch,
@@ -111,16 +122,23 @@ def _unreadable_parquet(path: Path, exc: duckdb.Error) -> SerosurvError:
     return SerosurvError(f"{path}: cannot be read as Parquet ({_without_values(str(exc))}).")
 
 
-def _csv_to_parquet(path: Path, workdir: Path, known: Collection[str]) -> tuple[Path, list[str], int]:
+def _csv_to_parquet(
+    path: Path, workdir: Path, known: Collection[str], encoding: str
+) -> tuple[Path, list[str], int, text_encoding.Reading]:
     """Stream a CSV into a text-only Parquet file of the contract's columns with the row numbers (Polars
     keeps file order) and whether each row had more fields than the header; returns the file, the
-    contract's columns in it and the header's width."""
+    contract's columns in it, the header's width and how its bytes were decoded (a file in another
+    encoding than UTF-8 is transcoded into a UTF-8 copy under `workdir` first)."""
     target = workdir / (path.name.replace(".", "_") + ".parquet")
-    options = _csv_options(path)
-    separator = options["separator"]
     with _csv_errors(path):
-        header, positions = _csv_header(path, options, known)
-        frame = pl.scan_csv(path, **options)
+        how = _csv_reading(path, encoding)
+        readable = path
+        if how.transcode:
+            readable = workdir / (path.name.replace(".", "_") + ".utf-8.txt")
+            text_encoding.transcode(path, how.codec, readable)
+        options = _csv_options(path, how, readable)
+        header, positions = _csv_header(path, how, options, known)
+        frame = pl.scan_csv(readable, **options)
         names = frame.collect_schema().names()
         try:
             frame.select(
@@ -128,21 +146,48 @@ def _csv_to_parquet(path: Path, workdir: Path, known: Collection[str]) -> tuple[
                 pl.lit(False).alias(OVERFLOW),
             ).with_row_index(ROW, offset=1).sink_parquet(target, optimizations=EVERY_FIELD)
         except pl.exceptions.ComputeError as exc:
+            if how.strict and "utf-8" in str(exc).lower():
+                raise _not_utf8(path) from None
             if not str(exc).startswith("found more fields than defined"):
                 raise
             log.info("%s: some rows have more fields than the header; reading it row by row", path.name)
             # Another file: the failed sink's threads may still be writing the first one.
             target = target.with_name(target.stem + "-rows.parquet")
-            _ragged_csv_to_parquet(path, separator, options["eol_char"], positions, len(header), target)
-    return target, list(positions), len(header)
+            try:
+                _ragged_csv_to_parquet(readable, how, options, positions, len(header), target)
+            except UnicodeDecodeError:
+                raise _not_utf8(path) from None
+    return target, list(positions), len(header), how
 
 
-def _csv_options(path: Path) -> dict[str, Any]:
+def _csv_reading(path: Path, encoding: str) -> text_encoding.Reading:
+    """How the file's bytes are decoded; a file read as UTF-8 under "auto" whose first MiB is not UTF-8
+    is refused here, before its header is read."""
+    how = text_encoding.reading(path, encoding)
+    if how.strict:
+        line = text_encoding.first_bad_utf8_line(path, limit=text_encoding.HEAD_BYTES)
+        if line is not None:
+            raise text_encoding.not_utf8(path, line)
+    return how
+
+
+def _not_utf8(path: Path) -> SerosurvError:
+    """The refusal of a file under "auto" that Polars found not to be UTF-8 beyond its first MiB: the
+    file is read once more, in Python, to name the line (the failure path only)."""
+    line = text_encoding.first_bad_utf8_line(path)
+    if line is None:  # Polars and Python disagree on what is UTF-8: name the kind of problem only
+        raise UnicodeError("not UTF-8")
+    return text_encoding.not_utf8(path, line)
+
+
+def _csv_options(path: Path, how: text_encoding.Reading, readable: Path) -> dict[str, Any]:
     return {
         "separator": "\t" if ".tsv" in path.name.lower() else ",",
         "infer_schema": False,
-        "encoding": "utf8-lossy",
-        "eol_char": _line_end(path),
+        # Under "auto" a byte that is not UTF-8 stops the read (and the file is refused); a file in a
+        # declared encoding keeps U+FFFD for such bytes, and the rows holding one are quarantined.
+        "encoding": "utf8" if how.strict else "utf8-lossy",
+        "eol_char": _line_end(readable),
     }
 
 
@@ -158,14 +203,18 @@ def _csv_errors(path: Path) -> Iterator[None]:
         # The reader's own message can quote a line of the file (patient ids): name only its kind.
         raise SerosurvError(
             f"{path}: cannot be read as CSV ({type(exc).__name__}); check that it is complete, "
-            f"{delimiter}-separated, UTF-8 and quoted with double quotes."
+            f"{delimiter}-separated, quoted with double quotes and in the encoding [source] encoding "
+            "declares (UTF-8 by default)."
         ) from None
 
 
-def _csv_header(path: Path, options: dict[str, Any], known: Collection[str]) -> tuple[list, dict[str, int]]:
+def _csv_header(
+    path: Path, how: text_encoding.Reading, options: dict[str, Any], known: Collection[str]
+) -> tuple[list, dict[str, int]]:
     """The header as written (Polars would rename a repeated name) and the contract's columns in it,
-    checked: the required ones are there."""
-    header = _header(path, options)
+    checked: the required ones are there. Read from the decoded start of the file, so that the check
+    before the night needs no transcoded copy."""
+    header = _header(path, how, options)
     if not any((name or "").strip().lstrip("\ufeff").strip() for name in header):
         raise pl.exceptions.NoDataError("no header")
     positions = _contract_columns(path, header, known)
@@ -175,42 +224,42 @@ def _csv_header(path: Path, options: dict[str, Any], known: Collection[str]) -> 
     return header, positions
 
 
-def check_claims_files(paths: list[Path]) -> None:
-    """What can be told of canonical claims files before a night starts, from their headers alone: each
-    exists, is CSV or Parquet, can be read and has the contract's required columns (the same checks, and
-    the same sentences, as staging). A night then refuses a bad file in a second, not after Prefect."""
+def check_claims_files(paths: list[Path], source: SourceConfig | None = None) -> None:
+    """What can be told of canonical claims files before a night starts, from their start alone: each
+    exists, is CSV or Parquet, can be read and has the contract's required columns; a CSV read as UTF-8
+    starts as UTF-8, a Parquet file's contract columns hold one value per row in a time zone that is known
+    (the same checks, and the same sentences, as staging). A night then refuses a bad file in a second,
+    not after Prefect."""
+    source = source or SourceConfig()
     for path in map(Path, paths):
         if not path.is_file():
             raise SerosurvError(f"Claims file {path} does not exist.")
         if file_kind(path) == "csv":
             with _csv_errors(path):
-                _csv_header(path, _csv_options(path), CANONICAL_COLUMNS)
+                how = _csv_reading(path, source.encoding)
+                _csv_header(path, how, _csv_options(path, how, path), CANONICAL_COLUMNS)
         else:
             with duckdb.connect() as con:
-                header = _parquet_columns(con, path)
-            columns = _contract_columns(path, header, CANONICAL_COLUMNS)
-            check_columns(path, columns, len(header), "check the column names against the input contract")
-
-
-def _opener(path: Path):
-    with path.open("rb") as head:
-        return gzip.open if head.read(2) == b"\x1f\x8b" else open
+                _parquet_fields(con, path, CANONICAL_COLUMNS, source)
 
 
 def _line_end(path: Path) -> str:
     """'\r' when the file's first line ends with a bare carriage return (old Mac exports; Polars would
     read the whole file as one header line), else '\n' (which reads CRLF too)."""
     try:
-        with _opener(path)(path, "rb") as handle:
+        with text_encoding.open_bytes(path) as handle:
             start = handle.read(1 << 16)
     except (OSError, EOFError):
         return "\n"  # the reader will name the problem
-    cr, lf = start.find(b"\r"), start.find(b"\n")
-    return "\r" if cr != -1 and (lf == -1 or cr < lf) and start[cr + 1 : cr + 2] != b"\n" else "\n"
+    return "\r" if text_encoding.line_break(start) == b"\r" else "\n"
 
 
-def _header(path: Path, options: dict) -> list[str | None]:
-    first = pl.scan_csv(path, has_header=False, n_rows=1, truncate_ragged_lines=True, **options).collect()
+def _header(path: Path, how: text_encoding.Reading, options: dict) -> list[str | None]:
+    """The first record of the file's decoded start (its first MiB: a header is far shorter)."""
+    start = io.BytesIO(text_encoding.start_as_utf8(path, how.codec))
+    first = pl.read_csv(
+        start, has_header=False, n_rows=1, truncate_ragged_lines=True, **(options | {"encoding": "utf8"})
+    )
     return list(first.row(0)) if first.height else []
 
 
@@ -225,18 +274,29 @@ def _records(handle, eol: str):
 
 
 def _ragged_csv_to_parquet(
-    path: Path, separator: str, eol: str, positions: dict[str, int], width: int, target: Path
+    path: Path,
+    how: text_encoding.Reading,
+    options: dict[str, Any],
+    positions: dict[str, int],
+    width: int,
+    target: Path,
 ) -> None:
     """The same Parquet for a CSV whose rows are not all as wide as its header, read with Python's csv
     module (slower than Polars, so only for such files). A row with more fields than the header is
-    flagged; a shorter row has nulls for the fields it lacks, as Polars reads it."""
+    flagged; a shorter row has nulls for the fields it lacks, as Polars reads it. `path` is UTF-8 (a
+    file in another encoding is transcoded first); under "auto" a byte that is not UTF-8 raises
+    UnicodeDecodeError, as Polars refuses it."""
     import pyarrow.parquet as pq
 
     csv.field_size_limit(sys.maxsize)  # a very long field is a value like any other
+    separator, eol = options["separator"], options["eol_char"]
     schema = {ROW: pl.Int64, **dict.fromkeys(positions, pl.String), OVERFLOW: pl.Boolean}
     batch: list[tuple] = []
+    errors = "strict" if how.strict else "replace"
     with (
-        _opener(path)(path, "rt", encoding="utf-8", errors="replace", newline=eol) as handle,
+        io.TextIOWrapper(
+            text_encoding.open_bytes(path), encoding="utf-8", errors=errors, newline=eol
+        ) as handle,
         pq.ParquetWriter(target, pl.DataFrame(schema=schema).to_arrow().schema) as writer,
     ):
         rows = csv.reader(_records(handle, eol), delimiter=separator)
@@ -272,58 +332,115 @@ def _contract_copy(
     return target
 
 
-def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+    """The file's columns as written, with their DuckDB types."""
     try:
         described = fetch(con, "analyses/parquet_columns.sql", {"p": str(path)})
     except duckdb.Error as exc:
         raise _unreadable_parquet(path, exc) from None
-    return [name for name, *_ in described]
+    return {name: sql_type for name, sql_type, *_ in described}
 
 
-def _lineage(columns: dict[str, str], row_expr: str, shape_checked: bool, path: Path, width: int) -> str:
-    """Lineage; an adapter's output (transforms/adapters) carries the source's own lineage
-    (source_file, source_row, raw) and may pre-reject rows (reject_code, reject_reason)."""
-    # Without an adapter's raw text, the quarantine keeps the canonical fields as read (built in
-    # sql/staging/stg_checked.sql only for quarantined rows: JSON for every row is slow and large).
-    raw = "null::varchar"
-    reject_code = reject_reason = "null::varchar"
-    if shape_checked:
-        too_many = (
-            f"the row has more fields than the header's {width} columns "
-            "(a value with an unquoted delimiter, or a delimiter at the end of the line)"
-        )
-        reject_code = f"case when {OVERFLOW} then 'too_many_fields' end"
-        reject_reason = f"case when {OVERFLOW} then {sql_literal(too_many)} end"
+def _parquet_fields(
+    con: duckdb.DuckDBPyConnection, path: Path, known: Collection[str], source: SourceConfig
+) -> tuple[dict[str, str], dict[str, Field], list[str]]:
+    """A Parquet file's contract columns (contract name -> the file's column), how each canonical one
+    becomes text, and the file's column names; checked as the night's check and staging both check it:
+    the required columns are there, and each holds one value per row (a list, struct or map refuses the
+    file), with zoned timestamps in a zone DuckDB knows."""
+    described = _parquet_columns(con, path)
+    header = list(described)
+    columns = {name: header[i] for name, i in _contract_columns(path, header, known).items()}
+    check_columns(path, columns, len(header), "check the column names against the input contract")
+    canonical = {name: columns[name] for name in CANONICAL_COLUMNS if name in columns}
+    return columns, parquet_fields(con, path, described, canonical, source.timezone), header
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """One file as the staging view reads it: the Parquet file read (the user's, or a conversion), its
+    contract columns there (contract name -> column), how each canonical one becomes text, the file's
+    row number (SQL), whether rows wider than the header were flagged (CSV) and the header's width, and
+    the encoding a CSV was decoded in with replacements (None if no byte could be replaced)."""
+
+    parquet: Path
+    columns: dict[str, str]
+    fields: dict[str, Field]
+    row: str
+    shape_checked: bool = False
+    width: int = 0
+    lossy: str | None = None
+
+
+def _view_part(path: Path, staged: _Staged, max_length: int) -> str:
+    """The staging view's SELECT for one file: the canonical columns as text, the lineage and the checks
+    made as the file is read (transforms/field_text.read_checks). An adapter's output (transforms/adapters)
+    carries the source's own lineage (source_file, source_row, raw) and may pre-reject rows (reject_code,
+    reject_reason)."""
+    columns = staged.columns
+    text = {name: field.text(sql_identifier(columns[name])) for name, field in staged.fields.items()}
+    selected = ", ".join(
+        f"{text[c]} as {c}" if c in text else f"null::varchar as {c}" for c in CANONICAL_COLUMNS
+    )
 
     def given(name: str, default: str, sql_type: str = "varchar") -> str:
         return f"cast({sql_identifier(columns[name])} as {sql_type})" if name in columns else default
 
-    return ", ".join(
+    first = None
+    if staged.shape_checked:
+        too_many = (
+            f"the row has more fields than the header's {staged.width} columns "
+            "(a value with an unquoted delimiter, or a delimiter at the end of the line)"
+        )
+        first = (OVERFLOW, "'too_many_fields'", sql_literal(too_many))
+    reject_code, reject_reason = read_checks(
+        staged.fields,
+        {name: sql_identifier(columns[name]) for name in staged.fields},
+        lossy=staged.lossy,
+        max_length=max_length,
+        first=first,
+        otherwise=(given("reject_code", "null::varchar"), given("reject_reason", "null::varchar")),
+    )
+    # Without an adapter's raw text, the quarantine keeps the canonical fields as read (built in
+    # sql/staging/stg_checked.sql only for quarantined rows: JSON for every row is slow and large).
+    lineage = ", ".join(
         (
             given("source_file", sql_literal(str(path))) + " as source_file",
-            given("source_row", row_expr, "bigint") + " as source_row",
-            given("raw", raw) + " as raw",
-            given("reject_code", reject_code) + " as reject_code",
-            given("reject_reason", reject_reason) + " as reject_reason",
+            given("source_row", staged.row, "bigint") + " as source_row",
+            given("raw", "null::varchar") + " as raw",
+            f"{reject_code} as reject_code",
+            f"{reject_reason} as reject_reason",
         )
+    )
+    return (
+        f"select {selected}, {lineage} "
+        f"from read_parquet({sql_literal(str(staged.parquet))}, file_row_number = true)"
     )
 
 
 def stage_claims(
-    con: duckdb.DuckDBPyConnection, paths: list[Path], workdir: Path, *, adapted: bool = False
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    workdir: Path,
+    *,
+    adapted: bool = False,
+    source: SourceConfig | None = None,
 ) -> int:
     """(Re)create the view `stg_raw` over the claims files, as text with lineage; returns the rows read.
 
     A view, not a copy: validation streams from the files, so a night never holds its input twice (a
     text copy of 100M claims spills tens of GB). Parquet is read where it lies; CSV is converted once to
-    a text Parquet under `workdir`, which must outlive validation. `stg_inputs` lists the user's own
-    Parquet files, which a failed read names (`unreadable_input`): a corrupt page shows only when read.
+    a text Parquet under `workdir`, which must outlive validation (with a UTF-8 copy first when it is in
+    another encoding). `stg_inputs` lists the user's own Parquet files, which a failed read names
+    (`unreadable_input`): a corrupt page shows only when read.
 
     `adapted`: the files are an adapter's output, whose lineage columns (source_file, source_row, raw,
     reject_code, reject_reason) are honoured; in the user's own files such columns are not read.
+    `source`: how files are read ([source]: encoding, time zone, longest field).
 
     The view's SELECT is made here, from each file's own column names and path: DuckDB takes neither as
     a parameter in a view (names are quoted with `sql_identifier`, paths with `sql_literal`)."""
+    source = source or SourceConfig()
     parts, theirs = [], []
     for position, path in enumerate(map(Path, paths)):
         if not path.is_file():
@@ -332,27 +449,20 @@ def stage_claims(
         folder = Path(workdir) / f"input-{position}"
         folder.mkdir(parents=True, exist_ok=True)
         if file_kind(path) == "csv":
-            parquet, names, width = _csv_to_parquet(path, folder, known)
-            columns, row_expr, shape_checked = {name: name for name in names}, ROW, True
+            parquet, names, width, how = _csv_to_parquet(path, folder, known, source.encoding)
+            columns = {name: name for name in names}
+            fields = {name: Field(name) for name in CANONICAL_COLUMNS if name in columns}
+            lossy = None if how.strict else how.label
+            staged = _Staged(parquet, columns, fields, ROW, True, width, lossy)
         else:
-            parquet, row_expr, shape_checked, width = path, "file_row_number + 1", False, 0
-            header = _parquet_columns(con, path)
-            columns = {name: header[i] for name, i in _contract_columns(path, header, known).items()}
-            check_columns(path, columns, len(header), "check the column names against the input contract")
+            columns, fields, header = _parquet_fields(con, path, known, source)
+            staged = _Staged(path, columns, fields, "file_row_number + 1")
             if any(name.lower() == "file_row_number" for name in header):  # hides DuckDB's row number
-                parquet, columns = _contract_copy(con, path, folder, columns), {c: c for c in columns}
+                copy = _contract_copy(con, path, folder, columns)
+                staged = _Staged(copy, {c: c for c in columns}, fields, staged.row)
             elif not adapted:
                 theirs.append((str(path), [columns[c] for c in CANONICAL_COLUMNS if c in columns]))
-        selected = ", ".join(
-            f"cast({sql_identifier(columns[c])} as varchar) as {c}"
-            if c in columns
-            else f"null::varchar as {c}"
-            for c in CANONICAL_COLUMNS
-        )
-        lineage = _lineage(columns, row_expr, shape_checked, path, width)
-        parts.append(
-            f"select {selected}, {lineage} from read_parquet({sql_literal(str(parquet))}, file_row_number = true)"
-        )
+        parts.append(_view_part(path, staged, source.max_field_length))
     con.execute("create or replace temp view stg_raw as " + " union all ".join(parts))
     table_from_rows(con, "stg_inputs", {"path": pl.String, "columns": pl.List(pl.String)}, theirs)
     try:

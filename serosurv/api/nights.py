@@ -90,8 +90,9 @@ def run(
     from transforms.pseudonymise import check_key
 
     check_format(fmt)
+    config = load_config(config_file)
     if fmt == "canonical":  # a bad file is refused in a second, before Prefect starts
-        check_claims_files([Path(p) for p in claims])
+        check_claims_files([Path(p) for p in claims], config.source)
     missing = [str(p) for p in claims if not Path(p).exists()]
     if missing:
         raise SerosurvError(f"Claims file {missing[0]} does not exist.")
@@ -100,7 +101,6 @@ def run(
     if backfill_from and as_of and backfill_from > as_of:
         raise SerosurvError("--from must not be after --as-of.")
     quiet_environment()
-    config = load_config(config_file)
     check_key(config.privacy)  # a missing key stops the night before Prefect starts
     from flows.nightly import configured, import_gate_in_background
 

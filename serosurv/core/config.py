@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,80 @@ RENAMED_SETTINGS = {
 }
 
 
+# The canonical fields a source may declare it never carries ([source] absent_fields).
+SOURCE_FIELDS = ("prescriber_id", "pharmacy_id")
+# Values exports write for "no prescriber / no pharmacy" besides empty and zero (which always mean unknown):
+# a database's placeholder key, and what R, SQL tools and spreadsheets write for a missing value.
+UNKNOWN_IDS = ("-1", "UNKNOWN", "UNK", "NA", "N/A", "NULL", "NONE")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """How canonical claims files are read (README, Input; docs/real-data.md, "Reading files as they are
+    meant").
+
+    `encoding`: of CSV/TSV files. "auto" reads UTF-8 (with or without a byte-order mark) and UTF-16 with a
+    byte-order mark, and refuses any other file that is not UTF-8 (Latin-1 and Windows-1252 cannot be told
+    apart from the bytes); a declared encoding (any Python codec name: "latin-1", "cp1252", "utf-16",
+    "utf-8"...) is read as declared, and a row with bytes it cannot decode is quarantined
+    (`undecodable_text`). Parquet text is UTF-8 by the format.
+    `timezone`: the zone whose calendar date a Parquet timestamp that records an instant but no zone is
+    given (TIMESTAMP adjusted to UTC written without an Arrow time zone, as Spark or DuckDB write it).
+    `max_field_length`: a field longer than this many characters is quarantined (`field_too_long`).
+    `absent_fields`: canonical fields the source never carries (e.g. a hospital's orders have no dispensing
+    pharmacy): the gate does not judge them and the report says that fragmentation across them cannot be
+    measured. The input formats declare theirs (transforms/adapters).
+    `unknown_ids`: prescriber and pharmacy ids that mean "unknown" (besides empty and zero, however
+    written), in every input format; kept trimmed and upper-case, as sql/macros/known_id.sql compares.
+    """
+
+    encoding: str = "auto"
+    timezone: str = "UTC"
+    max_field_length: int = 1000
+    absent_fields: tuple[str, ...] = ()
+    unknown_ids: tuple[str, ...] = UNKNOWN_IDS
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.absent_fields if f not in SOURCE_FIELDS]
+        if unknown:
+            raise SerosurvError(
+                f"Setting 'source.absent_fields' may name {', '.join(SOURCE_FIELDS)}, got {unknown!r}."
+            )
+        object.__setattr__(self, "absent_fields", tuple(self.absent_fields))
+        if isinstance(self.unknown_ids, str) or any(not isinstance(i, str) or not i.strip() for i in self.unknown_ids):
+            raise SerosurvError(
+                "Setting 'source.unknown_ids' must be a list of non-empty texts (ids meaning an unknown "
+                f'prescriber or pharmacy, e.g. ["-1", "UNKNOWN"]), got {self.unknown_ids!r}.'
+            )
+        object.__setattr__(
+            self, "unknown_ids", tuple(dict.fromkeys(i.strip().upper() for i in self.unknown_ids))
+        )
+        import codecs
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if self.encoding != "auto":
+            try:
+                known = codecs.lookup(self.encoding)._is_text_encoding
+            except LookupError:
+                known = False
+            if not known:
+                raise SerosurvError(
+                    'Setting \'source.encoding\' must be "auto" or a text encoding such as "latin-1", "cp1252", '
+                    f'"utf-16" or "utf-8", got {self.encoding!r}.'
+                )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SerosurvError(
+                "Setting 'source.timezone' must be an IANA time zone such as 'America/New_York' or 'UTC', "
+                f"got {self.timezone!r}."
+            ) from None
+        if isinstance(self.max_field_length, bool) or self.max_field_length < 1:
+            raise SerosurvError(
+                f"Setting 'source.max_field_length' must be a whole number of at least 1, got {self.max_field_length!r}."
+            )
+
+
 JURISDICTIONS = ("us", "fr", "strictest")
 
 
@@ -275,40 +349,6 @@ class ResearchConfig:
     def suppressed_mark(self) -> str:
         """What a suppressed count shows instead of its value: '<11'."""
         return f"<{self.min_cell_count}"
-
-
-SOURCE_FIELDS = ("prescriber_id", "pharmacy_id")
-# Values exports write for "no prescriber / no pharmacy" besides empty and zero (which always mean unknown):
-# a database's placeholder key, and what R, SQL tools and spreadsheets write for a missing value.
-UNKNOWN_IDS = ("-1", "UNKNOWN", "UNK", "NA", "N/A", "NULL", "NONE")
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """What the claims source is like. `absent_fields`: canonical fields the source never carries (e.g. a
-    hospital's orders have no dispensing pharmacy): the gate does not judge them and the report says that
-    fragmentation across them cannot be measured. The input formats declare theirs (transforms/adapters).
-    `unknown_ids`: prescriber and pharmacy ids that mean "unknown" (besides empty and zero, however
-    written), in every input format; kept trimmed and upper-case, as sql/macros/known_id.sql compares."""
-
-    absent_fields: tuple[str, ...] = ()
-    unknown_ids: tuple[str, ...] = UNKNOWN_IDS
-
-    def __post_init__(self) -> None:
-        unknown = [f for f in self.absent_fields if f not in SOURCE_FIELDS]
-        if unknown:
-            raise SerosurvError(
-                f"Setting 'source.absent_fields' may name {', '.join(SOURCE_FIELDS)}, got {unknown!r}."
-            )
-        object.__setattr__(self, "absent_fields", tuple(self.absent_fields))
-        if any(not isinstance(i, str) or not i.strip() for i in self.unknown_ids):
-            raise SerosurvError(
-                "Setting 'source.unknown_ids' must be a list of non-empty texts (ids meaning an unknown "
-                f'prescriber or pharmacy, e.g. ["-1", "UNKNOWN"]), got {list(self.unknown_ids)!r}.'
-            )
-        object.__setattr__(
-            self, "unknown_ids", tuple(dict.fromkeys(i.strip().upper() for i in self.unknown_ids))
-        )
 
 
 @dataclass(frozen=True)
@@ -462,18 +502,19 @@ class Config:
         # [schedule] says when and from where nights run, not how they are computed: leaving it out means
         # editing it never forces a full recompute, and hashes recorded before it existed still match.
         # [research] is left out alike: it changes what the dashboard and prevalence publish, not a night.
-        # [privacy] counts only when on (pseudonyms change every output), so hashes recorded before it match.
-        left_out = {"schedule", "research", "source"} | (set() if self.privacy.pseudonymise else {"privacy"})
+        # [privacy] counts only when on (pseudonyms change every output), and [source] only when it differs
+        # from its defaults (what a night accepts changes), so hashes recorded before either existed match.
+        left_out = {"schedule", "research"} | (set() if self.privacy.pseudonymise else {"privacy"})
+        # ([source] absent_fields never counts: it says what the source lacks, not how a night is computed.)
+        left_out |= {"source"} if replace(self.source, absent_fields=()) == SourceConfig() else set()
         values = {k: v for k, v in asdict(self).items() if k not in left_out}
-        # [source] unknown_ids decides which claims have a prescriber or pharmacy; it counts when it is not
-        # the default, so hashes recorded before it existed still match.
-        if set(self.source.unknown_ids) != set(UNKNOWN_IDS):
-            values["source"] = {"unknown_ids": sorted(self.source.unknown_ids)}
         values["warehouse"].pop("path")  # where the warehouse is says nothing of how nights are computed
         # The gate's levels decide whether a night goes on, not what it computes.
         for key in ("checks", "empty_night", "history_nights", "min_history_nights", "min_claims_for_shares"):
             values["validation"].pop(key)
         values["warehouse"].pop("busy_timeout")  # nor how long a command waits for it
+        if "source" in values:
+            values["source"].pop("absent_fields")
         text = json.dumps(values, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

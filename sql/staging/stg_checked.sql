@@ -2,11 +2,15 @@
 -- reason (the first that applies); accepted rows go to `claims` (stg_claims.sql), the others to
 -- `quarantine` (stg_quarantine.sql). Materialised as the temp table stg_checked when the batch fits in
 -- memory, else read twice as a subquery (transforms/validate.py).
--- Parameters: $as_of (run date), $earliest (earliest plausible fill date), $unknown_ids (prescriber and
--- pharmacy ids meaning unknown: [source] unknown_ids; with empty and zero they become NULL).
+-- Parameters: $as_of (run date), $earliest (earliest plausible fill date), $max_field_length
+-- ([source] max_field_length: what a quarantined row's `raw` keeps of each field), $unknown_ids
+-- (prescriber and pharmacy ids meaning unknown: [source] unknown_ids; with empty and zero they become NULL).
 -- Reads the staging view `stg_raw` row by row; what needs the whole batch (repeated claim ids, ids an
--- earlier night loaded) comes from the small tables `stg_repeats` and `stg_loaded`, computed first.
--- Macros: normalise_ndc (sql/macros/normalise_ndc.sql), known_id (sql/macros/known_id.sql).
+-- earlier night loaded) comes from the small tables `stg_repeats` and `stg_loaded`, computed first. The
+-- checks made as a file is read (too_many_fields, undecodable_text, field_too_long: transforms/ingest.py
+-- and transforms/field_text.py) arrive as `reject_code`, with an adapter's own, and come first.
+-- Macros: normalise_ndc (sql/macros/normalise_ndc.sql), bounded_text (sql/macros/bounded_text.sql),
+-- known_id (sql/macros/known_id.sql).
 with trimmed as (
     select
         source_file,
@@ -95,14 +99,28 @@ select
     source_file,
     source_row,
     case
+        -- An adapter's source row (JSON) longer than 16 fields' worth is kept as the start of its text.
+        when reason_code is not null and length(raw) > 16 * $max_field_length then to_json(struct_pack(
+            cut := left(raw, 16 * $max_field_length), characters := length(raw)
+        ))::varchar
         when reason_code is not null then coalesce(
             raw,
             to_json(struct_pack(
-                claim_id := claim_id, patient_id := patient_id, fill_date := fill_date_text,
-                days_supply := days_supply_text, end_date := end_date_text, ndc := ndc_text, rxcui := rxcui,
-                drug_name := drug_name, quantity := quantity_text, prescriber_id := prescriber_id,
-                pharmacy_id := pharmacy_id, claim_status := claim_status, fill_number := fill_number_text,
-                rx_reference := rx_reference, original_claim_id := original_claim_id
+                claim_id := bounded_text(claim_id, $max_field_length),
+                patient_id := bounded_text(patient_id, $max_field_length),
+                fill_date := bounded_text(fill_date_text, $max_field_length),
+                days_supply := bounded_text(days_supply_text, $max_field_length),
+                end_date := bounded_text(end_date_text, $max_field_length),
+                ndc := bounded_text(ndc_text, $max_field_length),
+                rxcui := bounded_text(rxcui, $max_field_length),
+                drug_name := bounded_text(drug_name, $max_field_length),
+                quantity := bounded_text(quantity_text, $max_field_length),
+                prescriber_id := bounded_text(prescriber_id, $max_field_length),
+                pharmacy_id := bounded_text(pharmacy_id, $max_field_length),
+                claim_status := bounded_text(claim_status, $max_field_length),
+                fill_number := bounded_text(fill_number_text, $max_field_length),
+                rx_reference := bounded_text(rx_reference, $max_field_length),
+                original_claim_id := bounded_text(original_claim_id, $max_field_length)
             ))::varchar
         )
     end as raw,
