@@ -196,7 +196,9 @@ class SourceConfig:
                 f"Setting 'source.absent_fields' may name {', '.join(SOURCE_FIELDS)}, got {unknown!r}."
             )
         object.__setattr__(self, "absent_fields", tuple(self.absent_fields))
-        if isinstance(self.unknown_ids, str) or any(not isinstance(i, str) or not i.strip() for i in self.unknown_ids):
+        if isinstance(self.unknown_ids, str) or any(
+            not isinstance(i, str) or not i.strip() for i in self.unknown_ids
+        ):
             raise SerosurvError(
                 "Setting 'source.unknown_ids' must be a list of non-empty texts (ids meaning an unknown "
                 f'prescriber or pharmacy, e.g. ["-1", "UNKNOWN"]), got {self.unknown_ids!r}.'
