@@ -78,7 +78,8 @@ SCHEMA = {
         patient_id VARCHAR, birth_year INTEGER, sex VARCHAR, coverage_start DATE, coverage_end DATE,
         run_id VARCHAR""",
     "ref_ndc": "ndc VARCHAR, ingredient VARCHAR, route VARCHAR, product_name VARCHAR, source VARCHAR",
-    "fill_ingredients": "claim_id VARCHAR, ingredient VARCHAR, route VARCHAR, mapped_by VARCHAR",
+    # A claim is (patient_id, claim_id): a claim id is unique per source and patient, not across patients.
+    "fill_ingredients": "claim_id VARCHAR, ingredient VARCHAR, route VARCHAR, mapped_by VARCHAR, patient_id VARCHAR",
     "unmapped_drugs": "run_id VARCHAR, drug_name VARCHAR, ndc VARCHAR, fills BIGINT, patients BIGINT",
     "approximate_names": """
         run_id VARCHAR, drug_name VARCHAR, likely_match VARCHAR, ingredients VARCHAR, fills BIGINT,

@@ -23,7 +23,8 @@ with exposures as (
         coalesce(active_claims.ndc, active_claims.drug_name, active_claims.rxcui) as product,
         active_claims.quantity
     from active_claims
-    inner join fill_ingredients on active_claims.claim_id = fill_ingredients.claim_id
+    inner join fill_ingredients
+        on active_claims.claim_id = fill_ingredients.claim_id and active_claims.patient_id = fill_ingredients.patient_id
     where fill_ingredients.ingredient in (select rule_ingredients.ingredient from rule_ingredients)
 ),
 

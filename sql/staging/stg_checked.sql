@@ -62,8 +62,9 @@ typed as (
         repeats.first_copy,
         loaded.claim_id is not null as already_loaded
     from trimmed
-    left join stg_repeats as repeats on trimmed.claim_id = repeats.claim_id
-    left join stg_loaded as loaded on trimmed.claim_id = loaded.claim_id
+    left join stg_repeats as repeats
+        on trimmed.claim_id = repeats.claim_id and trimmed.patient_id = repeats.patient_id
+    left join stg_loaded as loaded on trimmed.claim_id = loaded.claim_id and trimmed.patient_id = loaded.patient_id
 ),
 
 checked as (
@@ -157,7 +158,7 @@ select
         when 'bad_quantity' then 'quantity ''' || quantity_text || ''' is not a number above 0'
         when 'bad_claim_status' then 'claim_status ''' || claim_status || ''' is not paid, reversed or adjusted'
         when 'bad_fill_number' then 'fill_number ''' || fill_number_text || ''' is not a whole number 0-99'
-        when 'duplicate_claim_id' then 'claim_id repeats the claim at ' || first_copy
-        when 'already_loaded' then 'claim_id was loaded by an earlier night'
+        when 'duplicate_claim_id' then 'claim_id repeats the claim of the same patient at ' || first_copy
+        when 'already_loaded' then 'claim_id was loaded for the same patient by an earlier night'
     end end as reason
 from checked
