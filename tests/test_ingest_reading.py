@@ -407,7 +407,8 @@ def test_a_night_reads_a_declared_latin1_file_and_keeps_a_runaway_field_out_of_i
     assert not warehouse.exists()
     config = tmp_path / "latin1.toml"
     config.write_text(
-        '[source]\nencoding = "latin-1"\nmax_field_length = 100\n[validation]\nmax_quarantine_rate = 0.5\n'
+        '[source]\nencoding = "latin-1"\nmax_field_length = 100\n'
+        "[validation.checks]\nquarantine_rate = { warn = 0.5, stop = 0.5 }\nnewest_fill_lag_days = { warn = 0, stop = 0 }\n"
     )
     result = api.run([path], out_dir=tmp_path / "out", warehouse=warehouse, as_of=AS_OF, config_file=config)
     counts = result.counts
@@ -421,7 +422,7 @@ def test_a_night_reads_a_declared_latin1_file_and_keeps_a_runaway_field_out_of_i
         ((raw, parameters),) = con.execute(
             "SELECT q.raw, r.parameters FROM quarantine q JOIN runs r USING (run_id)"
         ).fetchall()
-    assert len(raw) < 2_000 and '"source": {"encoding": "latin-1"' in parameters
+    assert len(raw) < 2_000 and '"encoding": "latin-1"' in parameters
     report = Path(result.reports["report"]).read_text(encoding="utf-8")
     assert "drug_name has 5,000 characters, more than [source] max_field_length (100)" in report
     assert runaway[:200] not in report

@@ -80,7 +80,7 @@ def run(
     """Run one night through the Prefect flow: claims in, warehouse tables and the audit report out
     (under `out_dir/<night>/`).
 
-    `fmt` names the input layout (canonical, omop, scdm, pde, mimic-iv, mapping:FILE); other layouts are
+    `fmt` names the input layout (canonical, omop, scdm, pde, mimic-iv, fhir, mapping:FILE); other layouts are
     mapped onto the canonical contract inside the flow's ingest step, keeping the source lineage. With
     `backfill_from`, the worklist is also built for every night from that date up to the run date, in
     order, each from the claims dated up to that night. The warehouse is `warehouse`, else the one

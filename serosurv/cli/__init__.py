@@ -152,10 +152,16 @@ def _night_commands(commands: argparse._SubParsersAction) -> None:
         nargs="+",
         required=True,
         metavar="PATH",
-        help="claims files: CSV, TSV or Parquet, optionally gzip-compressed",
+        help="claims files: CSV, TSV or Parquet, optionally gzip-compressed (other layouts with --format: "
+        "folders of OMOP tables or FHIR files, FHIR NDJSON or Bundles)",
     )
     run.add_argument("--patients", type=Path, help="optional patient table (birth year, sex, coverage)")
-    run.add_argument("--format", default="canonical", help="input layout (default: canonical)")
+    run.add_argument(
+        "--format",
+        default="canonical",
+        help="input layout: canonical (default), omop, scdm, pde, mimic-iv, fhir (FHIR R4/STU3 "
+        "MedicationDispense and MedicationRequest: Bulk NDJSON or Bundles), mapping:FILE",
+    )
     _config(run, "configuration TOML (default: built-in defaults, see serosurv.toml)")
     _warehouse(run)
     run.add_argument(

@@ -2,7 +2,9 @@
 -- shares that the row checks, one claim at a time, cannot judge. Shares of drugs are over paid claims; names
 -- count as recognised when they map to a rule ingredient or hold a real drug word (recognised_names).
 -- Parameters: $run_id, $as_of, $rows_read (rows read from the files, counted before any check),
--- $absent_fields (the fields the source does not carry, comma-separated).
+-- $absent_fields (the fields the source does not carry, comma-separated). The quarantine rate leaves out
+-- rows that are the source's shape or workflow, not a broken extract: already loaded, MIMIC's infusion
+-- diluents, FHIR requests with dispenses and dispenses or requests that did not happen.
 -- Inputs: claims, quarantine, fill_ingredients, recognised_names (drug_name).
 with accepted as (
     select
@@ -30,7 +32,12 @@ paid as (
 rejected as (
     select count(*) as n
     from quarantine
-    where quarantine.run_id = $run_id and quarantine.reason_code not in ('already_loaded', 'not_a_drug_order')
+    where
+        quarantine.run_id = $run_id
+        and quarantine.reason_code not in (
+            'already_loaded', 'not_a_drug_order', 'request_dispensed', 'request_not_dispensed', 'not_dispensed',
+            'not_an_order'
+        )
 ),
 
 counts as (

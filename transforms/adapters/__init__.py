@@ -29,7 +29,7 @@ import duckdb
 from serosurv.core.errors import SerosurvError
 from transforms.sql import create_macros
 
-FORMATS = ("canonical", "omop", "scdm", "pde", "mimic-iv", "mapping:FILE")
+FORMATS = ("canonical", "omop", "scdm", "pde", "mimic-iv", "fhir", "mapping:FILE")
 # The macros the adapters' statements use (sql/macros/).
 MACROS = ("iso_date", "sas_date", "derived_claim_id", "source_id", "known_id")
 
@@ -96,13 +96,18 @@ def _adapter(fmt: str) -> Adapter:
         from transforms.adapters.mimic import adapt_mimic
 
         return adapt_mimic
+    if fmt == "fhir":
+        from transforms.adapters.fhir import adapt_fhir
+
+        return adapt_fhir
     raise SerosurvError(f"Unknown input format '{fmt}'; supported: {', '.join(FORMATS)}.")
 
 
 def _is_canonical_patients(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> bool:
-    from transforms.adapters._source import Source
+    """A CSV or Parquet patients file with a patient_id column (other files, e.g. FHIR's, are the format's)."""
+    from transforms.adapters._source import Source, is_table_file
 
-    return Source(con, path, workdir, "patients").has("patient_id")
+    return is_table_file(path) and Source(con, path, workdir, "patients").has("patient_id")
 
 
 def check_format(fmt: str) -> None:

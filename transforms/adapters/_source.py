@@ -164,19 +164,21 @@ def empty_view(con: duckdb.DuckDBPyConnection, name: str, columns: Iterable[str]
 
 def write_claims(
     con: duckdb.DuckDBPyConnection,
-    source: Source,
+    source: Source | Path,
     name: str | None,
     target: Path,
     params: dict[str, Any] | None = None,
 ) -> Path:
     """Write one canonical claims Parquet from the adapter's SELECT in sql/NAME (over the source's
     named views; None: the adapter made the view `adapted_claims` itself): every canonical column as
-    text, plus lineage and pre-rejects (sql/staging/stg_adapted_claims.sql)."""
+    text, plus lineage and pre-rejects (sql/staging/stg_adapted_claims.sql). `source` is the source
+    table, or the path of the source file (its full path is the parameter $source_file)."""
+    path = source.path if isinstance(source, Source) else source
     copy_to(
         con,
         "staging/stg_adapted_claims.sql",
         target,
-        {"source_file": str(source.path.resolve()), **(params or {})},
+        {"source_file": str(path.resolve()), **(params or {})},
         inputs={"adapted_claims": name} if name else None,
     )
     return target
