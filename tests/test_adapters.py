@@ -562,3 +562,71 @@ def test_a_file_that_is_not_a_beneficiary_summary_is_refused(tmp_path):
         SerosurvError, match=r"required column 'BENE_BIRTH_DT' of the CMS beneficiary summary"
     ):
         adapt("pde", [DATA / "pde" / "pde.csv"], DATA / "pde" / "pde.csv", tmp_path / "out")
+
+
+# ---------------------------------------------------------------------------- every adapter (issue 17)
+
+# Three rows per format, written as a pandas or R export writes them: float ids ("10000001.0"), and the
+# prescriber (or pharmacy) as a real id, as "0.0" and as a configured sentinel ("-1" / "NULL").
+EVERY_ADAPTER = {
+    "mimic-iv": (
+        "prescriptions.csv",
+        "subject_id,pharmacy_id,order_provider_id,starttime,stoptime,drug_type,drug,route\n"
+        "10000001.0,30000001.0,P11AAA,2180-05-01 08:00:00,2180-05-10 14:00:00,MAIN,Sertraline,PO\n"
+        "10000001.0,30000002.0,0.0,2180-05-02 08:00:00,2180-05-03 14:00:00,MAIN,Tramadol,PO\n"
+        "10000002.0,30000003.0,-1,2180-05-02 08:00:00,2180-05-03 14:00:00,MAIN,Tramadol,PO\n",
+        None,
+    ),
+    "scdm": (
+        "dispensing.csv",
+        "PatID,ProviderID,RxDate,Rx,Rx_CodeType,RxSup,RxAmt\n"
+        "1001.0,5001.0,01/15/2021,00093715001,ND,30,30\n"
+        "1001.0,0.0,01/20/2021,835603,RN,10,40\n"
+        "1002.0,NULL,01/20/2021,835603,RN,10,40\n",
+        None,
+    ),
+    "pde": (
+        "pde.csv",
+        "BENE_ID,PDE_ID,SRVC_DT,PROD_SRVC_ID,DAYS_SUPLY_NUM,PRSCRBR_ID,SRVC_PRVDR_ID\n"
+        "5001.0,1.0,20150301,00093715001,30,1111111112.0,1234567893.0\n"
+        "5001.0,2.0,20150302,00093715001,30,0.0,0\n"
+        "5002.0,3.0,20150302,00093715001,30,-1.0,null\n",
+        None,
+    ),
+    "mapping": (
+        "claims.csv",
+        "RX,MEMBER,DISPENSED,DAYS,PRODUCT,PRESCRIBER,PHARMACY\n"
+        "1.0,1001.0,2022-02-01,30,sertraline,NPI1,PH1\n"
+        "2.0,1001.0,2022-02-02,30,tramadol,0.0,0000000\n"
+        "3.0,1002.0,2022-02-02,30,tramadol,-1,N/A\n",
+        '[columns]\nclaim_id = "RX"\npatient_id = "MEMBER"\nfill_date = "DISPENSED"\ndays_supply = "DAYS"\n'
+        'prescriber_id = "PRESCRIBER"\npharmacy_id = "PHARMACY"\n[drug]\ncolumn = "PRODUCT"\ncode_type = "drug_name"\n',
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(EVERY_ADAPTER))
+def test_every_adapter_reads_float_ids_and_unknown_prescribers_and_pharmacies(fmt, warehouse, tmp_path):
+    name, text, mapping = EVERY_ADAPTER[fmt]
+    source = tmp_path / name
+    source.write_text(text)
+    if mapping is not None:
+        (tmp_path / "mapping.toml").write_text(mapping)
+        fmt = f"mapping:{tmp_path / 'mapping.toml'}"
+    _, counts = load(warehouse, fmt, [source], None, tmp_path)
+    assert (counts.rows_accepted, counts.rows_quarantined) == (3, 0)
+    got = sorted(
+        warehouse.execute("SELECT source_row, patient_id, prescriber_id, pharmacy_id FROM claims").fetchall()
+    )
+    first = {
+        "mimic-iv": ("10000001", "P11AAA", None),  # MIMIC has no dispensing pharmacy
+        "scdm": ("1001", "5001", None),  # nor SCDM
+        "pde": ("5001", "1111111112", "1234567893"),
+        "mapping": ("1001", "NPI1", "PH1"),
+    }[fmt.split(":")[0]]
+    second_patient = first[0][:-1] + "2"
+    assert got == [
+        (1, *first),
+        (2, first[0], None, None),  # "0.0" (and "0", "0000000"): unknown
+        (3, second_patient, None, None),  # -1, -1.0, NULL, N/A: [source] unknown_ids
+    ]
