@@ -77,6 +77,15 @@ def test_synpuf_rows_reconcile_and_the_quarantine_is_the_procedures(synpuf):
         "GROUP BY ALL ORDER BY 1",
     )
     assert got == [("90656", 10), ("90658", 29), ("90732", 4), ("90746", 1), ("G9141", 5), ("G9142", 1)]
+    reasons = query(
+        warehouse,
+        "SELECT DISTINCT reason FROM quarantine WHERE raw->>'drug_source_value' IN ('90658', 'G9141') ORDER BY 1",
+    )
+    assert reasons == [
+        ("drug_concept_id 2213440 (CPT4 90658) has no name in the concept table and drug_source_value '90658' "
+         "is no NDC",),
+        ("drug_concept_id is 0 (no matching concept) and drug_source_value 'G9141' is no NDC",),
+    ]  # fmt: skip
     assert query(warehouse, "SELECT count(DISTINCT patient_id) FROM claims") == [(43,)]
     assert query(warehouse, "SELECT count(*) FROM patients") == [(50,)]
 
