@@ -633,3 +633,21 @@ def test_every_adapter_reads_float_ids_and_unknown_prescribers_and_pharmacies(fm
         (2, first[0], None, None),  # "0.0" (and "0", "0000000"): unknown
         (3, second_patient, None, None),  # -1, -1.0, NULL, N/A: [source] unknown_ids
     ]
+
+
+def test_a_night_reports_the_omop_end_dates_it_corrected(prefect_harness, tmp_path):
+    """The float-written OMOP folder: exposures 3 (2021-02-01 + 30 days, end 03-03) and 5 (2021-03-01 + 30,
+    end 03-31) end on start + days_supply; the night records 2 corrections and the report says so."""
+    from serosurv import api
+
+    result = api.run(
+        [DATA / "omop-float"],
+        fmt="omop",
+        as_of=date(2021, 3, 31),
+        out_dir=tmp_path / "out",
+        warehouse=tmp_path / "w.duckdb",
+    )
+    assert result.counts["omop_end_dates_corrected"] == 2
+    report = result.reports["report"].read_text()
+    assert "2 OMOP drug exposure(s) ended on their start date plus" in report
+    assert "start + days\nsupply − 1, the OHDSI THEMIS convention" in report
