@@ -12,17 +12,19 @@ with the weights the night ran with (its recorded [alerts.priority] settings).
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from reports.html import macros, render
-from reports.timeline import timeline_svg
+from reports.timeline import alert_window, padded, timeline_svg
 from serosurv.core.config import PriorityWeights, recorded_config
+from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import RuleSet, load_rules
 from serosurv.core.severity import SEVERITIES, SEVERITY_RANK
-from serosurv.core.vocabularies import PRIORITY_PARTS
+from serosurv.core.vocabularies import PRIORITY_PARTS, indicator_label
 from transforms.quality import FIELD_WORDS, TITLES
 from transforms.sql import copy_to, create_table, drop_tables, fetch, fetch_dicts, fetch_one
 
@@ -30,7 +32,7 @@ STATUS_ORDER = ("new", "changed", "ongoing", "resolved")
 MAX_TIMELINES = 1000  # new and changed alerts drawn with a timeline (the rest are listed in the table)
 ONGOING_TIMELINES = 25  # top ongoing alerts by priority drawn with a timeline
 MAX_TABLE_ROWS = 500  # per status; the CSV and Parquet worklists have everything
-TIMELINE_MARGIN_DAYS = 180  # fills and episodes this far around the interaction window are drawn
+TOP_ALERTS = 10  # alerts listed on the report's first (summary) page
 LOOKBACK_DAYS = 30  # burden periods shown: those reaching this close to the night
 BURDEN_ROWS, APPROXIMATE_ROWS, UNMAPPED_ROWS = 200, 100, 25
 QUARANTINE_REASONS = 10  # reasons listed on the data-quality and failed-night pages
@@ -83,20 +85,23 @@ def _charted(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [a for a in review if a["alert_id"] in chosen]
 
 
-def _timeline_data(
-    con: duckdb.DuckDBPyConnection, charted: list[dict[str, Any]]
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
-    """Fills and episodes of both drugs around each charted alert: two queries for all alerts."""
+def timeline_data(
+    con: duckdb.DuckDBPyConnection, charted: list[dict[str, Any]], ruleset: RuleSet | None
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]], dict[str, int | None]]:
+    """Fills and episodes of both drugs inside each charted alert's span (its window and washout window,
+    with their margins: reports/timeline.py), two queries for all alerts; and each alert's washout days.
+    Each alert is keyed by `card_id` (the alert id, or the interaction id of an audit's interaction)."""
     if not charted:
-        return {}, {}
-    margin = timedelta(days=TIMELINE_MARGIN_DAYS)
+        return {}, {}, {}
+    washouts = {a["card_id"]: washout_days(ruleset, a) for a in charted}
+    spans = [padded(**_days(alert_window(a, washouts[a["card_id"]]))) for a in charted]
     params = {
-        "alert_ids": [a["alert_id"] for a in charted],
+        "alert_ids": [a["card_id"] for a in charted],
         "patient_ids": [a["patient_id"] for a in charted],
         "ingredients_a": [a["ingredient_a"] for a in charted],
         "ingredients_b": [a["ingredient_b"] for a in charted],
-        "window_starts": [(a["first_overlap_date"] or a["as_of"]) - margin for a in charted],
-        "window_ends": [(a["last_overlap_date"] or a["as_of"]) + margin for a in charted],
+        "window_starts": [start for start, _ in spans],
+        "window_ends": [end for _, end in spans],
     }
     by_fill: dict[str, list[dict[str, Any]]] = {}
     for fill in fetch_dicts(con, "analyses/timeline_fills.sql", params):
@@ -104,7 +109,42 @@ def _timeline_data(
     by_episode: dict[str, list[dict[str, Any]]] = {}
     for episode in fetch_dicts(con, "analyses/timeline_episodes.sql", params):
         by_episode.setdefault(episode["alert_id"], []).append(episode)
-    return by_fill, by_episode
+    return by_fill, by_episode, washouts
+
+
+def _days(window: dict[str, Any]) -> dict[str, date]:
+    return {"first": window["start"], "last": window["end"]}
+
+
+def night_rules(info: dict[str, Any]) -> RuleSet | None:
+    """The rules a night ran with (its recorded [rules] settings), for the washout windows its timelines
+    draw; None when its rule folder is gone (the charts then shade the gap only)."""
+    settings = recorded_config(info.get("parameters")).rules
+    try:
+        return load_rules(
+            Path(settings.directory) if settings.directory else None,
+            include_related=settings.include_related,
+            jurisdiction=settings.jurisdiction,
+        )
+    except SerosurvError:
+        return None
+
+
+def washout_days(ruleset: RuleSet | None, alert: dict[str, Any]) -> int | None:
+    """The washout of a washout alert's rule in its direction (the first drug stopped, the second
+    started), from the rule set's pair table; None for overlaps, unknown rules or no rule set."""
+    if ruleset is None or alert.get("kind") != "washout":
+        return None
+    a, b = alert["ingredient_a"], alert["ingredient_b"]
+    column = "washout_a_then_b" if alert.get("initiation_order") != "b_first" else "washout_b_then_a"
+    table = ruleset.pair_table()
+    rows = table.filter(
+        (table["ingredient_a"] == a)
+        & (table["ingredient_b"] == b)
+        & (table["rule_id"] == alert.get("rule_id"))
+    )
+    days = [d for d in rows.get_column(column).to_list() if d is not None]
+    return max(days) if days else None
 
 
 # ---------------------------------------------------------------------------- words
@@ -190,7 +230,59 @@ def priority_rules(weights: PriorityWeights) -> list[str]:
 
 
 def status_label(alert: dict[str, Any]) -> str:
+    if not alert.get("status"):
+        return "never on a worklist"
     return "resolved, never reviewed" if alert.get("unreviewed") else alert["status"]
+
+
+FRAGMENTATION_WORDS = {
+    1: "different prescribers and different pharmacies",
+    2: "different prescribers",
+    3: "different pharmacies",
+    4: "fragmentation not known (a prescriber or pharmacy is missing)",
+    5: "same prescriber and same pharmacy",
+}
+
+
+def fragmentation_rank(alert: dict[str, Any]) -> int:
+    """1 (most fragmented: different prescribers and pharmacies) ... 5 (one prescriber, one pharmacy): the
+    order of FRAGMENTATION_WORDS, as sql/analyses/period_interactions.sql ranks interactions."""
+    prescribers, pharmacies = alert.get("cross_prescriber"), alert.get("cross_pharmacy")
+    if prescribers and pharmacies:
+        return 1
+    if prescribers:
+        return 2
+    if pharmacies:
+        return 3
+    return 4 if prescribers is None or pharmacies is None else 5
+
+
+def severity_words(alert: dict[str, Any]) -> str:
+    """'contraindicated (NCPDP clinical significance 1)': the level in words, the NCPDP code beside it."""
+    code = alert.get("clinical_significance")
+    if not code:
+        return alert.get("severity") or "unknown"
+    return f"{alert.get('severity') or 'unknown'} (NCPDP clinical significance {code})"
+
+
+def ncpdp_words(alert: dict[str, Any]) -> str:
+    """The NCPDP DUR fields in plain words, each code beside its words: 'drug-drug interaction (reason for
+    service DD); different prescriber (other prescriber indicator 2); ...'."""
+    parts = []
+    if alert.get("reason_for_service"):
+        parts.append(f"drug-drug interaction (reason for service {alert['reason_for_service']})")
+    code = alert.get("clinical_significance")
+    if code:
+        words = indicator_label("clinical_significance", code, "unknown")
+        parts.append(f"clinical significance {code}: {words}")
+    for vocabulary, field, name in (
+        ("other_prescriber_indicator", "other_prescriber_indicator", "other prescriber indicator"),
+        ("other_pharmacy_indicator", "other_pharmacy_indicator", "other pharmacy indicator"),
+    ):
+        value = alert.get(field)
+        if value is not None:
+            parts.append(f"{indicator_label(vocabulary, value, 'unknown')} ({name} {value})")
+    return "; ".join(parts)
 
 
 def _details(alert: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -199,7 +291,8 @@ def _details(alert: dict[str, Any]) -> list[tuple[str, Any]]:
     a, b = alert["ingredient_a"], alert["ingredient_b"]
     details = [
         ("Why", explanation(alert)),
-        ("Priority", priority_text(alert)),
+        ("Severity", severity_words(alert)),
+        ("Priority", priority_text(alert)) if alert.get("priority") is not None else None,
         ("Changed because", reasons) if reasons else None,
         (
             "Name matched approximately",
@@ -214,6 +307,7 @@ def _details(alert: dict[str, Any]) -> list[tuple[str, Any]]:
         (f"Pharmacies {a}", ", ".join(alert["pharmacy_ids_a"] or []) or "unknown"),
         (f"Pharmacies {b}", ", ".join(alert["pharmacy_ids_b"] or []) or "unknown"),
         ("Serotonergic prescribers", alert.get("n_serotonergic_prescribers")),
+        ("NCPDP DUR", ncpdp_words(alert)) if alert.get("reason_for_service") else None,
         ("Guidance", alert.get("guidance") or ""),
         (
             "Last action",
@@ -225,19 +319,46 @@ def _details(alert: dict[str, Any]) -> list[tuple[str, Any]]:
     return [line for line in details if line]
 
 
-def _presented(alert: dict[str, Any]) -> dict[str, Any]:
-    """The alert with the words its card and table row show."""
+def filter_keys(alert: dict[str, Any]) -> dict[str, str]:
+    """What the page's filters (templates/filters.js) match an alert's card or row on: its severity, status
+    (new, changed, ongoing, unreviewed, resolved, quiet, none), patient, drugs, prescribers and pharmacies
+    (space-separated lists)."""
+    if alert.get("quiet"):
+        status = "quiet"
+    elif alert.get("unreviewed"):
+        status = "unreviewed"
+    else:
+        status = alert.get("status") or "none"
+    return {
+        "severity": alert.get("severity") or "",
+        "status": status,
+        "patient": alert.get("patient_id") or "",
+        "drugs": " ".join(d.replace(" ", "_") for d in (alert["ingredient_a"], alert["ingredient_b"])),
+        "prescribers": " ".join(
+            sorted({*(alert.get("prescriber_ids_a") or []), *(alert.get("prescriber_ids_b") or [])})
+        ),
+        "pharmacies": " ".join(
+            sorted({*(alert.get("pharmacy_ids_a") or []), *(alert.get("pharmacy_ids_b") or [])})
+        ),
+    }
+
+
+def presented(alert: dict[str, Any]) -> dict[str, Any]:
+    """The alert with the words its card and table row show and the keys the page's filters use."""
     return {
         **alert,
+        "card_id": alert.get("card_id") or alert["alert_id"],
         "status_words": status_label(alert),
         "why": explanation(alert) if alert["kind"] else "",
+        "fragmentation": FRAGMENTATION_WORDS[fragmentation_rank(alert)],
         "details": _details(alert),
+        "filters": filter_keys(alert),
     }
 
 
 def _alert_card(alert: dict[str, Any], svg: str | None) -> str:
     """One alert's card (templates/audit_macros.html.j2), with its timeline when drawn."""
-    return macros("audit_macros.html.j2").alert_card(_presented(alert), svg)
+    return macros("audit_macros.html.j2").alert_card(presented(alert), svg)
 
 
 def _parameters(info: dict[str, Any]) -> list[list[Any]] | str:
@@ -258,16 +379,19 @@ def _parameters(info: dict[str, Any]) -> list[list[Any]] | str:
 
 
 def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
-    """The report's HTML."""
+    """The report's HTML: a first page to print (counts, the top alerts, what changed since the last
+    night), then every alert with the page's filters, then the run's summary and data quality."""
     info = _run(con, run_id)
     as_of = info.get("as_of")
     settings = recorded_config(info.get("parameters")).alerts
     _stage_worklist(con, run_id, as_of, settings.unreviewed_min_rank)
-    alerts, totals = [_presented(a) for a in _worklist(con)], _totals(con)
+    alerts, totals = [presented(a) for a in _worklist(con)], _totals(con)
     charted = _charted(alerts)
-    fills, episodes = _timeline_data(con, charted)
+    fills, episodes, washouts = timeline_data(con, charted, night_rules(info))
     svgs = {
-        a["alert_id"]: timeline_svg(a, fills.get(a["alert_id"], []), episodes.get(a["alert_id"], []))
+        a["alert_id"]: timeline_svg(
+            a, fills.get(a["alert_id"], []), episodes.get(a["alert_id"], []), washouts.get(a["alert_id"])
+        )
         for a in charted
     }
     review = _to_review(alerts)
@@ -292,6 +416,8 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
         night=as_of,
         generated=datetime.now(),
         counts={s: totals.get((s, False), 0) for s in STATUS_ORDER},
+        changes=night_changes(con, as_of),
+        top=review[:TOP_ALERTS],
         read=read,
         accepted=accepted,
         quarantined=quarantined,
@@ -301,6 +427,7 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
         priority_rules=priority_rules(settings.priority),
         kept_unreviewed=settings.keep_unreviewed_resolved,
         most_severe=SEVERITIES[0],
+        severities=SEVERITIES,
         review=review,
         drawn=[(a, svgs[a["alert_id"]]) for a in drawn],
         rest=[a for a in review if a["alert_id"] not in svgs],
@@ -333,6 +460,29 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
         quality=quality,
         parameters=_parameters(info),
     )
+
+
+def night_changes(con: duckdb.DuckDBPyConnection, night: date | None) -> dict[str, Any]:
+    """What changed since the last night before `night` (the report's first page): the night before, the
+    alerts that were open then, and tonight's alerts by status, new ones by severity, changed ones by
+    reason. Counts the night's own alerts (staged `report_worklist`), not those carried over."""
+    previous = fetch_one(con, "analyses/previous_alert_night.sql", {"as_of": night}) or {}
+    new_by_severity: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    for status, severity, status_reasons, n in fetch(con, "analyses/report_change_counts.sql"):
+        statuses[status] = statuses.get(status, 0) + n
+        if status == "new":
+            new_by_severity[severity or "unknown"] = new_by_severity.get(severity or "unknown", 0) + n
+        for reason in status_reasons or []:
+            reasons[reason.replace("_", " ")] = reasons.get(reason.replace("_", " "), 0) + n
+    return {
+        "previous_night": previous.get("as_of"),
+        "previous_open": previous.get("open_alerts") or 0,
+        "statuses": statuses,
+        "new_by_severity": [(s, new_by_severity[s]) for s in SEVERITIES if new_by_severity.get(s)],
+        "reasons": sorted(reasons.items(), key=lambda item: (-item[1], item[0])),
+    }
 
 
 def quality_results(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ def test_list_show_act_and_export(capsys, two_nights, tmp_path):
     lines = out.splitlines()
     assert lines[2].split()[:4] == [ids["P1"], "changed:", "new", "prescriber"]  # changed before ongoing
     assert lines[3].split()[:2] == [ids["P2"], "ongoing"]
-    assert "other prescriber" in lines[2] and "other pharmacy" in lines[2]
+    assert "different prescriber" in lines[2] and "different pharmacy" in lines[2]
     assert "2 alert(s), night 2025-01-31." in out
 
     code, out, _ = run(

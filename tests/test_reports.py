@@ -444,8 +444,9 @@ def test_prevalence_publishes_no_count_from_1_to_10_and_no_suppressed_cell_can_b
 # ---------------------------------------------------------------------------- real browser
 
 
-def render(page: Path, screenshot: Path, tmp_path: Path) -> tuple[str, list[str]]:
-    """The DOM after scripts ran, and every console line, from headless Chromium with no network."""
+def render(page: Path, screenshot: Path, tmp_path: Path, fragment: str = "") -> tuple[str, list[str]]:
+    """The DOM after scripts ran, and every console line, from headless Chromium with no network; a
+    `fragment` ("#filter:...") is put on the page's address, as a bookmarked filtered view."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (CI installs Debian's chromium in .ci/run)")
     flags = [
@@ -467,7 +468,7 @@ def render(page: Path, screenshot: Path, tmp_path: Path) -> tuple[str, list[str]
         "--host-resolver-rules=MAP * ~NOTFOUND",
         "--proxy-server=127.0.0.1:9",
     ]
-    url = page.resolve().as_uri()
+    url = page.resolve().as_uri() + fragment
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180)
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([*flags, f"--screenshot={screenshot}", url], capture_output=True, text=True, timeout=180)
@@ -626,5 +627,85 @@ def test_text_from_the_input_is_escaped_in_the_audit_report(night, tmp_path):
         html = render_report(con, result.run_id)
     finally:
         con.close()
-    assert "<script" not in html and "&lt;script&gt;alert(&#34;drug&#34;)&lt;/script&gt;" in html
+    assert html.count("<script") == 1 and "<script>\n// The filters of a report page" in html  # ours only
+    assert "<script>alert(" not in html and "&lt;script&gt;alert(&#34;drug&#34;)&lt;/script&gt;" in html
     assert "<i>x</i>" not in html and "&lt;i&gt;x&lt;/i&gt; · " in html  # the timeline's fill label
+
+
+ITEM = re.compile(
+    r'<(?:div|tr) class="[^"]*\bitem\b[^"]*"[^>]*?data-severity="([^"]*)" data-status="([^"]*)" '
+    r'data-patient="([^"]*)" data-drugs="([^"]*)" data-prescribers="([^"]*)" data-pharmacies="([^"]*)"([^>]*)>'
+)
+
+
+def items(dom: str) -> list[dict]:
+    """Every filterable card or row of a page's DOM: its filter keys and whether it is hidden."""
+    return [
+        {
+            "severity": m[0],
+            "status": m[1],
+            "patient": m[2],
+            "drugs": m[3].split(),
+            "prescribers": m[4].split(),
+            "pharmacies": m[5].split(),
+            "hidden": " hidden" in m[6],
+        }
+        for m in ITEM.findall(dom)
+    ]
+
+
+def test_the_reports_filters_work_offline_in_chromium_and_match_the_warehouse(night, tmp_path):
+    """The night's report opened with a bookmarked filter (#filter:severity=...&prescriber=...): Chromium
+    shows exactly the cards and rows of that severity that name a prescriber containing the text, and hides
+    the rest; and every card's prescribers are those the warehouse recorded for its alert."""
+    result, out, _ = night
+    page = out / str(AS_OF) / "report.html"
+    html = page.read_text(encoding="utf-8")
+    every = items(html)
+    assert every and not any(i["hidden"] for i in every)
+    con = duckdb.connect(str(out / "serosurv.duckdb"), read_only=True)
+    try:
+        recorded = {
+            alert_id: sorted({*a, *b})
+            for alert_id, a, b in con.execute(
+                "SELECT alert_id, prescriber_ids_a, prescriber_ids_b FROM alert_history WHERE run_id = $r",
+                {"r": result.run_id},
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    cards = re.findall(
+        r'id="alert-([0-9a-f]+)" data-severity="[^"]*" data-status="[^"]*" data-patient="[^"]*" '
+        r'data-drugs="[^"]*" data-prescribers="([^"]*)"',
+        html,
+    )
+    assert cards and all(prescribers.split() == recorded[alert_id] for alert_id, prescribers in cards)
+    # a prescriber on some items of the most common severity, but not all of them
+    severity = max({i["severity"] for i in every}, key=lambda s: sum(i["severity"] == s for i in every))
+    of_severity = [i for i in every if i["severity"] == severity]
+    counts: dict[str, int] = {}
+    for i in of_severity:
+        for p in set(i["prescribers"]):
+            counts[p] = counts.get(p, 0) + 1
+    prescriber = max((p for p, n in counts.items() if n < len(of_severity)), key=lambda p: (counts[p], p))
+    text = prescriber[1:].lower()  # part of the id, in another case: the filter matches ids containing it
+    expected = [i["severity"] == severity and any(text in p.lower() for p in i["prescribers"]) for i in every]
+    dom, console = render(
+        page,
+        SCREENSHOTS / "audit-report-filtered.png",
+        tmp_path,
+        f"#filter:severity={severity}&prescriber={text}",
+    )
+    assert console == []
+    shown = items(dom)
+    assert len(shown) == len(every)
+    assert [not i["hidden"] for i in shown] == expected and 0 < sum(expected) < len(every)
+    assert f'data-shown="{sum(expected)}"' in dom
+    assert f"showing {sum(expected)} of {len(every)} alerts" in dom
+    # the first page: the summary, what changed since the last night, the top alerts, then the worklist
+    assert (
+        dom.index('id="first-page"')
+        < dom.index('id="changes"')
+        < dom.index('id="top"')
+        < dom.index('id="review"')
+    )

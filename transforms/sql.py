@@ -177,6 +177,14 @@ def fetch_dicts(
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def table_dicts(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
+    """Every row of `table` (a session or contract table whose name Python chose, never user text) as dicts
+    of column -> value."""
+    cursor = con.execute(f"select * from {table}")
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def fetch_frame(
     con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
 ) -> pl.DataFrame:

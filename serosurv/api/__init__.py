@@ -19,10 +19,11 @@ from serosurv.api.alerts import (
     list_alerts,
     show_alert,
 )
+from serosurv.api.explain import explain_patient
 from serosurv.api.nights import Generated, NightResult, demo, generate, run, serve
 from serosurv.api.quarantine import QuarantineList, list_quarantine
 from serosurv.api.reference import import_ndc
-from serosurv.api.reports import PrevalenceFiles, dashboard, prevalence
+from serosurv.api.reports import AuditFiles, PrevalenceFiles, audit, dashboard, prevalence
 from serosurv.api.rules import (
     AgentList,
     Explanation,
@@ -34,14 +35,17 @@ from serosurv.api.rules import (
     list_agents,
 )
 from serosurv.api.warehouse import query
+from transforms.explain import PatientExplanation
 
 __all__ = [
     "AgentList",
     "AlertDetail",
+    "AuditFiles",
     "Explanation",
     "Generated",
     "NightResult",
     "PairExplanation",
+    "PatientExplanation",
     "PrevalenceFiles",
     "QuarantineList",
     "RulesCheck",
@@ -49,10 +53,12 @@ __all__ = [
     "act",
     "action_codes",
     "add_synonym",
+    "audit",
     "check_rules",
     "dashboard",
     "demo",
     "explain",
+    "explain_patient",
     "export_actions",
     "generate",
     "import_ndc",

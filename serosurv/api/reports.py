@@ -1,5 +1,5 @@
-"""Reports made from the warehouse on demand: the quality dashboard and prevalence tables. The warehouse is
-opened read-only and only while the numbers are read (DuckDB lets no night start while any process has
+"""Reports made from the warehouse on demand: the audit of a period, the quality dashboard and prevalence
+tables. The warehouse is opened read-only and only while the numbers are read (DuckDB lets no night start while any process has
 the file open, and a night running makes them wait): they are rendered and written after it is closed."""
 
 from __future__ import annotations
@@ -22,6 +22,44 @@ from transforms.runs import latest_success
 class PrevalenceFiles:
     table: Path  # CSV or Parquet
     summary: Path  # HTML
+
+
+@dataclass(frozen=True)
+class AuditFiles:
+    """The audit of a period: the page, every interaction as CSV and Parquet, how many, and the night whose
+    tables it read."""
+
+    report: Path  # HTML
+    csv: Path
+    parquet: Path
+    interactions: int
+    night: date | None
+
+
+@owner_only()
+def audit(
+    date_from: date, date_to: date, out: Path | str = ".", warehouse: Path | str | None = None
+) -> AuditFiles:
+    """Write the audit of [date_from, date_to] into the folder `out`: every interaction active in the
+    period (whether or not it was ever on a worklist) with the nightly report's cards, grouped by severity
+    and fragmentation, and the same filters (audit_FROM_TO.html), and every interaction as
+    audit_FROM_TO.csv and .parquet. The warehouse is read, never written: no alert state changes."""
+    from reports.period import period_audit_data, write_period_audit
+
+    if date_to < date_from:
+        raise SerosurvError("--to must not be before --from.")
+    with reading(warehouse) as con:
+        if latest_success(con) is None:
+            raise SerosurvError("The warehouse has no successful night yet; run one before an audit.")
+        data = period_audit_data(con, date_from, date_to)
+    written = write_period_audit(data, Path(out))
+    return AuditFiles(
+        report=written["report"].resolve(),
+        csv=written["csv"].resolve(),
+        parquet=written["parquet"].resolve(),
+        interactions=data["interactions"].height,
+        night=data["run"].get("as_of"),
+    )
 
 
 @owner_only()

@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     _rules_commands(commands)
     _alerts_commands(commands)
     _report_commands(commands)
+    _explain_commands(commands)
     _quarantine_commands(commands)
     query = commands.add_parser(
         "query",
@@ -323,6 +324,61 @@ def _rules_commands(commands: argparse._SubParsersAction) -> None:
     ndc.add_argument("directory", type=Path, metavar="DIR", help="folder holding product.txt and package.txt")
     _warehouse(ndc)
     _rules_dir(ndc)
+
+
+def _explain_commands(commands: argparse._SubParsersAction) -> None:
+    why = commands.add_parser(
+        "explain",
+        help="why did (or didn't) an interaction fire for one patient: every claim's fate, every pair's verdict",
+        description="Explain one patient's history: every claim with its fate (accepted, quarantined and why, "
+        "cancelled by a reversal, dropped as a duplicate, combined same-day, early refill truncated or carried "
+        "over), what each drug mapped to (or the nearest rule drug when the name looks misspelt), the episodes "
+        "per drug, and for every pair of the patient's drugs the verdict and its reason: the interaction and its "
+        "alert (status, priority parts) or why there is none (no rule, too far apart for the washout, overlap "
+        "below the rule's minimum, outside the lookback, a side quarantined, a name not recognised...). By default "
+        "the latest successful night; --as-of recomputes the night of a date from the claims dated up to it, in "
+        "memory. The output names the patient; nothing is written to the warehouse or to any log.",
+    )
+    why.add_argument("patient", metavar="PATIENT", help="the patient id, as the claims carry it")
+    why.add_argument(
+        "--pair",
+        nargs=2,
+        metavar=("DRUG_A", "DRUG_B"),
+        help="only this pair (any name a pharmacy sends: generic, brand, salt), even if the patient has no claim of it",
+    )
+    why.add_argument(
+        "--as-of",
+        type=iso_date,
+        metavar="DATE",
+        help="the night of DATE, recomputed from the claims dated up to it (default: the latest successful night)",
+    )
+    why.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    why.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write a page with the patient's timeline"
+    )
+    _warehouse(why)
+
+    audit = commands.add_parser(
+        "audit",
+        help="audit a period: every interaction active in it, with the report's cards, CSV and Parquet",
+        description="Write the audit of a period: every interaction active between --from and --to (co-exposure, "
+        "or a washout start, on one of its days), whether or not it was ever on a worklist, with the nightly "
+        "report's cards and timelines, grouped and sorted by severity and then fragmentation (different "
+        "prescribers and pharmacies first), with the same filters; and every interaction as CSV and Parquet "
+        "beside it. It reads the warehouse only: no alert changes state.",
+    )
+    audit.add_argument(
+        "--from", dest="date_from", type=iso_date, required=True, metavar="DATE", help="first day"
+    )
+    audit.add_argument("--to", dest="date_to", type=iso_date, required=True, metavar="DATE", help="last day")
+    audit.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="folder for audit_FROM_TO.html, .csv, .parquet",
+    )
+    _warehouse(audit)
 
 
 def _quarantine_commands(commands: argparse._SubParsersAction) -> None:
@@ -648,6 +704,20 @@ def _reports(args: argparse.Namespace) -> str:
     return f"Prevalence: {written.table}\nSummary:    {written.summary}"
 
 
+def _explain(args: argparse.Namespace) -> str:
+    from serosurv import api
+    from serosurv.cli import text
+
+    if args.command == "audit":
+        return text.period_audit(api.audit(args.date_from, args.date_to, args.out, warehouse=args.warehouse))
+    found = api.explain_patient(
+        args.patient, pair=args.pair, as_of=args.as_of, warehouse=args.warehouse, html=args.html
+    )
+    if args.format == "json":
+        return found.to_json()
+    return text.patient_explanation(found, page=args.html)
+
+
 def _quarantine(args: argparse.Namespace) -> str:
     from serosurv import api
     from serosurv.cli import text
@@ -677,6 +747,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], str]] = {
     "prevalence": _reports,
     "query": _query,
     "quarantine": _quarantine,
+    "explain": _explain,
+    "audit": _explain,
 }
 
 

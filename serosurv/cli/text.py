@@ -13,9 +13,11 @@ from typing import Any
 from serosurv.api import (
     AgentList,
     AlertDetail,
+    AuditFiles,
     Explanation,
     NightResult,
     PairExplanation,
+    PatientExplanation,
     RulesCheck,
     Worklist,
 )
@@ -449,7 +451,7 @@ def alert_detail(detail: AlertDetail) -> str:
     lines = [
         f"Alert {a['alert_id']}: {status} on the night of {a['as_of']}; opened {a['opened_on']}, "
         f"last new or changed {a['last_change_on']}.",
-        f"Patient {a['patient_id']}: {pair}, {a['severity']} (rule {a['rule_id']}); clinical significance "
+        f"Patient {a['patient_id']}: {pair}, {a['severity']} (rule {a['rule_id']}); NCPDP clinical significance "
         f"{a['clinical_significance']} ({indicator_label('clinical_significance', a['clinical_significance'] or '', '?')}).",
         f"Priority {a['priority']:.1f} = {_parts_long(a['priority_parts'])}.",
     ]
@@ -633,3 +635,87 @@ def quarantine_list(found, fmt: str = "table") -> str:
     ]
     lines = [head, "", *table(("reason", "rows", "e.g.", "example rows"), reasons), ""]
     return "\n".join(lines) + "\n" + query_result(found.rows)
+
+
+# ---------------------------------------------------------------------------- explain and audit
+
+
+def patient_explanation(found: PatientExplanation, page: Path | None = None) -> str:
+    """One patient's explanation: the night, the verdicts (pairs without a rule on one line), every claim
+    with its fate and mapping, the episodes."""
+    if found.mode == "night":
+        where = f"the latest successful night, {found.night} (run {found.run_id})"
+    else:
+        where = f"the night of {found.night}, recomputed from the claims dated up to it (settings of run {found.run_id})"
+    lines = [
+        f"Patient {found.patient_id}: {where}; rules version {found.rules_hash[:12]}.",
+        "Nothing was written to the warehouse or to any log.",
+    ]
+    for note in found.notes:
+        lines += textwrap.wrap("Note: " + note, WIDTH, subsequent_indent="  ")
+    lines += ["", "Verdicts, pair by pair:"]
+    no_rule = [v for v in found.verdicts if v.code == "no_rule"]
+    for v in found.verdicts:
+        if v.code == "no_rule":
+            continue
+        level = f" ({v.severity}, rule {v.rule_id})" if v.severity else ""
+        lines.append(f"  {v.ingredient_a} + {v.ingredient_b}: {v.code.upper()}{level}")
+        lines += textwrap.wrap(v.words, WIDTH, initial_indent="      ", subsequent_indent="      ")
+        for note in v.notes:
+            lines += textwrap.wrap(
+                "Note: " + note, WIDTH, initial_indent="      ", subsequent_indent="        "
+            )
+    if no_rule:
+        pairs = ", ".join(f"{v.ingredient_a} + {v.ingredient_b}" for v in no_rule)
+        lines += textwrap.wrap(
+            f"NO_RULE (no rule of the active sets covers them): {pairs}.",
+            WIDTH,
+            initial_indent="  ",
+            subsequent_indent="      ",
+        )
+    if not found.verdicts:
+        lines.append("  none: the patient has fewer than two drugs the rules name.")
+    lines += ["", f"Claims and quarantined rows ({len(found.claims)}), by fill date:"]
+    for c in found.claims:
+        supply = (
+            f"{c.days_supply} d" if c.days_supply is not None else (f"to {c.end_date}" if c.end_date else "")
+        )
+        who = f"{c.prescriber_id or 'unknown'}/{c.pharmacy_id or 'unknown'}"
+        ident = c.claim_id or f"{c.source_file} row {c.source_row}"
+        lines.append(f"  {c.fill_date or '?'}  {ident}  {c.drug}  {supply}  {who}  {c.fate.upper()}")
+        lines += textwrap.wrap(c.words, WIDTH, initial_indent="      ", subsequent_indent="        ")
+        lines += textwrap.wrap(
+            "maps: " + c.mapping, WIDTH, initial_indent="      ", subsequent_indent="        "
+        )
+    lines += ["", "Episodes:"]
+    rows = [
+        (
+            e.ingredient,
+            str(e.start),
+            str(e.end),
+            str(e.supply_end or ""),
+            ", ".join(e.claim_ids),
+            ", ".join(e.prescriber_ids) or "unknown",
+            ", ".join(e.pharmacy_ids) or "unknown",
+        )
+        for e in found.episodes
+    ]
+    header = ("drug", "from", "to", "runs out", "claims", "prescribers", "pharmacies")
+    lines += ["  " + line for line in table(header, rows)] if rows else ["  none up to the night"]
+    settings = ", ".join(f"{k} = {v}" for k, v in found.settings.items())
+    lines += [""] + textwrap.wrap(f"Settings of the night: {settings}.", WIDTH, subsequent_indent="  ")
+    if page is not None:
+        lines.append(f"Page with the timeline: {page}")
+    return "\n".join(lines)
+
+
+def period_audit(written: AuditFiles) -> str:
+    return "\n".join(
+        [
+            f"Audit: {written.interactions:,} interaction(s) active in the period, as the night of {written.night} "
+            "computed them (read-only: no alert changed).",
+            f"Report:  {written.report}",
+            f"CSV:     {written.csv}",
+            f"Parquet: {written.parquet}",
+        ]
+    )
