@@ -284,7 +284,13 @@ def night_ruleset(run: dict[str, Any]) -> RuleSet:
 # ---------------------------------------------------------------------------- replaying the engine
 
 CLAIM_COLUMNS = (*CANONICAL_COLUMNS, "source_file", "source_row", "run_id")
-MAPPING_SCHEMA = {"claim_id": pl.String, "ingredient": pl.String, "route": pl.String, "mapped_by": pl.String}
+MAPPING_SCHEMA = {
+    "claim_id": pl.String,
+    "patient_id": pl.String,  # a claim is (patient_id, claim_id): the engine joins on both
+    "ingredient": pl.String,
+    "route": pl.String,
+    "mapped_by": pl.String,
+}
 
 
 @dataclass
