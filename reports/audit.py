@@ -527,7 +527,44 @@ def render_data_quality(con: duckdb.DuckDBPyConnection, run_id: str, report_link
         history_nights=settings.history_nights,
         profile_headers=headers,
         profile_rows=rows,
+        mapping_headers=MAPPING_HEADERS,
+        mapping_rows=_mapping_rows(con, run_id),
     )
+
+
+# The drug fields of a claim, as the data-quality page names them.
+FIELD_NAMES = {"ndc": "NDC", "rxcui": "RxNorm code", "drug_name": "drug name"}
+MAPPING_HEADERS = [
+    "source file",
+    "field",
+    "fills carrying it",
+    "it alone maps to a rule drug",
+    "mapped by it",
+    "rule-drug fills with this code and a name",
+    "of them, the code maps",
+]
+
+
+def _mapping_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[list[Any]]:
+    """The night's night_mapping rows in words: per source file (its name) and field; the last two cells
+    only for codes."""
+    rows = []
+    for source, field, fills, maps, used, beside, by_code in fetch(
+        con, "analyses/night_mapping_of_run.sql", {"run_id": run_id}
+    ):
+        code = field != "drug_name"
+        rows.append(
+            [
+                Path(source).name if source else "",
+                FIELD_NAMES.get(field, field),
+                fills,
+                maps,
+                used,
+                beside if code else "",
+                by_code if code else "",
+            ]
+        )
+    return rows
 
 
 PROFILE_HEADERS = {
@@ -537,6 +574,7 @@ PROFILE_HEADERS = {
     "rule_mapped_share": "map to a rule drug",
     "recognised_share": "names recognised",
     "code_only_mapped_share": "code-only mapped",
+    "code_vs_name_share": "mapped by code beside a name",
     "reversal_share": "reversals",
     "known_prescriber_share": "with prescriber",
     "known_pharmacy_share": "with pharmacy",

@@ -15,6 +15,8 @@ import pytest
 
 from serosurv.core.config import SourceConfig
 from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import load_rules
+from tests.conftest import write_csv
 from transforms import ingest, validate
 from transforms.adapters import FORMATS, adapt
 
@@ -265,6 +267,39 @@ def test_mapping_renames_recodes_and_parses_dates(warehouse, tmp_path):
     assert (counts.rows_accepted, counts.rows_quarantined) == (3, 2)
 
 
+def test_a_mapping_names_a_code_column_and_the_name_beside_it(warehouse, tmp_path):
+    """[drug] column (NDC) with name_column: the code maps when the crosswalk knows it (Zoloft 50 mg,
+    00049490030, in the shipped crosswalk); a pharmacy's own item number in the NDC column maps nothing, and
+    the name beside it maps the claim."""
+    from transforms import normalise
+
+    source = write_csv(
+        tmp_path / "extract.csv",
+        "RX,MEMBER,FILLED,DAYS,ITEM,DESCRIPTION",
+        "r1,m1,2025-01-02,30,00049490030,ZOLOFT 50MG TAB",
+        "r2,m1,2025-01-03,30,55555000001,TRAMADOL HCL 50MG TAB",
+    )
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[columns]\nclaim_id = "RX"\npatient_id = "MEMBER"\nfill_date = "FILLED"\ndays_supply = "DAYS"\n'
+        '[drug]\ncolumn = "ITEM"\ncode_type = "ndc"\nname_column = "DESCRIPTION"\n'
+    )
+    load(warehouse, f"mapping:{mapping}", [source], None, tmp_path)
+    assert claims(warehouse, "ndc", "drug_name") == {
+        "r1": ("00049490030", "ZOLOFT 50MG TAB"),
+        "r2": ("55555000001", "TRAMADOL HCL 50MG TAB"),
+    }
+    normalise.map_ingredients(
+        warehouse, load_rules(), warehouse.execute("select any_value(run_id) from claims").fetchall()[0][0]
+    )
+    assert sorted(
+        warehouse.execute("select claim_id, ingredient, mapped_by from fill_ingredients").fetchall()
+    ) == [
+        ("r1", "sertraline", "ndc"),
+        ("r2", "tramadol", "name"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -274,6 +309,10 @@ def test_mapping_renames_recodes_and_parses_dates(warehouse, tmp_path):
         (
             '[columns]\npatient_id = "M"\nfill_date = "D"\nend_date = "S"\n[drug]\ncolumn = "P"\ncode_type = "gtin"\n',
             "code_type 'gtin'",
+        ),
+        (
+            '[columns]\npatient_id = "M"\nfill_date = "D"\nend_date = "S"\n[drug]\ncolumn = "P"\nname_column = "N"\n',
+            "name_column",
         ),
     ],
 )

@@ -96,8 +96,12 @@ def test_a_good_night_passes_every_check_it_can_judge(warehouse):
     assert result.success, result.summary()
     judged = {r["check_name"]: r["status"] for r in result.results if r["status"] != "not_judged"}
     assert set(judged.values()) == {"passed"}, judged
-    # every check of the suite is judged on a good night with history, except code-only claims (there are none)
-    assert set(judged) == {"empty_night", *(c.name for c in quality.CHECKS)} - {"code_only_mapped_share"}
+    # every check of the suite is judged on a good night with history, except the two about codes (the good
+    # night's claims carry only names; coded_night below judges them)
+    assert set(judged) == {"empty_night", *(c.name for c in quality.CHECKS)} - {
+        "code_only_mapped_share",
+        "code_vs_name_share",
+    }
     assert result.summary() == f"all {len(judged)} data-quality checks passed"
     recorded = warehouse.execute(
         "select count(*), bool_and(success) from dq_results where run_id = 'tonight'"
@@ -111,7 +115,8 @@ def shifted_names(night=NIGHT):
 
 
 def ndc_only(night=NIGHT):
-    """Claims coded only by NDC, before any NDC crosswalk was imported."""
+    """Claims coded only by 11-digit codes that no crosswalk knows (the pharmacy system's own item numbers
+    in the NDC column; labeler 50000 has no product in RxNorm)."""
     return [
         {**c, "drug_name": None, "ndc": f"{50000000000 + i:011d}"}
         for i, c in enumerate(good_night(night=night))
@@ -138,7 +143,7 @@ BROKEN = {
         ndc_only,
         "0.0% of the 588 paid claims that carry only a code (NDC or RxNorm, no drug name) map to a rule "
         "ingredient; the night stops below 0.1% ([validation.checks] code_only_mapped_share.stop = 0.001).",
-        "serosurv reference import-ndc DIR",
+        "serosurv reference import-ndc PATH",
     ),
     "recognised_share": (
         dates_as_names,
@@ -326,3 +331,122 @@ def test_levels_are_settings_and_turning_one_off_stops_judging_it(warehouse):
         GateChecks(volume_trend=Limit(2.0, 0.5))
     with pytest.raises(SerosurvError, match=r"validation.checks.reversal_share.warn' is a share"):
         GateChecks(reversal_share=Limit(10, 30))
+
+
+# Real NDCs of the crosswalk shipped in rules/rxnorm/, checked by hand against NLM's RxNorm
+# (../shared/reference/rxnorm/ndc_to_rxcui_all.csv.gz): Zoloft 50 mg (Pfizer, labeler 0049: 4-4-2), tramadol
+# 50 mg (Teva, labeler 0093: 4-4-2), lisinopril 10 mg (Teva), metformin 500 mg (no rule ingredient).
+CODED = {
+    "sertraline 50 mg tablet": ("00049490030", "208161"),
+    "tramadol 50 mg tablet": ("00093005801", "835603"),
+    "lisinopril 10 mg tablet": ("00093111310", "314076"),
+    "metformin 500 mg tablet": ("00093104801", "861007"),
+}
+
+
+def coded_night(night=NIGHT, code=lambda ndc, rxcui: {"ndc": ndc}):
+    """Claims that carry a drug name and a code: 600 claims of sertraline and tramadol (every paid claim maps
+    to a rule drug), plus 600 of lisinopril and metformin."""
+    names = list(CODED)
+    claims = good_night(n=1200, night=night)
+    return [
+        {
+            **c,
+            "drug_name": names[i % 2 if i < 600 else 2 + i % 2],
+            **code(*CODED[names[i % 2 if i < 600 else 2 + i % 2]]),
+        }
+        for i, c in enumerate(claims)
+    ]
+
+
+def test_codes_that_map_beside_their_names_pass(warehouse):
+    result = judge(warehouse, coded_night())
+    assert status(result, "code_vs_name_share") == "passed"
+    assert message(result, "code_vs_name_share") == (
+        "100.0% of the 588 paid claims with both an NDC code and a drug name that map to a rule drug are mapped "
+        "by that code alone (the weakest code column; the rest fall back to their names)."
+    )
+    mapped_by = warehouse.execute(
+        "select mapped_by, count(distinct claim_id) from fill_ingredients group by all"
+    ).fetchall()
+    assert mapped_by == [("ndc", 600)]  # lisinopril and metformin map to nothing, by code or by name
+
+
+def test_ten_digit_ndcs_are_read_with_the_crosswalk_and_pass(warehouse):
+    """The same extract with its NDCs written as 10 digits without hyphens (the labeler's padding zero
+    lost): each has one 11-digit reading the crosswalk knows, so they map."""
+    result = judge(warehouse, coded_night(code=lambda ndc, rxcui: {"ndc": ndc[1:]}))
+    assert status(result, "code_vs_name_share") == "passed"
+    assert result.profile["ten_digit_ndc_claims"] == 1176  # every paid claim
+    assert warehouse.execute(
+        "select count(distinct claim_id) from fill_ingredients where mapped_by = 'ndc'"
+    ).fetchall() == [(600,)]
+
+
+def test_a_code_column_mapping_far_less_than_its_names_warns(warehouse):
+    """The NDC column holds the pharmacy system's own 11-digit item numbers: every row passes the row
+    checks, no code maps, the names map the rule drugs; the night goes on and says so."""
+    result = judge(warehouse, coded_night(code=lambda ndc, rxcui: {"ndc": "5" + ndc[1:]}))
+    assert result.success and status(result, "code_vs_name_share") == "warning"
+    assert message(result, "code_vs_name_share").startswith(
+        "0.0% of the 588 paid claims with both an NDC code and a drug name that map to a rule drug are mapped by "
+        "that code alone (the weakest code column; the rest fall back to their names); the night warns below "
+        "50.0% ([validation.checks] code_vs_name_share.warn = 0.5). The NDC codes map far less than the names "
+        "beside them: check that the column holds NDC codes"
+    )
+    assert "serosurv reference import-ndc PATH" in message(result, "code_vs_name_share")
+    assert message(result, "code_vs_name_share") in result.summary()
+    assert not result.summary().startswith("all")
+    # the claims are still mapped, by their names
+    assert warehouse.execute(
+        "select mapped_by, count(distinct claim_id) from fill_ingredients group by all"
+    ).fetchall() == [("name", 600)]
+
+
+def test_an_unknown_code_system_in_the_rxnorm_column_warns(warehouse):
+    """The RxNorm column holds NDCs (another code system): nothing maps by it."""
+    result = judge(warehouse, coded_night(code=lambda ndc, rxcui: {"rxcui": ndc}))
+    assert status(result, "code_vs_name_share") == "warning"
+    assert message(result, "code_vs_name_share").startswith(
+        "0.0% of the 588 paid claims with both an RxNorm code and a drug name"
+    )
+    # and with real RxCUIs of the products (SBD and SCD codes), the codes map
+    good = judge(warehouse, coded_night(code=lambda ndc, rxcui: {"rxcui": rxcui}), run_id="rxcuis")
+    assert status(good, "code_vs_name_share") == "passed"
+
+
+def test_the_weakest_code_column_is_judged_and_each_is_counted_per_source_file(warehouse):
+    """NDCs that map beside an RxNorm column of internal ids: the NDCs map every rule-drug fill, so a share
+    over both codes would pass; the gate judges the RxNorm column on its own and warns. night_mapping counts
+    each field per source file (rule drugs in a.csv, the others in b.csv; 12 of each file's 600 claims are
+    reversals, so 588 fills each)."""
+    claims = [
+        {**c, "rxcui": "9" + c["rxcui"] + "0", "source_file": "a.csv" if i < 600 else "b.csv"}
+        for i, c in enumerate(coded_night(code=lambda ndc, rxcui: {"ndc": ndc, "rxcui": rxcui}))
+    ]
+    result = judge(warehouse, claims)
+    assert status(result, "code_vs_name_share") == "warning"
+    assert message(result, "code_vs_name_share").startswith(
+        "0.0% of the 588 paid claims with both an RxNorm code and a drug name that map to a rule drug are mapped "
+        "by that code alone"
+    )
+    rows = warehouse.execute(
+        "select source_file, field, fills, field_maps, mapped_by_field, beside_name, beside_name_by_code "
+        "from night_mapping where run_id = 'tonight' order by all"
+    ).fetchall()
+    assert rows == [
+        (
+            "a.csv",
+            "drug_name",
+            588,
+            588,
+            0,
+            0,
+            0,
+        ),  # sertraline and tramadol names map, but their NDCs did first
+        ("a.csv", "ndc", 588, 588, 588, 588, 588),
+        ("a.csv", "rxcui", 588, 0, 0, 588, 0),
+        ("b.csv", "drug_name", 588, 0, 0, 0, 0),  # lisinopril and metformin: no rule drug
+        ("b.csv", "ndc", 588, 0, 0, 0, 0),
+        ("b.csv", "rxcui", 588, 0, 0, 0, 0),
+    ]

@@ -110,10 +110,17 @@ def test_mimic_major_interactions_and_mapping(mimic):
         "SELECT patient_id, ingredient_a, ingredient_b, rule_id, cross_prescriber FROM interactions "
         "WHERE severity = 'contraindicated'",
     ) == [("10040025", "bupropion", "linezolid", "R83", True)]
-    # Every order whose name names a serotonergic ingredient is mapped (by name: no NDC directory loaded).
+    # Every order whose name names a serotonergic ingredient is mapped: 1,383 before issue 14 + carbamazepine
+    # (3 orders) and pseudoephedrine (2), now agents. Since issue 17 the shipped NDC crosswalk maps 861 of them
+    # by NDC with no import (the same ingredients as their names); the other 527 carry NDCs that current
+    # RxNorm does not list, and fall back to their names.
     assert query(
-        warehouse, "SELECT count(DISTINCT claim_id) FROM fill_ingredients WHERE mapped_by = 'name'"
-    ) == [(1_388,)]  # 1,383 before issue 14 + carbamazepine (3 orders) and pseudoephedrine (2), now agents
+        warehouse,
+        "SELECT mapped_by, count(DISTINCT claim_id) FROM fill_ingredients GROUP BY ALL ORDER BY ALL",
+    ) == [("name", 527), ("ndc", 861)]
+    assert query(
+        warehouse, "SELECT field, fills, field_maps, mapped_by_field FROM night_mapping ORDER BY field"
+    ) == [("drug_name", 14_410, 1_388, 527), ("ndc", 13_660, 861, 861)]
 
 
 def test_omop_rows_reconcile_and_the_tramadol_dextromethorphan_overlap_is_found(omop):
@@ -125,6 +132,11 @@ def test_omop_rows_reconcile_and_the_tramadol_dextromethorphan_overlap_is_found(
         "SELECT patient_id, ingredient_a, ingredient_b, severity, kind, cross_prescriber FROM interactions",
     )
     assert rows == [("20", "dextromethorphan", "tramadol", "moderate", "overlap", True)]
+    # Synthea's drug_concept_ids are RxNorm clinical and branded drug codes: since issue 17 every mapped
+    # exposure maps by its code through the shipped crosswalk (before, all 54 fell back to their names).
+    assert query(
+        warehouse, "SELECT mapped_by, count(DISTINCT claim_id) FROM fill_ingredients GROUP BY ALL"
+    ) == [("rxcui", 54)]
 
 
 def test_mimic_declares_no_pharmacy_and_the_gate_judges_the_night_as_a_whole(mimic):
@@ -140,3 +152,62 @@ def test_mimic_declares_no_pharmacy_and_the_gate_judges_the_night_as_a_whole(mim
     report = result.reports["report"].read_text()
     assert "Fragmentation cannot be measured for this source</b> across pharmacies" in report
     assert (result.reports["report"].parent / "data-quality.html").is_file()
+
+
+SYNPUF = DATASETS / "synpuf50-omop"
+
+
+@pytest.fixture(scope="module")
+def synpuf(prefect_harness, tmp_path_factory):
+    from serosurv import api
+
+    if not (SYNPUF / "drug_exposure.csv").is_file():
+        pytest.skip(f"DE-SynPUF OMOP not found under {SYNPUF}")
+    out = tmp_path_factory.mktemp("synpuf")
+    result = api.run(
+        [SYNPUF], fmt="omop", as_of=date(2010, 12, 30), out_dir=out, warehouse=Path(out) / "serosurv.duckdb"
+    )
+    return result, out / "serosurv.duckdb"
+
+
+def test_synpuf_maps_by_its_ndcs_and_rxnorm_codes_on_defaults(synpuf):
+    """DE-SynPUF 2008-2010: NDCs in drug_source_value, RxNorm clinical/branded drug codes in drug_concept_id.
+    Codes retired since (not in the shipped current crosswalk) fall back to their names; every mapped
+    exposure was checked to map to the same ingredients by its name."""
+    _, warehouse = synpuf
+    assert query(warehouse, "SELECT rows_read, rows_accepted, rows_quarantined FROM runs") == [
+        (2_140, 2_090, 50)
+    ]
+    assert query(warehouse, "SELECT reason_code, count(*) FROM quarantine GROUP BY ALL") == [
+        ("missing_drug", 50)
+    ]
+    assert query(
+        warehouse,
+        "SELECT mapped_by, count(DISTINCT claim_id) FROM fill_ingredients GROUP BY ALL ORDER BY ALL",
+    ) == [("name", 38), ("ndc", 24), ("rxcui", 124)]  # before issue 17: name 184, rxcui 2
+    assert query(warehouse, "SELECT count(*) FROM interactions") == [(27,)]
+    # checked by hand against drug_exposure.csv (rows 6192312 and 6192306; 4105055 and 4105103)
+    assert query(
+        warehouse,
+        "SELECT patient_id, ingredient_a, ingredient_b, first_overlap_date, overlap_days, severity FROM interactions "
+        "WHERE patient_id IN ('114564', '76230') ORDER BY patient_id",
+    ) == [
+        ("114564", "bupropion", "paroxetine", date(2010, 8, 11), 8, "minor"),
+        ("76230", "lithium", "trazodone", date(2009, 1, 30), 20, "moderate"),
+    ]
+    # per field: the NDCs of 2008-2010 are mostly retired (not in the current RxNorm the crosswalk ships), so
+    # the NDC column maps 24 of the 177 rule-drug exposures beside a name, the RxNorm column 147 of 185
+    assert query(
+        warehouse,
+        "SELECT field, fills, field_maps, mapped_by_field, beside_name, beside_name_by_code FROM night_mapping "
+        "ORDER BY field",
+    ) == [
+        ("drug_name", 2_073, 186, 38, 0, 0),
+        ("ndc", 1_896, 24, 24, 177, 24),
+        ("rxcui", 2_025, 147, 124, 185, 147),
+    ]
+    # the profile keeps the weakest column; 177 exposures are too few for the gate to judge on defaults
+    assert query(warehouse, "SELECT code_systems, code_and_name_claims FROM night_profiles") == [("NDC", 177)]
+    assert query(warehouse, "SELECT status FROM dq_results WHERE check_name = 'code_vs_name_share'") == [
+        ("not_judged",)
+    ]

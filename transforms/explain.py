@@ -40,6 +40,7 @@ import duckdb
 import polars as pl
 
 from serosurv.core.config import Config, recorded_config
+from serosurv.core.crosswalks import shipped_ndc, shipped_rxcui
 from serosurv.core.drugnames import agent_words, map_drug_name, map_rxcui, normalise_ndc, unknown_words
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import RuleSet, load_rules
@@ -193,6 +194,7 @@ class Facts:
     stored_interactions: list[dict[str, Any]]
     history: list[dict[str, Any]]
     ndc_ingredients: dict[str, list[tuple[str, str | None]]]
+    rxcui_ingredients: dict[str, list[tuple[str, str | None]]]
     notes: list[str]
 
 
@@ -234,6 +236,10 @@ def gather(con: duckdb.DuckDBPyConnection, patient_id: str, as_of: date | None =
     by_ndc: dict[str, list[tuple[str, str | None]]] = {}
     for row in fetch_dicts(con, "analyses/ndc_ingredients.sql", {"ndcs": ndcs}) if ndcs else []:
         by_ndc.setdefault(row["ndc"], []).append((row["ingredient"], row["route"]))
+    rxcuis = sorted({n for row in quarantined if (n := _row_facts(row)["rxcui"])})
+    by_rxcui: dict[str, list[tuple[str, str | None]]] = {}
+    for row in fetch_dicts(con, "analyses/rxcui_ingredients.sql", {"rxcuis": rxcuis}) if rxcuis else []:
+        by_rxcui.setdefault(row["rxcui"], []).append((row["ingredient"], row["route"]))
     return Facts(
         patient_id=patient,
         night=night,
@@ -248,6 +254,7 @@ def gather(con: duckdb.DuckDBPyConnection, patient_id: str, as_of: date | None =
         else [],
         history=fetch_dicts(con, "analyses/patient_alert_history.sql", {"patient": patient, "night": night}),
         ndc_ingredients=by_ndc,
+        rxcui_ingredients=by_rxcui,
         notes=notes,
     )
 
@@ -512,13 +519,35 @@ def _integer(text: str | None) -> int | None:
         return None
 
 
+def _shipped_codes(ruleset: RuleSet) -> tuple[dict, dict]:
+    """The crosswalks shipped in rules/rxnorm/ as dicts: NDC -> [(ingredient, route)], RxCUI -> the same."""
+    key = id(ruleset)
+    if key not in _SHIPPED:
+        ndcs: dict[str, list[tuple[str, str | None]]] = {}
+        for ndc, ingredient, route, _ in shipped_ndc(ruleset).iter_rows():
+            ndcs.setdefault(ndc, []).append((ingredient, route))
+        rxcuis: dict[str, list[tuple[str, str | None]]] = {}
+        for rxcui, ingredient, route, _, _ in shipped_rxcui(ruleset).iter_rows():
+            rxcuis.setdefault(rxcui, []).append((ingredient, route))
+        _SHIPPED.clear()
+        _SHIPPED[key] = (ruleset, ndcs, rxcuis)
+    return _SHIPPED[key][1], _SHIPPED[key][2]
+
+
+_SHIPPED: dict[int, tuple[RuleSet, dict, dict]] = {}
+
+
 def _map_row(row: dict[str, Any], ruleset: RuleSet, facts: Facts) -> list[dict[str, Any]]:
-    """A quarantined row's drug mapped as a night would (NDC crosswalk, then ingredient RxCUI, then name)."""
-    if row["ndc"] and facts.ndc_ingredients.get(row["ndc"]):
-        return [
-            {"ingredient": i, "route": r, "mapped_by": "ndc"} for i, r in facts.ndc_ingredients[row["ndc"]]
-        ]
-    if row["rxcui"] and (ingredient := map_rxcui(row["rxcui"], ruleset)):
+    """A quarantined row's drug mapped as a night would: its NDC (the imported crosswalk, else the shipped
+    one), then its RxNorm code (the same, then an agent's ingredient code), then its name."""
+    shipped_ndcs, shipped_rxcuis = _shipped_codes(ruleset)
+    ndc = row["ndc"]
+    if ndc and (found := facts.ndc_ingredients.get(ndc) or shipped_ndcs.get(ndc)):
+        return [{"ingredient": i, "route": r, "mapped_by": "ndc"} for i, r in found]
+    rxcui = row["rxcui"]
+    if rxcui and (found := facts.rxcui_ingredients.get(rxcui) or shipped_rxcuis.get(rxcui)):
+        return [{"ingredient": i, "route": r, "mapped_by": "rxcui"} for i, r in found]
+    if rxcui and (ingredient := map_rxcui(rxcui, ruleset)):
         return [{"ingredient": ingredient, "route": None, "mapped_by": "rxcui"}]
     if row["drug_name"]:
         return [
@@ -553,7 +582,7 @@ def _product(claim: dict[str, Any]) -> str:
 
 
 def _mapped_words(mapped: list[dict[str, Any]], rule_ingredients: set[str]) -> str:
-    by = {"ndc": "NDC crosswalk", "rxcui": "RxNorm ingredient code", "name": "name", "name_approx": "name"}
+    by = {"ndc": "NDC crosswalk", "rxcui": "RxNorm code", "name": "name", "name_approx": "name"}
     parts = []
     for m in mapped:
         route = f" ({m['route']})" if m.get("route") else ""

@@ -30,6 +30,8 @@ ENGINE_OUTPUTS = ("fill_exposure", "episodes", "interactions", "serotonergic_bur
 ENGINE_SQL = (
     "macros/supply_end.sql",
     "macros/supply_days.sql",
+    "macros/normalise_ndc.sql",
+    "macros/ndc_candidates.sql",
     "intermediate",
     "analyses/fills_in_date_order.sql",
     "marts/interactions.sql",
@@ -52,10 +54,12 @@ def engine_code() -> str:
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, config_hash: str, rules_hash: str) -> str:
-    """What the engine's results depend on besides the claims: configuration, rules, NDC crosswalk and
-    the engine's own SQL."""
-    crosswalk = fetch_value(con, "analyses/ref_ndc_digest.sql")
-    text = f"{config_hash}|{rules_hash}|{crosswalk}|{engine_code()}"
+    """What the engine's results depend on besides the claims: configuration, rules (with the RxNorm and NDC
+    crosswalks shipped in rules/rxnorm/), the NDC and RxNorm crosswalks imported into the warehouse, and the
+    engine's own SQL."""
+    ndc = fetch_value(con, "analyses/ref_ndc_digest.sql")
+    rxnorm = fetch_value(con, "analyses/ref_rxnorm_digest.sql")
+    text = f"{config_hash}|{rules_hash}|{ndc}|{rxnorm}|{engine_code()}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

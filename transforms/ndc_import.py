@@ -1,4 +1,11 @@
-"""The FDA NDC Directory -> `ref_ndc`: which package NDCs contain which rule-set ingredients.
+"""NDC crosswalks a user imports -> `ref_ndc`: which package NDCs contain which rule-set ingredients.
+
+NDCs map with no import through the crosswalk shipped in rules/rxnorm/ (serosurv.core.crosswalks); an
+import adds NDCs it does not know (newer products, or older ones) and decides the NDCs it holds. Two
+sources: the FDA NDC Directory (below) and a CSV of NDCs with their RxNorm code or ingredient
+(`import_ndc_csv`).
+
+The FDA NDC Directory:
 
 Reads `product.txt` and `package.txt` exactly as FDA publishes them (the "NDC database file - text
 version": tab-delimited, one header row, no quoting, Windows-1252 in practice). Each product's
@@ -21,7 +28,7 @@ from serosurv.core.drugnames import map_drug_name
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import RuleSet
 from serosurv.core.warehouse import transaction
-from transforms.sql import create_macros, fetch, replace_rows
+from transforms.sql import create_macros, drop_tables, fetch, replace_rows
 
 SOURCE = "fda_ndc_directory"
 PRODUCT_FILE = "product.txt"
@@ -86,12 +93,12 @@ def import_ndc_directory(con: duckdb.DuckDBPyConnection, directory: Path, rulese
     )
     invalid = mapped_packages.filter(pl.col("ndc").is_null())
 
-    con.register("fda_ndc_rows", rows)
+    con.register("ndc_rows", rows)
     try:
         with transaction(con):
             replace_rows(con, "ref_ndc", "staging/stg_ref_ndc.sql", {"source": SOURCE}, key="source")
     finally:
-        con.unregister("fda_ndc_rows")
+        con.unregister("ndc_rows")
     return {
         "products_read": products.height,
         "packages_read": packages.height,
@@ -234,3 +241,139 @@ def _routes_in(text: str | None, fda_routes: dict[str, frozenset[str]] | None) -
 
 def _first_tracked(routes: list[str], tracked: tuple[str, ...]) -> str | None:
     return next((route for route in routes if route in tracked), None)
+
+
+# ---------------------------------------------------------------------------- a CSV of NDCs
+
+CSV_SOURCE_PREFIX = "csv:"
+ROUTES = ("oral", "transdermal", "iv")
+
+
+def import_ndc_csv(con: duckdb.DuckDBPyConnection, path: Path, ruleset: RuleSet) -> dict[str, object]:
+    """Replace the rows of `ref_ndc` from this file (source "csv:<file name>") with its NDCs that hold rule
+    ingredients. The file has a header row with `ndc` and either `rxcui` (an RxNorm code of any term type,
+    mapped through the RxNorm crosswalks: the imported ref_rxnorm, else the shipped one) or `ingredient` (a
+    drug name, read by the name mapper: "sertraline", "Zoloft", "tramadol/APAP"; the NDC column may also be
+    named ndc11, ndc_11, package_ndc or ndc_package_code), and optionally `route`
+    (oral, transdermal, iv) and `product_name`. Comma- or tab-delimited. NDCs are 11 digits or hyphenated
+    4-4-2, 5-3-2, 5-4-1 (normalise_ndc); rows with another NDC or holding no rule ingredient are counted,
+    not written. All or nothing. Returns counts: source, rows_read, rows_without_valid_ndc (and the first
+    such row: first_invalid_row, first_invalid_ndc), rows_without_rule_ingredient, ndcs_mapped,
+    ingredients, rows_written."""
+    path = Path(path)
+    frame = _read_crosswalk_csv(path)
+    by = "rxcui" if "rxcui" in frame.columns else "ingredient"
+    create_macros(con, "normalise_ndc")
+    codes = frame.get_column("ndc").drop_nulls().unique().to_list()
+    ndc_by_code = dict(fetch(con, "analyses/package_code_ndcs.sql", {"codes": codes}))
+    frame = frame.with_columns(
+        pl.col("ndc").replace_strict(ndc_by_code, default=None, return_dtype=pl.String).alias("ndc11")
+    )
+    invalid = frame.filter(pl.col("ndc11").is_null())
+    valid = frame.filter(pl.col("ndc11").is_not_null())
+    mapped = _by_rxcui(con, valid, ruleset) if by == "rxcui" else _by_ingredient(valid, ruleset)
+    rows = (
+        mapped.select(pl.col("ndc11").alias("ndc"), "ingredient", "route", "product_name")
+        .unique(subset=["ndc", "ingredient"], keep="first", maintain_order=True)
+        .sort("ndc", "ingredient")
+    )
+    source = CSV_SOURCE_PREFIX + path.name
+    con.register("ndc_rows", rows)
+    try:
+        with transaction(con):
+            replace_rows(con, "ref_ndc", "staging/stg_ref_ndc.sql", {"source": source}, key="source")
+    finally:
+        con.unregister("ndc_rows")
+    first = invalid.row(0, named=True) if invalid.height else None
+    return {
+        "source": source,
+        "mapped_by": by,
+        "rows_read": frame.height,
+        "rows_without_valid_ndc": invalid.height,
+        "first_invalid_row": first["row"] if first else None,
+        "first_invalid_ndc": first["ndc"] if first else None,
+        "rows_without_rule_ingredient": valid.height - mapped.get_column("row").n_unique(),
+        "ndcs_mapped": rows.get_column("ndc").n_unique(),
+        "ingredients": rows.get_column("ingredient").n_unique(),
+        "rows_written": rows.height,
+    }
+
+
+# Header names taken for the `ndc` column when the file has none by that name.
+NDC_COLUMN_ALIASES = ("ndc11", "ndc_11", "package_ndc", "ndc_package_code")
+
+
+def _read_crosswalk_csv(path: Path) -> pl.DataFrame:
+    """The CSV as strings with its 1-based line numbers (`row`, the header is line 1), header checked."""
+    if not path.is_file():
+        raise SerosurvError(
+            f"{path} does not exist; give the FDA NDC Directory's folder (product.txt, package.txt) or a CSV "
+            "file with a header row: ndc and either rxcui or ingredient."
+        )
+    text = _decode(path.read_bytes())
+    first_line = text.splitlines()[0] if text.strip() else ""
+    if not first_line:
+        raise SerosurvError(
+            f"{path} is empty; a CSV crosswalk has a header row: ndc and either rxcui or ingredient."
+        )
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            separator="\t" if "\t" in first_line else ",",
+            infer_schema=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SerosurvError(f"{path} cannot be read as a CSV file ({problem}).") from None
+    frame = frame.rename({name: name.strip().lower() for name in frame.columns})
+    if "ndc" not in frame.columns:  # the names other crosswalks give the package code (NLM's: ndc11)
+        alias = next((name for name in NDC_COLUMN_ALIASES if name in frame.columns), None)
+        if alias:
+            frame = frame.rename({alias: "ndc"})
+    columns = set(frame.columns)
+    if "ndc" not in columns or not ({"rxcui", "ingredient"} & columns):
+        raise SerosurvError(
+            f"{path} has the columns {', '.join(frame.columns)}; a CSV crosswalk has a header row with ndc and "
+            "either rxcui or ingredient (e.g. ndc,rxcui)."
+        )
+    if {"rxcui", "ingredient"} <= columns:
+        raise SerosurvError(
+            f"{path} has both an rxcui and an ingredient column; keep one (rxcui maps through RxNorm, ingredient "
+            "names the drug)."
+        )
+    frame = frame.with_columns(pl.col(pl.String).str.strip_chars().replace("", None))
+    frame = frame.with_row_index("row", offset=2).with_columns(pl.col("row").cast(pl.Int64))
+    for optional in ("route", "product_name"):
+        if optional not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(optional))
+    bad_route = frame.filter(
+        pl.col("route").is_not_null() & ~pl.col("route").str.to_lowercase().is_in(ROUTES)
+    )
+    if bad_route.height:
+        row, route = bad_route.select("row", "route").row(0)
+        raise SerosurvError(
+            f"{path} row {row}, field route: '{route}' is not one of {', '.join(ROUTES)} (leave it empty when the "
+            "route does not matter)."
+        )
+    return frame.with_columns(pl.col("route").str.to_lowercase())
+
+
+def _by_rxcui(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, ruleset: RuleSet) -> pl.DataFrame:
+    from transforms.normalise import create_code_crosswalks
+
+    create_code_crosswalks(con, ruleset)
+    try:
+        crosswalk = con.sql("select rxcui, ingredient, route from rxcui_crosswalk").pl()
+    finally:
+        drop_tables(con, "ndc_crosswalk", "rxcui_crosswalk", "ten_digit_ndcs")
+    return frame.drop("route").join(crosswalk, on="rxcui", how="inner")
+
+
+def _by_ingredient(frame: pl.DataFrame, ruleset: RuleSet) -> pl.DataFrame:
+    tracked = {a.ingredient: a.routes_that_matter for a in ruleset.agents.values()}
+    rows = []
+    for record in frame.iter_rows(named=True):
+        for ingredient, route in map_drug_name(record["ingredient"] or "", ruleset):
+            given = record["route"] if record["route"] in tracked.get(ingredient, ()) else None
+            rows.append({**record, "ingredient": ingredient, "route": given or route})
+    return pl.DataFrame(rows, schema=frame.schema, orient="row")

@@ -1,14 +1,30 @@
 """Drug normalisation: every claim to its active ingredients (`fill_ingredients`), what was matched only
-approximately (`approximate_names`), and what stayed unmapped (`unmapped_drugs`)."""
+approximately (`approximate_names`), and what stayed unmapped (`unmapped_drugs`).
+
+A claim is mapped by its NDC, else its RxNorm code, else its drug name (sql/intermediate/
+int_fill_ingredients.sql). Codes map through crosswalks: the user's imports in the warehouse (`ref_ndc`,
+`ref_rxnorm`: serosurv reference import-ndc / import-rxnorm) and, for every code they do not hold, the
+crosswalks shipped in rules/rxnorm/ (serosurv.core.crosswalks), so NDCs and RxNorm codes map with no import.
+"""
 
 from __future__ import annotations
 
 import duckdb
 import polars as pl
 
-from serosurv.core.drugnames import agent_words, map_drug_name, map_rxcui, unknown_words
+from serosurv.core.crosswalks import ndc_lookalikes, shipped_ndc, shipped_rxcui
+from serosurv.core.drugnames import agent_words, map_drug_name, unknown_words
 from serosurv.core.rules import RuleSet
-from transforms.sql import fetch, fetch_frame, fetch_value, replace_rows
+from transforms.sql import (
+    create_macros,
+    create_table,
+    drop_tables,
+    fetch,
+    fetch_frame,
+    fetch_one,
+    fetch_value,
+    replace_rows,
+)
 
 NAME_MAP_SCHEMA = {
     "drug_name": pl.String,
@@ -60,23 +76,50 @@ def _approximate(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, names: list[s
         con.unregister("agent_words")
 
 
-def _rxcui_map(con: duckdb.DuckDBPyConnection, ruleset: RuleSet) -> pl.DataFrame:
-    codes = [r[0] for r in fetch(con, "analyses/claim_rxcuis.sql")]
-    mapped = [(code, ingredient) for code in codes if (ingredient := map_rxcui(code, ruleset))]
-    return pl.DataFrame(mapped, schema={"rxcui": pl.String, "ingredient": pl.String}, orient="row")
+def create_code_crosswalks(con: duckdb.DuckDBPyConnection, ruleset: RuleSet) -> None:
+    """The code crosswalks as session tables: `ndc_crosswalk` and `rxcui_crosswalk` (the warehouse's imports
+    first, then the crosswalks shipped in rules/rxnorm/, then the agents' own ingredient codes) and
+    `ten_digit_ndcs` (the claims' 10-digit NDCs, each with the one 11-digit NDC it is, if any)."""
+    agent_rxcuis = pl.DataFrame(
+        [(a.rxcui, a.ingredient) for a in ruleset.agents.values() if a.rxcui],
+        schema={"rxcui": pl.String, "ingredient": pl.String},
+        orient="row",
+    )
+    frames = {
+        "shipped_ndc": shipped_ndc(ruleset),
+        "shipped_rxcui": shipped_rxcui(ruleset),
+        "ndc_lookalikes": ndc_lookalikes(ruleset),
+        "agent_rxcuis": agent_rxcuis,
+    }
+    for name, frame in frames.items():
+        con.register(name, frame)
+    try:
+        create_macros(con, "normalise_ndc", "ndc_candidates")
+        create_table(con, "ndc_crosswalk", "intermediate/int_ndc_crosswalk.sql", temp=True)
+        create_table(con, "rxcui_crosswalk", "intermediate/int_rxcui_crosswalk.sql", temp=True)
+        create_table(con, "ten_digit_ndcs", "intermediate/int_ten_digit_ndcs.sql", temp=True)
+    finally:
+        for name in frames:
+            con.unregister(name)
+
+
+CROSSWALK_TABLES = ("ndc_crosswalk", "rxcui_crosswalk", "ten_digit_ndcs")
 
 
 def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: str) -> dict[str, int]:
-    """Rebuild `fill_ingredients` for all claims and list this night's approximate and unmapped drugs."""
+    """Rebuild `fill_ingredients` for all claims (an incremental night shows only its own), record how this
+    night's fills mapped per source file and field (`night_mapping`, sql/marts/night_mapping.sql) and list
+    this night's approximate and unmapped drugs. Returns this night's counts: the claims that carry an NDC, an
+    RxNorm code, a name, how many each mapped (claims_with_<field>, claims_mapped_by_<field>), the 10-digit
+    and ambiguous NDCs, and the claims nothing mapped."""
     map_name, approximate = _name_map(con, ruleset)
-    map_rx = _rxcui_map(con, ruleset)
     default_routes = pl.DataFrame(
         list(ruleset.default_routes().items()),
         schema={"ingredient": pl.String, "route": pl.String},
         orient="row",
     )
+    create_code_crosswalks(con, ruleset)
     con.register("map_name", map_name)
-    con.register("map_rxcui", map_rx)
     con.register("default_routes", default_routes)
     con.register("approximate_words", approximate)
     try:
@@ -84,13 +127,13 @@ def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: st
         replace_rows(
             con, "approximate_names", "marts/approximate_names.sql", {"run_id": run_id}, key="run_id"
         )
+        replace_rows(con, "night_mapping", "marts/night_mapping.sql", {"run_id": run_id}, key="run_id")
+        counts = fetch_one(con, "analyses/night_mapping_counts.sql", {"run_id": run_id}) or {}
     finally:
         con.unregister("map_name")
-        con.unregister("map_rxcui")
         con.unregister("default_routes")
         con.unregister("approximate_words")
+        drop_tables(con, *CROSSWALK_TABLES)
     replace_rows(con, "unmapped_drugs", "marts/unmapped_drugs.sql", {"run_id": run_id}, key="run_id")
-    by_source = dict(fetch(con, "analyses/claims_mapped_by_source.sql"))
     unmapped = fetch_value(con, "analyses/unmapped_fills.sql", {"run_id": run_id})
-    mapped = {"claims_mapped_by_" + k: v for k, v in sorted(by_source.items())}
-    return {**mapped, "claims_unmapped": int(unmapped)}
+    return {**{k: int(v or 0) for k, v in counts.items()}, "claims_unmapped": int(unmapped)}

@@ -4,7 +4,8 @@ level it goes on and the report says so.
 
 The row checks (sql/staging/stg_checked.sql) already quarantine every row that breaks the contract, so
 nothing here looks at single rows: a night can pass every row check and still be wrong as a whole (a
-truncated or doubled extract, a shifted NDC column, a code system nothing maps, a wrong --as-of, a
+truncated or doubled extract, a shifted NDC column, a code system nothing maps or that maps far less than
+the names beside it, a wrong --as-of, a
 patient id column filled with one value, days supply in the quantity column). Those show in a night's
 profile (sql/analyses/night_profile.sql: one row of volumes and shares, kept in `night_profiles`) and in
 how it compares with the median of the trailing nights (sql/analyses/night_profile_history.sql).
@@ -39,6 +40,7 @@ PROFILE_COLUMNS = (
     "rule_mapped_share",
     "recognised_share",
     "code_only_mapped_share",
+    "code_vs_name_share",
     "known_prescriber_share",
     "known_pharmacy_share",
     "newest_fill_lag_days",
@@ -85,7 +87,7 @@ CHECKS: tuple[Check, ...] = (
         "rule ingredient)",
         "paid_claims",
         "Check that the drug name, NDC and RxNorm columns hold what their names say (a shifted column maps "
-        "nothing), and that NDC-coded claims have a crosswalk (serosurv reference import-ndc).",
+        "nothing).",
     ),
     Check(
         "code_only_mapped_share",
@@ -95,8 +97,26 @@ CHECKS: tuple[Check, ...] = (
         "{value} of the {code_only_claims} paid claims that carry only a code (NDC or RxNorm, no drug "
         "name) map to a rule ingredient",
         "code_only_claims",
-        "Codes map only through a crosswalk: import the FDA NDC Directory (serosurv reference import-ndc DIR), "
-        "check that NDCs have 11 digits (or 10 with their dashes) and RxNorm codes are RxCUIs.",
+        "Codes map through the crosswalks shipped in rules/rxnorm/ and those imported: check that the column "
+        "holds NDCs (11 digits, or 10 with their hyphens) or RxNorm codes (RxCUIs), and import your code "
+        "system's crosswalk when the shipped one does not know your codes (serosurv reference import-ndc PATH, "
+        "serosurv reference import-rxnorm PATH).",
+    ),
+    Check(
+        "code_vs_name_share",
+        "code_vs_name_share",
+        "floor",
+        "share",
+        "{value} of the {code_and_name_claims} paid claims with both an {code_systems} code and a drug name that "
+        "map to a rule drug are mapped by that code alone (the weakest code column; the rest fall back to "
+        "their names)",
+        "code_and_name_claims",
+        "The {code_systems} codes map far less than the names beside them: check that the column holds "
+        "{code_systems} codes "
+        "(internal product ids or another code system map nothing; {ten_digit_ndc_claims} paid claims carry a "
+        "10-digit NDC without hyphens), or import your codes' crosswalk when they are older or newer than the "
+        "shipped one (serosurv reference import-ndc PATH, serosurv reference import-rxnorm PATH). Tonight "
+        "their names map these claims.",
     ),
     Check(
         "recognised_share",
@@ -232,6 +252,7 @@ TITLES = {
     "quarantine_rate": "Rows quarantined",
     "rule_mapped_share": "Claims mapping to a rule drug",
     "code_only_mapped_share": "Code-only claims mapping to a rule drug",
+    "code_vs_name_share": "Codes mapping beside their names",
     "recognised_share": "Drug names recognised",
     "reversal_share": "Reversals and adjustments",
     "known_prescriber_share": "Claims with a prescriber",

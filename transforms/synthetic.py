@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -208,7 +209,35 @@ def _synthetic_ndc(name: str) -> str:
     return f"999{h % 100:02d}{(h // 100) % 10000:04d}{(h // 1_000_000) % 100:02d}"
 
 
-_NDCS = pa.array([_synthetic_ndc(p[1]) for p in _PRODUCTS], pa.string())
+@cache
+def _product_ndcs() -> pa.Array:
+    """One stable NDC per product: for a product of rule drugs, a real NDC of the crosswalk shipped in
+    rules/rxnorm/ that holds exactly the ingredients (and routes) its name maps to, chosen by a hash of the
+    name, so its code and its name agree as in a real extract; for the others (and a rule product no NDC
+    matches) a synthetic one (_synthetic_ndc), which maps nothing as an NDC of another drug would not."""
+    from serosurv.core.crosswalks import shipped_ndc
+    from serosurv.core.drugnames import map_drug_name
+    from serosurv.core.rules import load_rules
+
+    ruleset = load_rules()
+    by_ndc: dict[str, set[tuple[str, str | None]]] = {}
+    for ndc, ingredient, route, _ in shipped_ndc(ruleset).iter_rows():
+        by_ndc.setdefault(ndc, set()).add((ingredient, route))
+    routes = ruleset.default_routes()
+    ndcs = []
+    for _, name, _ in _PRODUCTS:
+        wanted = {(i, r or routes.get(i)) for i, r in map_drug_name(name, ruleset)}
+        matches = sorted(
+            n for n, held in by_ndc.items() if {(i, r or routes.get(i)) for i, r in held} == wanted
+        )
+        if wanted and matches:
+            h = int.from_bytes(hashlib.sha256(name.lower().encode()).digest()[:8], "big")
+            ndcs.append(matches[h % len(matches)])
+        else:
+            ndcs.append(_synthetic_ndc(name))
+    return pa.array(ndcs, pa.string())
+
+
 _RXCUIS = pa.array(
     [None if "/" in n or "-ACET" in n.upper() else _RXCUI.get(g) for g, n, _ in _PRODUCTS], pa.string()
 )
@@ -368,7 +397,7 @@ def _ids(prefix: str, numbers: np.ndarray, width: int, null: np.ndarray | None =
 def _to_arrow(rows: dict[str, np.ndarray]) -> pa.Table:
     prod = pa.array(rows["product"], pa.int32())
     n = len(prod)
-    ndc = pc.if_else(pa.array(rows["bad_ndc"]), pa.scalar("12345"), _NDCS.take(prod))
+    ndc = pc.if_else(pa.array(rows["bad_ndc"]), pa.scalar("12345"), _product_ndcs().take(prod))
     ndc = pc.if_else(pa.array(rows["null_ndc"]), pa.nulls(n, pa.string()), ndc)
     rxcui = pc.if_else(pa.array(rows["with_rxcui"]), _RXCUIS.take(prod), pa.nulls(n, pa.string()))
     name = pc.if_else(pa.array(rows["null_name"]), pa.nulls(n, pa.string()), _NAMES.take(prod))

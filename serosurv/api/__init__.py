@@ -22,7 +22,7 @@ from serosurv.api.alerts import (
 from serosurv.api.explain import explain_patient
 from serosurv.api.nights import Generated, NightResult, demo, generate, run, serve
 from serosurv.api.quarantine import QuarantineList, list_quarantine
-from serosurv.api.reference import import_ndc
+from serosurv.api.reference import import_ndc, import_rxnorm
 from serosurv.api.reports import AuditFiles, PrevalenceFiles, audit, dashboard, prevalence
 from serosurv.api.rules import (
     AgentList,
@@ -62,6 +62,7 @@ __all__ = [
     "export_actions",
     "generate",
     "import_ndc",
+    "import_rxnorm",
     "list_agents",
     "list_alerts",
     "list_quarantine",

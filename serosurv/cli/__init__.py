@@ -310,20 +310,42 @@ def _rules_commands(commands: argparse._SubParsersAction) -> None:
     sources = _command_group(
         commands,
         "reference",
-        help="load reference data (the FDA NDC Directory) into the warehouse",
-        description="Load public reference data into the warehouse so claims can be mapped by NDC.",
+        help="load your own code crosswalks (NDC, RxNorm) into the warehouse",
+        description="NDCs and RxNorm codes of the rule drugs map with no import, through the crosswalks shipped "
+        "in rules/rxnorm/ (NLM's RxNorm). Import your own to map codes those do not know (products newer or "
+        "older than the shipped release); for the codes it holds, an import decides what they map to. The next "
+        "night recomputes every patient.",
     )
     ndc = sources.add_parser(
         "import-ndc",
-        help="map every package NDC in the FDA NDC Directory to its serotonergic ingredients",
-        description="Read product.txt and package.txt from the FDA NDC Directory (the text version, unzipped as "
-        "downloaded) and record, for every package NDC, the serotonergic ingredients it contains and, where it "
-        "changes the risk, the route (transdermal selegiline, IV methylene blue). Replaces the previous FDA "
-        "import; NDCs entered from other sources are kept.",
+        help="map NDCs to their serotonergic ingredients: the FDA NDC Directory, or a CSV of NDCs",
+        description="PATH is the FDA NDC Directory's folder (product.txt and package.txt, the text version unzipped "
+        "as downloaded) or a CSV file whose header row names ndc and either rxcui (any RxNorm code: mapped "
+        "through RxNorm) or ingredient (a drug name), optionally route (oral, transdermal, iv) and product_name. "
+        "Records, for every NDC, the serotonergic ingredients it contains and, where it changes the risk, the "
+        "route (transdermal selegiline, IV methylene blue). Replaces the previous import from the same source "
+        "(the FDA directory; a CSV file of the same name); NDCs entered from other sources are kept.",
     )
-    ndc.add_argument("directory", type=Path, metavar="DIR", help="folder holding product.txt and package.txt")
+    ndc.add_argument(
+        "path", type=Path, metavar="PATH", help="folder holding product.txt and package.txt, or a CSV file"
+    )
     _warehouse(ndc)
     _rules_dir(ndc)
+    rxnorm = sources.add_parser(
+        "import-rxnorm",
+        help="map the RxNorm codes of your RxNorm release or OMOP vocabulary to their serotonergic ingredients",
+        description="PATH is the folder of an RxNorm release (RXNCONSO.RRF and RXNREL.RRF, there or in its rrf/ "
+        "folder, as NLM's zip unpacks) or of an OMOP vocabulary (CONCEPT.csv with CONCEPT_ANCESTOR.csv or "
+        "CONCEPT_RELATIONSHIP.csv, tab-delimited as Athena exports them). Every code of it (ingredients, "
+        "clinical and branded drugs, components, dose-form groups, packs) is mapped to the serotonergic "
+        "ingredients it holds, into ref_rxnorm; an OMOP vocabulary with CONCEPT_RELATIONSHIP also maps its NDCs "
+        "into ref_ndc. Replaces the previous import of the same kind.",
+    )
+    rxnorm.add_argument(
+        "path", type=Path, metavar="PATH", help="folder of the RxNorm release or OMOP vocabulary"
+    )
+    _warehouse(rxnorm)
+    _rules_dir(rxnorm)
 
 
 def _explain_commands(commands: argparse._SubParsersAction) -> None:
@@ -650,8 +672,11 @@ def _reference(args: argparse.Namespace) -> str:
     from serosurv.api.warehouse import resolve
     from serosurv.cli import text
 
-    counts = api.import_ndc(args.directory, args.warehouse, rules_dir=args.rules)
-    return text.ndc_import(counts, args.directory, resolve(args.warehouse))
+    if args.reference_command == "import-rxnorm":
+        counts = api.import_rxnorm(args.path, args.warehouse, rules_dir=args.rules)
+        return text.rxnorm_import(counts, resolve(args.warehouse))
+    counts = api.import_ndc(args.path, args.warehouse, rules_dir=args.rules)
+    return text.ndc_import(counts, args.path, resolve(args.warehouse))
 
 
 def _alerts(args: argparse.Namespace) -> str:

@@ -318,11 +318,30 @@ def rules_check(found: RulesCheck, show_all: bool = False) -> str:
     return "\n".join(lines)
 
 
-def ndc_import(counts: dict[str, int], directory: Path, warehouse: Path) -> str:
+def ndc_import(counts: dict, path: Path, warehouse: Path) -> str:
     from transforms.ndc_import import SOURCE
 
+    if counts["kind"] == "csv":
+        by = "RxNorm code" if counts["mapped_by"] == "rxcui" else "ingredient name"
+        summary = (
+            f"NDC crosswalk from {path}: {counts['rows_read']:,} rows read; {counts['ndcs_mapped']:,} NDCs hold one "
+            f"or more of {counts['ingredients']:,} rule-set ingredients by their {by} ({counts['rows_written']:,} "
+            f"rows written to ref_ndc in {warehouse}, source '{counts['source']}')."
+        )
+        if counts["rows_without_valid_ndc"]:
+            summary += (
+                f"\n{counts['rows_without_valid_ndc']:,} rows were skipped because their ndc is not an NDC (11 "
+                "digits, or hyphenated 4-4-2, 5-3-2 or 5-4-1; ten digits without hyphens are ambiguous), the "
+                f"first at row {counts['first_invalid_row']}: '{counts['first_invalid_ndc']}'."
+            )
+        if counts["rows_without_rule_ingredient"]:
+            summary += (
+                f"\n{counts['rows_without_rule_ingredient']:,} rows hold no rule-set ingredient (other drugs, or "
+                f"{by}s serosurv does not know) and were not written."
+            )
+        return summary
     summary = (
-        f"FDA NDC Directory from {directory}: {counts['products_read']:,} products and "
+        f"FDA NDC Directory from {path}: {counts['products_read']:,} products and "
         f"{counts['packages_read']:,} packages read; {counts['packages_mapped']:,} packages contain one "
         f"or more of {counts['ingredients']:,} rule-set ingredients ({counts['rows_written']:,} rows "
         f"written to ref_ndc in {warehouse}, source '{SOURCE}')."
@@ -331,6 +350,23 @@ def ndc_import(counts: dict[str, int], directory: Path, warehouse: Path) -> str:
         summary += (
             f"\n{counts['packages_without_valid_ndc']:,} packages of those products were skipped because "
             "their NDCPACKAGECODE is not a hyphenated 4-4-2, 5-3-2 or 5-4-1 NDC."
+        )
+    return summary
+
+
+def rxnorm_import(counts: dict, warehouse: Path) -> str:
+    summary = (
+        f"{counts['layout']} from {counts['folder']}: {counts['concepts_read']:,} RxNorm concepts read, "
+        f"{counts['ingredient_codes']:,} of them ingredient codes of {counts['ingredients']:,} rule-set "
+        f"ingredients; {counts['codes_mapped']:,} codes hold one or more of them ({counts['rows_written']:,} rows "
+        f"written to ref_rxnorm in {warehouse}, source '{counts['source']}')."
+    )
+    if counts["ndcs_mapped"]:
+        summary += f"\n{counts['ndcs_mapped']:,} of its NDCs map to those codes (written to ref_ndc)."
+    if not counts["ingredient_codes"]:
+        summary += (
+            "\nNo ingredient of the release is a rule-set ingredient: check that the folder holds RxNorm "
+            "(SAB RXNORM in RXNCONSO.RRF; vocabulary_id RxNorm in CONCEPT.csv)."
         )
     return summary
 

@@ -87,6 +87,7 @@ class GateChecks:
     quarantine_rate: Limit = Limit(warn=0.02, stop=0.05)
     rule_mapped_share: Limit = Limit(warn=0.01, stop=0.001)
     code_only_mapped_share: Limit = Limit(warn=0.01, stop=0.001)
+    code_vs_name_share: Limit = Limit(warn=0.5, stop=0.0)
     recognised_share: Limit = Limit(warn=0.5, stop=0.05)
     reversal_share: Limit = Limit(warn=0.10, stop=0.30)
     known_prescriber_share: Limit = Limit(warn=0.9, stop=0.0)

@@ -145,11 +145,29 @@ def _more_specific(current: str | None, new: str | None) -> str | None:
 
 
 def map_rxcui(code: str | int | None, ruleset: RuleSet) -> str | None:
-    """Ingredient for an RxNorm *ingredient* RxCUI (as in agents.csv); None for anything else."""
+    """Ingredient for an RxNorm *ingredient* RxCUI (as in agents.csv); None for anything else. Clinical and
+    branded drug codes map through the RxNorm crosswalks (serosurv.core.crosswalks)."""
     if code is None:
         return None
     text = str(code).strip()
     return _index(ruleset).rxcuis.get(text) if text.isdigit() else None
+
+
+_BRACKETED = re.compile(r"\[[^\]]*\]")
+
+
+def route_in_name(text: str) -> str | None:
+    """The route a drug name states ("transdermal", "iv" or "oral"; the most specific when it names
+    several), whatever the ingredient; None when it names none."""
+    return _route_in_text(text, normalise_name(text).split())
+
+
+def map_rxnorm_name(name: str, ruleset: RuleSet) -> list[tuple[str, str | None]]:
+    """The rule ingredients of an RxNorm normalised name (an SCD, SBD, pack, component, dose-form group,
+    IN, PIN or MIN name), with the route where it matters. Only the generic part is read: the brand in
+    square brackets is not ("oxymetazoline 0.5 MG/ML Nasal Spray [Sudafed OM]" holds no pseudoephedrine),
+    so a brand name that a pharmacy's "Sudafed" means never adds an ingredient the product lacks."""
+    return map_drug_name(_BRACKETED.sub(" ", name or ""), ruleset) if name else []
 
 
 def normalise_ndc(text: str | None) -> str | None:

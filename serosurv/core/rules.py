@@ -230,6 +230,7 @@ class RuleSet:
         rule_set_names: tuple[str, ...],
         jurisdiction: str = "us",
         unrated: list[Rule] | None = None,
+        directory: Path | None = None,
     ) -> None:
         self.hash = hash
         self.agents = agents
@@ -239,6 +240,8 @@ class RuleSet:
         self.jurisdiction = jurisdiction
         # rules of the active sets with no level in this jurisdiction (e.g. ANSM-only rules under `us`)
         self.unrated = unrated or []
+        # the folder the rules were read from (its rxnorm/ crosswalks, serosurv.core.crosswalks)
+        self.directory = directory
 
     def default_routes(self) -> dict[str, str]:
         """Ingredients whose fills without a known route are taken as one route (methylene blue: iv)."""
@@ -289,7 +292,15 @@ class RuleSet:
 
     def with_rules(self, rules: list[Rule]) -> RuleSet:
         """The same agents and synonyms with other rules (e.g. the ones without a level here)."""
-        return RuleSet(self.hash, self.agents, self.synonyms, rules, self.rule_set_names, self.jurisdiction)
+        return RuleSet(
+            self.hash,
+            self.agents,
+            self.synonyms,
+            rules,
+            self.rule_set_names,
+            self.jurisdiction,
+            directory=self.directory,
+        )
 
     def _default_route(self, ingredient: str) -> str | None:
         return self.agents[ingredient].default_route if ingredient in self.agents else None
@@ -434,7 +445,9 @@ def load_rules(
     rated = [_in_jurisdiction(rule, jurisdiction) for rule in in_sets]
     active = [rule for rule in rated if rule.severity]
     unrated = [rule for rule in rated if not rule.severity]
-    return RuleSet(_hash_files(paths), agents, synonyms, active, names, jurisdiction, unrated)
+    return RuleSet(
+        _hash_files(paths, rules_dir), agents, synonyms, active, names, jurisdiction, unrated, rules_dir
+    )
 
 
 def _in_jurisdiction(rule: Rule, jurisdiction: str) -> Rule:
@@ -455,10 +468,17 @@ def default_rules_dir() -> Path:
     return data_dir("rules")
 
 
-def _hash_files(paths: dict[str, Path]) -> str:
+def _hash_files(paths: dict[str, Path], rules_dir: Path) -> str:
+    """SHA-256 of the rule files and then the RxNorm crosswalks the rules map codes with (the folder's own,
+    else the shipped ones): a changed crosswalk changes what a night maps, so it changes the hash."""
+    from serosurv.core.crosswalks import CROSSWALK_FILES, crosswalk_path
+
     digest = hashlib.sha256()
     for name in RULE_FILES:
         digest.update(name.encode() + b"\0" + paths[name].read_bytes() + b"\0")
+    for name in CROSSWALK_FILES:
+        path = crosswalk_path(rules_dir, name)
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
     return digest.hexdigest()
 
 

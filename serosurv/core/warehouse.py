@@ -78,6 +78,12 @@ SCHEMA = {
         patient_id VARCHAR, birth_year INTEGER, sex VARCHAR, coverage_start DATE, coverage_end DATE,
         run_id VARCHAR""",
     "ref_ndc": "ndc VARCHAR, ingredient VARCHAR, route VARCHAR, product_name VARCHAR, source VARCHAR",
+    # RxNorm codes of a user's RxNorm release or OMOP vocabulary -> rule ingredients (import-rxnorm).
+    "ref_rxnorm": "rxcui VARCHAR, ingredient VARCHAR, route VARCHAR, tty VARCHAR, name VARCHAR, source VARCHAR",
+    # How each night's fills mapped, per source file and drug field (sql/marts/night_mapping.sql).
+    "night_mapping": """
+        run_id VARCHAR, source_file VARCHAR, field VARCHAR, fills BIGINT, field_maps BIGINT,
+        mapped_by_field BIGINT, beside_name BIGINT, beside_name_by_code BIGINT""",
     # A claim is (patient_id, claim_id): a claim id is unique per source and patient, not across patients.
     "fill_ingredients": "claim_id VARCHAR, ingredient VARCHAR, route VARCHAR, mapped_by VARCHAR, patient_id VARCHAR",
     "unmapped_drugs": "run_id VARCHAR, drug_name VARCHAR, ndc VARCHAR, fills BIGINT, patients BIGINT",
@@ -137,7 +143,9 @@ SCHEMA = {
         newest_fill_date DATE, quarantine_rate DOUBLE, reversal_share DOUBLE, rule_mapped_share DOUBLE,
         recognised_share DOUBLE, code_only_mapped_share DOUBLE, known_prescriber_share DOUBLE,
         known_pharmacy_share DOUBLE, newest_fill_lag_days DOUBLE, patients_per_claim DOUBLE,
-        median_days_supply DOUBLE, long_supply_share DOUBLE, absent_fields VARCHAR""",
+        median_days_supply DOUBLE, long_supply_share DOUBLE, absent_fields VARCHAR,
+        code_and_name_claims BIGINT, ten_digit_ndc_claims BIGINT, code_vs_name_share DOUBLE,
+        code_systems VARCHAR""",
 }
 
 

@@ -11,6 +11,7 @@ prescriber_id = "PRESCRIBER_NPI"
 [drug]                     # the drug column and what its codes are
 column = "PRODUCT_ID"
 code_type = "ndc"          # ndc | rxcui | drug_name
+name_column = "DRUG_DESC"  # optional: the drug name beside a code; a claim whose code maps nothing uses it
 
 [date_formats]             # strptime formats per date field (ISO is always accepted)
 fill_date = "%d.%m.%Y"
@@ -25,7 +26,9 @@ B2 = "reversed"
 [source]
 delimiter = ";"            # CSV only; default "," (tab for .tsv)
 ```
-Every key is checked: an unknown section, field or code type is a one-sentence error naming the file.
+Every key is checked: an unknown section, field or code type is a one-sentence error naming the file. A code
+column and a name column may both be given (`[drug] column` and `name_column`, or `ndc` / `rxcui` and
+`drug_name` in `[columns]`): a claim is mapped by its code, and by its name when the code maps nothing.
 """
 
 from __future__ import annotations
@@ -96,12 +99,19 @@ def load_mapping(path: Path) -> dict:
             raise fail(f"[date_formats] {field} is not a date field ({', '.join(DATE_FIELDS)})")
     drug = spec.get("drug", {})
     if drug:
-        if set(drug) - {"column", "code_type"} or not isinstance(drug.get("column"), str):
-            raise fail('[drug] needs column = "SOURCE COLUMN" and code_type = "ndc", "rxcui" or "drug_name"')
+        if set(drug) - {"column", "code_type", "name_column"} or not isinstance(drug.get("column"), str):
+            raise fail(
+                '[drug] needs column = "SOURCE COLUMN" and code_type = "ndc", "rxcui" or "drug_name" (and '
+                'optionally name_column = "SOURCE COLUMN" for the drug name beside a code)'
+            )
         code_type = drug.get("code_type", "drug_name")
         if code_type not in CODE_TYPES:
             raise fail(f"[drug] code_type '{code_type}' is not one of {', '.join(CODE_TYPES)}")
         columns[code_type] = drug["column"]
+        if "name_column" in drug:
+            if code_type == "drug_name" or not isinstance(drug["name_column"], str):
+                raise fail('[drug] name_column = "SOURCE COLUMN" names the drug name beside a code column')
+            columns["drug_name"] = drug["name_column"]
     given = set(columns) | set(spec.get("constants", {}))
     for field in ("patient_id", "fill_date"):
         if field not in given:
