@@ -383,7 +383,9 @@ def nightly(
                 else:
                     with ExitStack() as scope:
                         if night.recompute == "incremental":
-                            night.counts["patients_recomputed"] = incremental.mark_affected(con, night.run_id)
+                            night.counts["patients_recomputed"] = incremental.mark_affected(
+                                con, night.run_id, night.as_of, night.config.episodes.ongoing_max_days
+                            )
                             scope.enter_context(incremental.patient_scope(con))
                         build_episodes(night)
                         find_interactions(night)

@@ -424,6 +424,11 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
         failed_checks=sum(q["status"] == "stopped" for q in quality),
         warned_checks=sum(q["status"] == "warning" for q in quality),
         absent_words=absent_words(con, run_id),
+        ongoing_orders=(fetch_one(con, "analyses/night_profile.sql", {"run_id": run_id}) or {}).get(
+            "ongoing_claims"
+        )
+        or 0,
+        ongoing_max_days=recorded_config(info.get("parameters")).episodes.ongoing_max_days,
         priority_rules=priority_rules(settings.priority),
         kept_unreviewed=settings.keep_unreviewed_resolved,
         most_severe=SEVERITIES[0],
@@ -582,6 +587,7 @@ PROFILE_HEADERS = {
     "patients_per_claim": "patients per claim",
     "median_days_supply": "median days supply",
     "long_supply_share": "supplies over 120 days",
+    "ongoing_claims": "ongoing orders (no stop date)",
 }
 
 

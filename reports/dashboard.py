@@ -20,64 +20,106 @@ import altair as alt
 from markupsafe import Markup
 
 from reports.html import render
+from serosurv.core.errors import SerosurvError
 from serosurv.core.severity import SEVERITIES
 from transforms.dashboard import TOP_N
 from transforms.quality import FIELD_WORDS
 
 SEVERITY_COLOURS = ["#a40e26", "#c2410c", "#9a6700", "#57606a"]
-# (heading, chart id, empty sentence, table columns) of each section, in page order
+PER_1000 = "per 1,000 people exposed"
+# (heading, id, sentence when empty, table columns as (key, header in words)) of each section, in page order;
+# the id names its chart (None: a table only) and its CSV file
 SECTIONS = (
+    ("Periods side by side", "comparison", "No period to compare.", []),  # columns: the data's own
     (
         "Trend by severity",
         "trend",
         "No months in the range.",
-        ["month", "severity", "patients", "exposed", "rate_per_1000"],
+        [
+            ("month", "month"),
+            ("severity", "severity"),
+            ("patients", "people with an interaction"),
+            ("exposed", "people exposed"),
+            ("rate_per_1000", PER_1000),
+        ],
     ),
     (
         "Fragmentation",
         "shares",
         "No interaction started in the range.",
         [
-            "month",
-            "interactions_started",
-            "cross_prescriber",
-            "share_cross_prescriber",
-            "cross_pharmacy",
-            "share_cross_pharmacy",
+            ("month", "month"),
+            ("interactions_started", "interactions started"),
+            ("cross_prescriber", "across prescribers"),
+            ("share_cross_prescriber", "share across prescribers (of known)"),
+            ("cross_pharmacy", "across pharmacies"),
+            ("share_cross_pharmacy", "share across pharmacies (of known)"),
         ],
     ),
     (
         "Drug pairs",
         "pairs",
         "No interacting pair in the range.",
-        ["pair", "severity", "patients", "rate_per_1000"],
+        [
+            ("pair", "drug pair"),
+            ("severity", "most severe level"),
+            ("patients", "people"),
+            ("rate_per_1000", PER_1000),
+        ],
     ),
     (
         "Drug classes",
         "classes",
         "No interacting class pair in the range.",
-        ["pair", "severity", "patients", "rate_per_1000"],
+        [
+            ("pair", "class pair"),
+            ("severity", "most severe level"),
+            ("patients", "people"),
+            ("rate_per_1000", PER_1000),
+        ],
     ),
     (
         "Prescribers",
         "prescribers",
         "No cross-prescriber interaction in the range.",
-        ["provider_id", "interactions", "patients"],
+        [
+            ("provider_id", "prescriber (pseudonymous id)"),
+            ("interactions", "cross-prescriber interactions"),
+            ("patients", "people"),
+        ],
     ),
     (
         "Pharmacies",
         "pharmacies",
         "No cross-pharmacy interaction in the range.",
-        ["provider_id", "interactions", "patients"],
+        [
+            ("provider_id", "pharmacy (pseudonymous id)"),
+            ("interactions", "cross-pharmacy interactions"),
+            ("patients", "people"),
+        ],
     ),
     (
         "Alert outcomes",
         "outcomes",
-        "No action recorded on any alert in the range yet (serosurv alerts act ...).",
-        ["action", "result", "alerts"],
+        "No action recorded on any alert on the nights of the range (serosurv alerts act ...).",
+        [
+            ("action", "action taken (NCPDP professional service)"),
+            ("result", "result (NCPDP result of service)"),
+            ("alerts", "alerts"),
+        ],
     ),
 )
 _DATA_KEY = {"trend": "rates"}  # chart id -> key of its table in the dashboard data, where they differ
+FORMATS = (".html", ".htm")
+
+
+def check_out(out: Path) -> None:
+    """Refuse an --out the dashboard cannot be written as (it is one HTML page), before anything is read."""
+    if Path(out).suffix.lower() not in FORMATS:
+        raise SerosurvError(
+            f"--out must end in .html, not '{Path(out).name}': the dashboard is one HTML page (print it to PDF "
+            "from a browser; --csv DIR writes its tables as CSV)."
+        )
 
 
 # ---------------------------------------------------------------------------- charts
@@ -189,15 +231,53 @@ def _charts(data: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
     }
 
 
-def _download(rows: list[dict[str, Any]]) -> str:
+def table_csv(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    """A table as CSV text: the headers in words, the values as the page shows them ("<11", "suppressed")."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([words for _, words in columns])
+    writer.writerows([["" if r.get(key) is None else r.get(key) for key, _ in columns] for r in rows])
+    return buffer.getvalue()
+
+
+def _download(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
     """The table as a CSV data: URI (the page stays one file)."""
     if not rows:
         return ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return "data:text/csv;charset=utf-8," + quote(buffer.getvalue())
+    return "data:text/csv;charset=utf-8," + quote(table_csv(rows, columns))
+
+
+def write_tables(data: dict[str, Any], folder: Path) -> list[Path]:
+    """Every table of the dashboard as CSV in `folder` (one file per section, e.g. comparison.csv,
+    trend.csv, pharmacies.csv), for a P&T committee; returns the files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for _, section_id, _, columns in SECTIONS:
+        columns = data.get(f"{section_id}_columns") or columns
+        path = folder / f"{section_id}.csv"
+        staged = path.with_name(path.name + ".tmp")
+        staged.write_text(table_csv(data[_DATA_KEY.get(section_id, section_id)], columns), encoding="utf-8")
+        written.append(staged.replace(path))
+    return written
+
+
+def _not_drawn(rows: list[dict[str, Any]], columns: list[tuple[str, str]], data: dict[str, Any]) -> str:
+    """Why a section with rows has no chart, truthfully: every count in it small, or none drawable."""
+    mark, word = data["suppressed_mark"], data["suppressed_word"]
+    counts = [
+        value
+        for r in rows
+        for key, _ in columns
+        if (value := r.get(key)) in (mark, word) or (isinstance(value, int) and not isinstance(value, bool))
+    ]
+    if mark in counts and all(value in (mark, 0) for value in counts):
+        return f"Every count here is under {data['min_cell_count']} (shown as “{mark}”), so there is nothing to draw."
+    return (
+        f"Nothing to draw: each row has a count under {data['min_cell_count']} or one hidden with it "
+        "(“suppressed”), and a chart would show what the table hides. The table shows every count that can be "
+        "published."
+    )
 
 
 def javascript_bundle() -> str:
@@ -213,16 +293,19 @@ def render_dashboard(data: dict[str, Any]) -> str:
     charts = _charts(data)
     sections = []
     for title, chart_id, empty, columns in SECTIONS:
+        columns = data.get(f"{chart_id}_columns") or columns
         rows = data[_DATA_KEY.get(chart_id, chart_id)]
         sections.append(
             {
                 "title": title,
                 "id": chart_id,
-                "drawn": charts[chart_id] is not None,
+                "chart": chart_id in charts,
+                "drawn": charts.get(chart_id) is not None,
                 "empty": empty,
-                "columns": columns,
-                "rows": [[r[c] for c in columns] for r in rows],
-                "download": _download(rows),
+                "why": _not_drawn(rows, columns, data) if rows and chart_id in charts else "",
+                "columns": [words for _, words in columns],
+                "rows": [[r.get(key) for key, _ in columns] for r in rows],
+                "download": _download(rows, columns),
             }
         )
     return render(
@@ -243,6 +326,7 @@ def write_dashboard(data: dict[str, Any], out: Path) -> Path:
     """Write the dashboard of `transforms.dashboard.dashboard_data` (read beforehand, so the warehouse is
     closed while the page renders) to `out`: written whole, then moved into place."""
     out = Path(out)
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staged = out.with_name(out.name + ".tmp")
     staged.write_text(render_dashboard(data), encoding="utf-8")

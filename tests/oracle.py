@@ -18,7 +18,9 @@ The rules modelled (docs/design.md, the comments of the SQL in sql/intermediate 
    one claim per reversal or adjustment. Paid and adjusted claims that are not cancelled are active.
 2. An active claim gives one fill per ingredient that appears in a rule. It covers the days
    fill_date .. fill_date + days_supply - 1 (inclusive), or fill_date .. end_date when an end date
-   is given. Exact duplicates (same patient, ingredient, route, product, start, end, prescriber and
+   is given. An ongoing claim (`ongoing` true, neither end date nor days supply) covers the days from
+   fill_date on, one at a time, while the day is not after as_of and fewer than ongoing_max_days days are
+   covered; its supply is the number of days it covers. Exact duplicates (same patient, ingredient, route, product, start, end, prescriber and
    pharmacy; unknown equals unknown) keep only the lowest claim id.
 3. Episodes, per patient and ingredient: walk the days from the first covered day to the last; a run
    of uncovered days between two covered days is bridged when its length is at most the grace, the
@@ -74,6 +76,7 @@ class Params:
     extension_days: int = 0
     min_episode_days: int = 1
     merge_gap_days: int = 30
+    ongoing_max_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,19 @@ def active_claims(claims: list[dict], as_of: date) -> list[dict]:
 
 
 # 2. Fills ----------------------------------------------------------------------------------------
-def claim_fills(claims: list[dict], rule_ingredients: set[str]) -> tuple[list[Fill], int]:
+def ongoing_last_day(start: date, as_of: date, max_days: int) -> date:
+    """The last day an ongoing order covers: walk from its start while the next day is on or before the
+    night and the order has covered fewer than max_days days."""
+    last, covered = start, 1
+    while last + timedelta(days=1) <= as_of and covered < max_days:
+        last += timedelta(days=1)
+        covered += 1
+    return last
+
+
+def claim_fills(
+    claims: list[dict], rule_ingredients: set[str], as_of: date, params: Params
+) -> tuple[list[Fill], int]:
     """Fills of rule ingredients, exact duplicates removed; also returns how many were dropped."""
     kept: dict[tuple, Fill] = {}
     n = 0
@@ -189,6 +204,8 @@ def claim_fills(claims: list[dict], rule_ingredients: set[str]) -> tuple[list[Fi
             start = c["fill_date"]
             if c.get("end_date") is not None:
                 end = c["end_date"]
+            elif c.get("ongoing") and c.get("days_supply") is None:
+                end = ongoing_last_day(start, as_of, params.ongoing_max_days)
             else:
                 end = start + timedelta(days=c["days_supply"] - 1)
             supply = c["days_supply"] if c.get("days_supply") is not None else (end - start).days + 1
@@ -443,7 +460,7 @@ def run(claims: list[dict], rules: dict[tuple[str, str], Rule], params: Params, 
     """Claims to episodes and interactions, as the engine should compute them."""
     rule_ingredients = {ingredient for pair in rules for ingredient in pair}
     active = active_claims(claims, as_of)
-    fills, dropped = claim_fills(active, rule_ingredients)
+    fills, dropped = claim_fills(active, rule_ingredients, as_of, params)
 
     by_patient_ingredient: dict[tuple[str, str], list[Fill]] = defaultdict(list)
     for f in fills:

@@ -74,8 +74,11 @@ def test_mimic_orders_become_claims_with_dates_routes_and_prescribers(warehouse,
         None,
         "10000001-11",
     )
-    # Missing stop time: a one-day order; missing prescriber: unknown; ndc "0": none.
-    assert got["30000003"][1:3] == (date(2180, 5, 4), date(2180, 5, 4))
+    # Missing stop time: an ongoing order (no end; counted to the night); missing prescriber: unknown;
+    # ndc "0": none.
+    assert got["30000003"][1:3] == (date(2180, 5, 4), None)
+    ongoing = warehouse.execute("SELECT claim_id FROM claims WHERE ongoing ORDER BY 1").fetchall()
+    assert ongoing == [("30000003",)]
     assert got["30000003"][4:6] == (None, None)
     # Stop before start (12 h earlier): the start day is the last day.
     assert got["30000005"][1:3] == (date(2180, 5, 8), date(2180, 5, 8))
@@ -153,7 +156,7 @@ def test_omop_folder_maps_concepts_codes_and_supplies(warehouse, tmp_path):
     )
 
 
-def test_omop_one_time_administration_is_one_day_of_exposure(warehouse, tmp_path):
+def test_omop_one_time_administration_is_one_day_and_an_order_without_end_is_ongoing(warehouse, tmp_path):
     folder = tmp_path / "omop"
     folder.mkdir()
     (folder / "concept.csv").write_text((DATA / "omop" / "concept.csv").read_text())
@@ -161,13 +164,17 @@ def test_omop_one_time_administration_is_one_day_of_exposure(warehouse, tmp_path
     rows_ = [
         # an inpatient administration with no end date and no days supply: the day it was given
         "7,1,40231926,2020-03-01,,,,,38000180,,,1,,,,,10,100,,,,,",
-        # a prescription written with neither: no supply to place (quarantined, missing_supply)
+        # a prescription written with neither: still running when extracted, an ongoing order (counted to
+        # the night, capped by [episodes] ongoing_max_days), not a quarantined row
         "8,1,40231926,2020-03-02,,,,,38000177,,,,,,,,10,100,,,,,",
     ]
     (folder / "drug_exposure.csv").write_text("\n".join([header, *rows_]) + "\n")
     _, counts = load(warehouse, "omop", [folder], None, tmp_path)
-    assert claims(warehouse, "fill_date", "end_date") == {"7": (date(2020, 3, 1), date(2020, 3, 1))}
-    assert [reason for reason, *_ in quarantined(warehouse).values()] == ["missing_supply"]
+    assert claims(warehouse, "fill_date", "end_date", "days_supply", "ongoing") == {
+        "7": (date(2020, 3, 1), date(2020, 3, 1), None, False),
+        "8": (date(2020, 3, 2), None, None, True),
+    }
+    assert quarantined(warehouse) == {}
 
 
 def test_omop_person_and_observation_period_give_patients(tmp_path):
@@ -264,6 +271,24 @@ def test_mapping_renames_recodes_and_parses_dates(warehouse, tmp_path):
     assert got["c3"][5] == "reversed"
     reasons = {row: code for row, (code, _, _) in quarantined(warehouse).items()}
     assert reasons == {4: "end_before_fill", 5: "bad_fill_date"}
+    assert (counts.rows_accepted, counts.rows_quarantined) == (3, 2)
+
+
+def test_a_mapping_says_an_empty_stop_date_is_an_ongoing_order(warehouse, tmp_path):
+    """`[constants] ongoing = "true"`: an order without STOP runs until stopped (c5's date is still bad)."""
+    source = (
+        (DATA / "mapping" / "claims.csv")
+        .read_text()
+        .replace("c2;m1;10.02.2022;14.02.2022", "c2;m1;10.02.2022;")
+    )
+    (tmp_path / "claims.csv").write_text(source)
+    mapping = tmp_path / "m.toml"
+    text = (DATA / "mapping" / "mapping.toml").read_text()
+    mapping.write_text(text.replace("[constants]\n", '[constants]\nongoing = "true"\n'))
+    _, counts = load(warehouse, f"mapping:{mapping}", [tmp_path / "claims.csv"], None, tmp_path)
+    got = claims(warehouse, "fill_date", "end_date", "ongoing")
+    assert got["c1"] == (date(2022, 2, 1), date(2022, 2, 28), False)  # a stop date: not open-ended
+    assert got["c2"] == (date(2022, 2, 10), None, True)
     assert (counts.rows_accepted, counts.rows_quarantined) == (3, 2)
 
 

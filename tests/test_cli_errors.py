@@ -87,8 +87,9 @@ def one_error_line(stderr: str) -> str:
         ("claims.csv", b"", "the file is empty"),
         (
             "claims.csv",
-            b"claim_id;patient_id;fill_date;days_supply;ndc\nC1;PATZ1;2025-01-01;30;1\n",
-            "is missing",
+            # Read as semicolon-separated (tests/test_csv_delimiters.py), and then short of a column.
+            b"claim_id;patient_id;days_supply;ndc\nC1;PATZ1;30;1\n",
+            "required column 'fill_date' is missing",
         ),
         ("claims.csv", b"C1,PATZ1,2025-01-01,30,sertraline\n", "starts with a header row"),
         (
@@ -170,3 +171,24 @@ def test_a_header_only_file_is_an_empty_night_that_goes_on_unless_configured_to_
             ("failed", 0, True)
         ]
         assert con.execute("SELECT count(*) FROM claims").fetchone() == (0,)
+
+
+def test_a_prefect_server_that_does_not_start_in_time_is_one_sentence_and_touches_nothing(tmp_path_factory):
+    """On a loaded machine Prefect's temporary API server can miss its start-up time (Prefect's own default is
+    20 s; a night waits 120). That is one sentence naming the setting, exit 2, and no warehouse, not
+    'internal error: RuntimeError'. Here the wait is made 0 s, so the server cannot be ready in time."""
+    tmp_path = tmp_path_factory.mktemp("slow-prefect")
+    (tmp_path / "claims.csv").write_text(
+        "claim_id,patient_id,fill_date,days_supply,drug_name\nC1,PATZ1,2025-06-01,30,sertraline\n"
+    )
+    env = {k: v for k, v in _environment(tmp_path_factory).items() if k != "PREFECT_API_URL"}
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "0"
+    claims, warehouse = str(tmp_path / "claims.csv"), tmp_path / "serosurv.duckdb"
+    run = _runner(env)("run", "--claims", claims, "--as-of", "2025-06-30", "--warehouse", str(warehouse))
+    assert run.returncode == 2, run.stderr
+    assert one_error_line(run.stderr) == (
+        "serosurv: error: Prefect's temporary API server did not start within 0 s (a busy machine), so the night "
+        "did not start and the warehouse is as it was. Run it again, wait longer with "
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run against a Prefect server (PREFECT_API_URL)."
+    )
+    assert not warehouse.exists()

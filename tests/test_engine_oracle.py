@@ -52,6 +52,7 @@ CLAIM_SCHEMA = {
     "fill_number": pl.Int32,
     "rx_reference": pl.String,
     "original_claim_id": pl.String,
+    "ongoing": pl.Boolean,
 }
 RULE_SCHEMA = {
     "ingredient_a": pl.String,
@@ -167,6 +168,7 @@ def run_engine(
         grace_percent=float(params.grace_percent),
         extension_days=params.extension_days,
         min_episode_days=params.min_episode_days,
+        ongoing_max_days=params.ongoing_max_days,
     )
     counts = engine.build_episodes(con, as_of, episode_config)
     engine.find_interactions(con, InteractionConfig(merge_gap_days=params.merge_gap_days), episode_config)
@@ -269,9 +271,12 @@ def histories(draw, adjustment_of_duplicates: bool = True) -> tuple[list[dict], 
                     "fill_number": n,
                     "original_claim_id": None,
                 }
-                if draw(st.integers(0, 7)) == 0:  # an order with its own end date
+                order = draw(st.integers(0, 9))
+                if order == 0:  # an order with its own end date
                     claim["end_date"] = fill_date + timedelta(days=draw(st.integers(0, 40)))
                     claim["days_supply"] = draw(st.sampled_from((None, supply)))
+                elif order == 1:  # an ongoing order: neither end date nor days supply
+                    claim.update(days_supply=None, ongoing=True)
                 claims.append(claim)
                 extras = draw(st.lists(st.sampled_from(EXTRAS), max_size=2))
                 if not adjustment_of_duplicates and "adjust_by_key" in extras:
@@ -284,14 +289,16 @@ def histories(draw, adjustment_of_duplicates: bool = True) -> tuple[list[dict], 
                         other["claim_status"] = "reversed" if extra == "reverse_named" else "adjusted"
                         other["original_claim_id"] = claim["claim_id"]
                         other["fill_date"] = fill_date + timedelta(days=draw(st.sampled_from((0, 0, 2, 40))))
-                        if extra == "adjust_named":
+                        if extra == "adjust_named":  # for an ongoing order: its stop
                             other["days_supply"] = draw(st.sampled_from((supply, 5, 30)))
                             other["end_date"] = None
+                            other["ongoing"] = False
                     elif extra in ("reverse_by_key", "adjust_by_key"):
                         other["claim_status"] = "reversed" if extra == "reverse_by_key" else "adjusted"
                         if extra == "adjust_by_key":
                             other["days_supply"] = draw(st.sampled_from((supply, 5, 30)))
                             other["end_date"] = None
+                            other["ongoing"] = False
                     elif extra == "combination":
                         partner = draw(st.sampled_from(("acetaminophen", "tramadol")))
                         partner = "acetaminophen" if partner == ingredient else partner
@@ -314,7 +321,7 @@ PARAMS = [
     Params(grace_days=0, extension_days=0, merge_gap_days=0),
     Params(grace_days=7, grace_percent=50, extension_days=5, merge_gap_days=30, min_episode_days=5),
     Params(grace_days=30, extension_days=5, merge_gap_days=0, min_episode_days=10),
-    Params(grace_days=0, extension_days=5, merge_gap_days=30),
+    Params(grace_days=0, extension_days=5, merge_gap_days=30, ongoing_max_days=20),
 ]
 MORE_PARAMS = [
     *PARAMS,
@@ -329,7 +336,7 @@ MORE_PARAMS = [
 def param_id(p: Params) -> str:
     return (
         f"grace{p.grace_days}-pct{p.grace_percent:g}-ext{p.extension_days}"
-        f"-merge{p.merge_gap_days}-min{p.min_episode_days}"
+        f"-merge{p.merge_gap_days}-min{p.min_episode_days}-ongoing{p.ongoing_max_days}"
     )
 
 
@@ -365,7 +372,8 @@ def test_engine_agrees_with_oracle_thorough(request, params):
 
 
 def test_oracle_sees_what_the_generator_makes():
-    """Guard against a vacuous comparison: the generated histories do produce interactions of each kind."""
+    """Guard against a vacuous comparison: the generated histories do produce interactions of each kind,
+    and interactions with an ongoing order on one side."""
     kinds: set[str] = set()
 
     @settings(max_examples=40, deadline=None, database=None)
@@ -374,6 +382,9 @@ def test_oracle_sees_what_the_generator_makes():
         claims, as_of = history
         result = oracle.run(claims, RULES, Params(), as_of)
         kinds.update(i["kind"] for i in result.interactions)
+        ongoing = {c["claim_id"] for c in claims if c.get("ongoing")}
+        if any(ongoing & {*i["claim_ids_a"], *i["claim_ids_b"]} for i in result.interactions):
+            kinds.add("with an ongoing order")
 
     collect()
-    assert kinds == {"overlap", "washout"}
+    assert kinds == {"overlap", "washout", "with an ongoing order"}

@@ -57,6 +57,7 @@ REASON_CODES = frozenset(
         "bad_end_date",
         "end_before_fill",
         "missing_supply",
+        "bad_ongoing",
         "missing_drug",
         "bad_ndc",
         "bad_quantity",

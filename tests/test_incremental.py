@@ -152,7 +152,7 @@ def test_incremental_scopes_work_on_a_warehouse_whose_name_needs_quoting(tmp_pat
         con.execute("INSERT INTO fill_ingredients VALUES ('c1', 'tramadol', NULL, 'name', 'p1')")
     mapped = con.execute("SELECT claim_id, ingredient FROM fill_ingredients ORDER BY 1").fetchall()
     assert mapped == [("c1", "tramadol"), ("c2", "sertraline")]
-    assert incremental.mark_affected(con, "r1") == 1
+    assert incremental.mark_affected(con, "r1", NIGHT, 90) == 1
     with incremental.patient_scope(con):
         assert con.execute("SELECT patient_id FROM claims").fetchall() == [("p1",)]
         con.execute(

@@ -123,6 +123,31 @@ def test_mimic_major_interactions_and_mapping(mimic):
     ) == [("drug_name", 14_410, 1_388, 527), ("ndc", 13_660, 861, 861)]
 
 
+def test_mimic_orders_without_stoptime_are_ongoing_to_the_night(mimic):
+    """14 rows have no stoptime: 4 BASE (quarantined as before), 10 MAIN orders kept as ongoing. Two map
+    to rule drugs; one changes an interaction, checked by hand against the rows of patient 10027602:
+    fentanyl order 27168639 (2201-10-30 12:00, no stoptime, no order_provider_id) now runs to the night
+    (49 days, under the 90-day cap) and meets ondansetron 11462301 (10-30 13:00 to 10-31), 36041736 (10-31
+    to 11-20) and 15616219 (12-11 to 12-17): 22 + 7 = 29 days, one interaction (the 20-day gap is within
+    merge_gap_days); before, the order was one day and the overlap 1 day."""
+    _, warehouse = mimic
+    assert query(warehouse, "SELECT count(*) FROM claims WHERE ongoing") == [(10,)]
+    assert query(warehouse, "SELECT ongoing_claims FROM night_profiles") == [(10,)]
+    assert query(
+        warehouse,
+        "SELECT claim_id, ingredient, exposure_start, exposure_end FROM fill_exposure WHERE ongoing ORDER BY 1",
+    ) == [
+        ("27168639", "fentanyl", date(2201, 10, 30), date(2201, 12, 17)),  # to the night
+        ("47755105", "ondansetron", date(2116, 2, 29), date(2116, 5, 28)),  # capped: 90 days
+    ]
+    assert query(
+        warehouse,
+        "SELECT first_overlap_date, last_overlap_date, overlap_days, cross_prescriber, claim_ids_b "
+        "FROM interactions WHERE patient_id = '10027602' AND ingredient_a = 'fentanyl'",
+    ) == [(date(2201, 10, 30), date(2201, 12, 17), 29, None, ["11462301", "15616219", "36041736"])]
+    assert query(warehouse, "SELECT count(*) FROM interactions") == [(205,)]
+
+
 def test_omop_rows_reconcile_and_the_tramadol_dextromethorphan_overlap_is_found(omop):
     _, warehouse = omop
     assert query(warehouse, "SELECT rows_read, rows_accepted, rows_quarantined FROM runs") == [(883, 883, 0)]

@@ -174,12 +174,15 @@ def test_dashboard_has_no_patient_identifier_and_suppresses_small_counts(night):
     shown = {(month, severity): patients for month, severity, patients, *_ in html_table(html, "trend")}
     assert shown.keys() == truth.keys()
     small = {key for key, n in truth.items() if n in SMALL}
-    published = {key for key, cell in shown.items() if cell != SUPPRESSED}
+    published = {key for key, cell in shown.items() if cell not in (SUPPRESSED, "suppressed")}
     assert small and {key for key in published if truth[key] >= MIN_CELL}, (
         "the night needs small and large cells"
     )
     assert all(shown[key] == SUPPRESSED for key in small), {k: (truth[k], shown[k]) for k in small}
     assert all(int(shown[key].replace(",", "")) == truth[key] for key in published)
+    # "<11" only where the count is 1..10; a complement ("suppressed") is never one of them
+    assert all(truth[key] in SMALL for key, cell in shown.items() if cell == SUPPRESSED)
+    assert all(truth[key] not in SMALL for key, cell in shown.items() if cell == "suppressed")
     data_rows = re.findall(r'"patients": (\d+)', html)
     assert data_rows and all(int(n) == 0 or int(n) >= 11 for n in data_rows)
     assert "vegaEmbed" in html and "cdn.jsdelivr" not in html
@@ -298,8 +301,8 @@ def test_dashboard_publishes_no_count_from_1_to_10_and_hides_what_would_give_one
     months = {r["month"] for r in data["rates"]}
     for month in months:  # people with any interaction = the sum of the severities, as an attacker may assume
         cells = {r["severity"]: r["patients"] for r in data["rates"] if r["month"] == month}
-        hidden = {k for k, v in cells.items() if v == SUPPRESSED}
-        values = {k: 0 if v == SUPPRESSED else v for k, v in cells.items()}
+        hidden = {k for k, v in cells.items() if v in (SUPPRESSED, "suppressed")}
+        values = {k: 0 if k in hidden else v for k, v in cells.items()}
         relation = [("any", [s for s in cells if s != "any"])]
         assert recoverable(values, relation, hidden) & hidden == set(), (month, cells)
 
@@ -544,7 +547,8 @@ def _planted_dashboard(warehouse, parameters: dict | None = None) -> tuple[dict,
 def test_dashboard_shows_a_planted_small_cell_as_suppressed_and_a_large_one_as_its_number(warehouse):
     trend, html = _planted_dashboard(warehouse)
     assert trend[("2025-03", "moderate")] == ("<11", "unknown")  # 4 people: hidden, rate left out
-    assert trend[("2025-03", "major")] == ("<11", "unknown")  # 15: hidden too, or 19 - 15 gives the 4 away
+    # 15: hidden too, or 19 - 15 gives the 4 away; shown as what it is, a complement, never as "<11"
+    assert trend[("2025-03", "major")] == ("suppressed", "unknown")
     assert trend[("2025-03", "any")] == ("19", "633.3")  # people with any interaction: 19 of 30 exposed
     assert trend[("2025-02", "major")] == ("12", "400.0") and trend[("2025-02", "any")] == ("12", "400.0")
     assert trend[("2025-03", "contraindicated")] == ("0", "0.0")  # zero is a result: shown
@@ -554,7 +558,7 @@ def test_dashboard_shows_a_planted_small_cell_as_suppressed_and_a_large_one_as_i
 
 @pytest.mark.parametrize(
     ("min_cell", "moderate", "major", "february", "words"),
-    [(5, "<5", "<5", "12", "1–4"), (3, "4", "15", "12", "1–2"), (20, "<20", "<20", "<20", "1–19")],
+    [(5, "<5", "suppressed", "12", "1–4"), (3, "4", "15", "12", "1–2"), (20, "<20", "<20", "<20", "1–19")],
 )
 def test_the_configured_minimum_cell_size_sets_the_dashboards_marks_and_words(
     warehouse, min_cell, moderate, major, february, words
@@ -564,7 +568,7 @@ def test_the_configured_minimum_cell_size_sets_the_dashboards_marks_and_words(
     assert trend[("2025-02", "major")][0] == february
     assert f"Counts of {words} are shown as “&lt;{min_cell}”" in html and "&lt;11" not in html
     if min_cell == 20:  # nothing left to draw in the prescribers' chart: the sentence names the setting
-        assert "Every count here is under 20 (suppressed)" in html
+        assert "Every count here is under 20 (shown as “&lt;20”), so there is nothing to draw." in html
 
 
 def test_audit_report_explains_priority_with_the_weights_the_night_ran_with(night, tmp_path):
@@ -630,6 +634,308 @@ def test_text_from_the_input_is_escaped_in_the_audit_report(night, tmp_path):
     assert html.count("<script") == 1 and "<script>\n// The filters of a report page" in html  # ours only
     assert "<script>alert(" not in html and "&lt;script&gt;alert(&#34;drug&#34;)&lt;/script&gt;" in html
     assert "<i>x</i>" not in html and "&lt;i&gt;x&lt;/i&gt; · " in html  # the timeline's fill label
+
+
+# ---------------------------------------------------------------------------- issue 19: trust
+
+
+def summary_sections(html: str) -> dict[str, list[list[str]]]:
+    """The prevalence summary's tables by the row (pair) they show: cells as text."""
+    found = {}
+    for label, body in re.findall(
+        r'<details class="prevalence-row" data-row="([^"]*)"[^>]*>(.*?)</details>', html, re.S
+    ):
+        rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1], re.S)
+        found[unescape(label)] = [
+            [unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in rows
+        ]
+    return found
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"interval": "quarter", "by": ["age_band", "sex"], "denominator": "users_of:SSRI"},
+        {
+            "interval": "quarter",
+            "pairs": ["tramadol+SSRI"],
+            "denominator": "users_of:tramadol",
+            "by": ["sex"],
+        },
+    ],
+    ids=["ssri-users-age-sex", "tramadol-ssri"],
+)
+def test_prevalence_csv_parquet_and_summary_agree_and_the_summary_says_what_was_asked(
+    night, tmp_path, options
+):
+    _, out, _ = night
+    csv_files = api.prevalence(tmp_path / "p.csv", warehouse=out / "serosurv.duckdb", **options)
+    parquet_files = api.prevalence(tmp_path / "q.parquet", warehouse=out / "serosurv.duckdb", **options)
+    from_csv = pl.read_csv(csv_files.table, infer_schema_length=None)
+    from_parquet = pl.read_parquet(parquet_files.table)
+    columns = ["interval", "stratum", "pair", "numerator", "denominator", "estimate", "numerator_suppression"]
+    assert from_csv.select(columns).to_dicts() == from_parquet.select(columns).to_dicts()
+    html = csv_files.summary.read_text(encoding="utf-8")
+    sections = summary_sections(html)
+    assert set(sections) == set(from_csv.get_column("pair"))  # every row of the table is on the page
+    shown = {(label, r[0], r[1]): r[2:5] for label, rows in sections.items() for r in rows}
+    assert len(shown) == from_csv.height
+    for r in from_csv.iter_rows(named=True):
+        numerator, denominator, estimate = shown[(r["pair"], r["interval"], r["stratum"])]
+        for cell, value, kind in (
+            (numerator, r["numerator"], r["numerator_suppression"]),
+            (denominator, r["denominator"], r["denominator_suppression"]),
+        ):
+            expected = {"primary": "<11", "complementary": "suppressed"}.get(
+                kind, f"{value:,}" if value is not None else ""
+            )
+            assert cell == expected, (r["pair"], r["interval"], r["stratum"], cell, value, kind)
+        if r["estimate"] is not None:
+            assert estimate == f"{100 * r['estimate']:.2f}%"
+        else:
+            assert estimate in ("suppressed", "no one in the denominator")
+    # what was asked, in words: the strata, the pair or class, the denominator
+    strata = re.search(r'id="asked-strata">(.*?)</td>', html).group(1)
+    assert ("age band and sex" in strata) == ("age_band" in options["by"]) and "sex" in strata
+    denominator = re.search(r'id="asked-denominator">(.*?)</td>', html).group(1)
+    drug = options["denominator"].split(":")[1]
+    assert f"users of {'any ' if drug == 'SSRI' else ''}{drug}" in denominator
+    title = re.search(r"<h1>(.*?)</h1>", html).group(1)
+    assert "any interacting combination" not in title
+    if "pairs" in options:
+        assert "tramadol+SSRI" in title and "SSRI + tramadol" in sections
+        row = from_csv.filter((pl.col("pair") == "SSRI + tramadol") & (pl.col("stratum") == "all")).row(
+            0, named=True
+        )
+        assert row["row_type"] == "class_pair" and 'data-row="SSRI + tramadol" open' in html
+
+
+def test_primary_cells_read_lt11_and_complements_suppressed_against_the_unsuppressed_table(night, tmp_path):
+    """Against the same table with min_cell 1 (nothing hidden): every '<11' is a true 1..10, every
+    'suppressed' is a count that is not, and the overall total with strata is the figure without them."""
+    from transforms.prevalence import PrevalenceSpec, prevalence_table
+
+    _, out, _ = night
+    con = duckdb.connect(str(out / "serosurv.duckdb"), read_only=True)
+    try:
+        spec = dict(interval="quarter", denominator="users_of:SSRI", by=("age_band", "sex"))
+        truth = prevalence_table(con, PrevalenceSpec(min_cell=1, **spec), load_rules())
+        table = prevalence_table(con, PrevalenceSpec(**spec), load_rules())
+        plain = prevalence_table(
+            con, PrevalenceSpec(interval="quarter", denominator="users_of:SSRI"), load_rules()
+        )
+    finally:
+        con.close()
+    key = ["interval", "pair", "stratum"]
+    joined = table.join(truth.select(*key, pl.col("numerator").alias("true_n")), on=key)
+    kinds = joined.group_by("numerator_suppression").agg(
+        pl.col("true_n").min().alias("lo"), pl.col("true_n").max().alias("hi")
+    )
+    bounds = {k: (lo, hi) for k, lo, hi in kinds.iter_rows()}
+    assert bounds["primary"][0] >= 1 and bounds["primary"][1] <= 10
+    assert "complementary" in bounds
+    assert (
+        joined.filter(pl.col("numerator_suppression") == "complementary")
+        .get_column("true_n")
+        .is_in(list(SMALL))
+        .sum()
+        == 0
+    )
+    overall = table.filter((pl.col("pair") == "any interacting pair") & (pl.col("stratum") == "all"))
+    no_strata = plain.filter(pl.col("pair") == "any interacting pair")
+    assert (
+        overall.select("interval", "numerator", "denominator").to_dicts()
+        == no_strata.select("interval", "numerator", "denominator").to_dicts()
+    )
+    assert overall.get_column("numerator").null_count() == 0  # the total is never the complement here
+
+
+def _actions(con, night_date: str, acted_at: str, n: int) -> None:
+    for i in range(n):
+        con.execute(
+            "INSERT INTO alert_actions BY NAME SELECT $i AS action_id, $a AS alert_id, $t::TIMESTAMP AS acted_at, "
+            "'ph' AS operator, $d::DATE AS night, 'new' AS status_at_action, 'M0' AS action_code, "
+            "'1B' AS result_code",
+            {"i": f"X{i}", "a": f"A{i}", "t": acted_at, "d": night_date},
+        )
+
+
+def test_dashboard_compares_periods_counts_outcomes_by_night_and_says_when_months_have_no_data(
+    warehouse, tmp_path
+):
+    from reports.dashboard import write_dashboard, write_tables
+
+    _planted_warehouse(warehouse)
+    # three actions recorded on the night of 31 March 2025, typed in on a later clock day
+    _actions(warehouse, "2025-03-31", "2026-02-01 09:00", 3)
+    data = dashboard_data(warehouse, date(2025, 1, 1), date(2025, 5, 31), load_rules())
+    assert [r["alerts"] for r in data["outcomes"]] == ["<11"]  # 3 alerts: counted, and small
+    assert data["no_data_months"] == ["2025-04 to 2025-05"]
+    march = dashboard_data(warehouse, date(2025, 1, 1), date(2025, 3, 31), load_rules())
+    side = {r["measure"]: r for r in march["comparison"]}
+    # Q1 2025 by hand: 30 exposed; major 12 (Feb) + 15 (Mar) = 27 people; moderate 4 (of the February 12);
+    # any 27. The 4 is "<11", and the major 27 its complement ("suppressed"); "any" stays published.
+    assert side["people exposed"]["2025-Q1"] == 30
+    assert side["people with a moderate interaction"]["2025-Q1"] == "<11"
+    assert side["people with a major interaction"]["2025-Q1"] == "suppressed"
+    assert side["people with any interaction"]["2025-Q1"] == "27 · 900.0 per 1,000"
+    assert side["people with any interaction"]["2024-Q4"] == "no data"
+    assert side["people exposed"]["2024"] == "no data"
+    page = write_dashboard(march, tmp_path / "d.html").read_text(encoding="utf-8")
+    assert "provider_id" not in page and "prescriber (pseudonymous id)" in page
+    assert "2025-Q1 (2025-01-01 to 2025-03-31)" in page and "2024-Q4 (2024-10-01 to 2024-12-31)" in page
+    files = write_tables(march, tmp_path / "tables")
+    assert {f.name for f in files} >= {"comparison.csv", "trend.csv", "pharmacies.csv", "outcomes.csv"}
+    with (tmp_path / "tables" / "comparison.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["measure"] == "people exposed" and rows[0]["2025-Q1 (2025-01-01 to 2025-03-31)"] == "30"
+    with (tmp_path / "tables" / "trend.csv").open(encoding="utf-8") as handle:
+        trend = {(r["month"], r["severity"]): r for r in csv.DictReader(handle)}
+    assert trend[("2025-03", "moderate")]["people with an interaction"] == "<11"
+    assert trend[("2025-03", "major")]["people with an interaction"] == "suppressed"
+    assert trend[("2025-03", "any")]["per 1,000 people exposed"] == "633.33"
+
+
+def test_dashboard_and_prevalence_refuse_what_they_cannot_do_in_one_sentence(night, tmp_path, capsys):
+    _, out, _ = night
+    warehouse = str(out / "serosurv.duckdb")
+    cases = [
+        (
+            [
+                "report",
+                "dashboard",
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-12-31",
+                "--out",
+                str(tmp_path / "d.pdf"),
+            ],
+            "--out must end in .html, not 'd.pdf'",
+        ),
+        (
+            [
+                "report",
+                "dashboard",
+                "--from",
+                "2030-01-01",
+                "--to",
+                "2030-12-31",
+                "--out",
+                str(tmp_path / "e.html"),
+            ],
+            "No one was exposed to a serotonergic drug between 2030-01-01 and 2030-12-31",
+        ),
+        (
+            ["report", "dashboard", "--from", "2025-06-01", "--to", "2025-01-01"],
+            "--to 2025-01-01 must not be before --from 2025-06-01",
+        ),
+        (["report", "dashboard", "--from", "2025-02-30", "--to", "2025-03-01"], "'2025-02-30' is not a date"),
+        (
+            ["prevalence", "--from", "2030-01-01", "--out", str(tmp_path / "p.csv")],
+            "--from 2030-01-01 is after the warehouse's data, which ends on 2025-12-31",
+        ),
+        (
+            ["prevalence", "--to", "2001-01-01", "--out", str(tmp_path / "p.csv")],
+            "--to 2001-01-01 is before the warehouse's first claim",
+        ),
+        (
+            ["prevalence", "--denominator", "users_of:nosuchdrug", "--out", str(tmp_path / "p.csv")],
+            "--denominator users_of: 'nosuchdrug' is neither a drug",
+        ),
+        (
+            ["prevalence", "--pairs", "zoloft+aspirin", "--out", str(tmp_path / "p.csv")],
+            "--pairs: 'aspirin' is neither a drug",
+        ),
+        (
+            ["prevalence", "--by", "race", "--out", str(tmp_path / "p.csv")],
+            "--by takes age_band and sex, not 'race'",
+        ),
+        (["prevalence", "--interval", "week", "--out", str(tmp_path / "p.csv")], "invalid choice: 'week'"),
+        (["prevalence", "--out", str(tmp_path / "p.xlsx")], "--out must end in .csv or .parquet"),
+    ]
+    for argv, sentence in cases:
+        capsys.readouterr()
+        assert main([*argv, "--warehouse", warehouse]) == 2, argv
+        err = capsys.readouterr().err
+        message = [line for line in err.splitlines() if line.startswith("serosurv: error:")]
+        assert len(message) == 1 and sentence in message[0], (argv, err)
+        assert "internal error" not in err and "Exception" not in err
+    assert not (tmp_path / "d.pdf").exists() and not (tmp_path / "e.html").exists()
+
+
+def test_brand_names_and_classes_are_accepted_wherever_drugs_are_named(night, tmp_path, capsys):
+    _, out, _ = night
+    brand = api.prevalence(
+        tmp_path / "b.csv",
+        warehouse=out / "serosurv.duckdb",
+        interval="year",
+        pairs=["zoloft+ultram"],
+        denominator="users_of:zoloft",
+    )
+    plain = api.prevalence(
+        tmp_path / "g.csv",
+        warehouse=out / "serosurv.duckdb",
+        interval="year",
+        pairs=["sertraline+tramadol"],
+        denominator="users_of:sertraline",
+    )
+    columns = ["interval", "pair", "numerator", "denominator", "estimate"]
+    assert (
+        pl.read_csv(brand.table).select(columns).to_dicts()
+        == pl.read_csv(plain.table).select(columns).to_dicts()
+    )
+    assert "users of sertraline (zoloft)" in brand.summary.read_text(encoding="utf-8")
+    classes = api.prevalence(
+        tmp_path / "c.csv",
+        warehouse=out / "serosurv.duckdb",
+        interval="year",
+        pairs=["ssri+opioid_serotonergic"],
+    )
+    assert "opioid_serotonergic + SSRI" in set(pl.read_csv(classes.table).get_column("pair"))
+
+
+def test_help_texts_print_percent_signs_once(capsys):
+    for argv in (
+        ["--help"],
+        ["prevalence", "--help"],
+        ["report", "dashboard", "--help"],
+        ["report", "--help"],
+    ):
+        with pytest.raises(SystemExit):
+            main(argv)
+        printed = capsys.readouterr().out
+        assert "%%" not in printed, argv
+    with pytest.raises(SystemExit):
+        main(["prevalence", "--help"])
+    assert "95%" in capsys.readouterr().out
+
+
+def test_point_prevalence_at_the_start_of_the_data_is_marked_left_censored(night, tmp_path, capsys):
+    _, out, _ = night
+    assert (
+        main(
+            [
+                "prevalence",
+                "--measure",
+                "point",
+                "--interval",
+                "quarter",
+                "--warehouse",
+                str(out / "serosurv.duckdb"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "Warning: 2025-Q1 start(s) fewer than 90 days after the warehouse's first claim" in printed
+    table = pl.read_csv(tmp_path / "p.csv")
+    censored = dict(table.select("interval", "left_censored").unique().iter_rows())
+    assert censored == {"2025-Q1": True, "2025-Q2": False, "2025-Q3": False, "2025-Q4": False}
+    assert 'id="left-censored"' in (tmp_path / "p.html").read_text(encoding="utf-8")
 
 
 ITEM = re.compile(

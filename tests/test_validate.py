@@ -42,7 +42,7 @@ def test_each_contract_violation_is_quarantined_with_its_reason(warehouse, tmp_p
         "C11,P1,2025-01-05,,,sertraline,30,D1,PH1,paid",
         "C12,P1,2025-01-05,30,,,30,D1,PH1,paid",
         "C13,P1,2025-01-05,30,12345,sertraline,30,D1,PH1,paid",
-        "C14,P1,2025-01-05,30,,sertraline,0,D1,PH1,paid",
+        "C14,P1,2025-01-05,30,,sertraline,-2,D1,PH1,paid",
         "C15,P1,2025-01-05,30,,sertraline,30,D1,PH1,pending",
         "C1,P1,2025-01-06,30,,tramadol,30,D1,PH1,paid",
     )

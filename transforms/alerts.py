@@ -33,7 +33,7 @@ from typing import Any
 
 import duckdb
 
-from serosurv.core.config import AlertConfig, PriorityWeights
+from serosurv.core.config import AlertConfig, EpisodeConfig, PriorityWeights
 from serosurv.core.errors import SerosurvError
 from serosurv.core.severity import SEVERITY_RANK as SEVERITIES
 from serosurv.core.severity import clinical_significance
@@ -355,7 +355,8 @@ def alert_detail(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any
     """Everything `alerts show` prints: the alert, its fills, its rule, its history and actions."""
     alert_id = resolve_alert_id(con, alert_id)
     alert = fetch_one(con, "analyses/alert.sql", {"id": alert_id})
-    create_macros(con, "supply_end")
+    create_macros(con, "supply_end", "ongoing_end")
+    episode_settings = _night_settings(con).get("episodes", {})
     fills = fetch_dicts(
         con,
         "analyses/alert_fills.sql",
@@ -367,7 +368,10 @@ def alert_detail(con: duckdb.DuckDBPyConnection, alert_id: str) -> dict[str, Any
             "claims_a": alert["claim_ids_a"] or [],
             "claims_b": alert["claim_ids_b"] or [],
             "since": date.fromordinal(alert["first_overlap_date"].toordinal() - 180),
-            "omop_end": _night_settings(con).get("episodes", {}).get("end_convention") == "omop",
+            "omop_end": episode_settings.get("end_convention") == "omop",
+            "ongoing_max_days": EpisodeConfig(
+                **{k: v for k, v in episode_settings.items() if k == "ongoing_max_days"}
+            ).ongoing_max_days,
         },
     )
     history = fetch_dicts(con, "analyses/alert_nights.sql", {"id": alert_id})

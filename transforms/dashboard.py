@@ -3,29 +3,33 @@ and their rate per 1,000 exposed, fragmentation shares, the top drug and class p
 pharmacies in the most fragmented interactions, and alert outcomes. No patient identifier leaves here.
 
 Counts from 1 to min_cell_count - 1 ([research] settings of the latest successful night) are replaced by
-the suppressed mark ("<11"), every rate or share computed from one is left out (None), and the monthly
-total is suppressed with its severities so that no hidden count can be recovered by subtraction
-(transforms/suppression.py). reports/dashboard.py only draws and lays out what this returns.
+the suppressed mark ("<11"), a count hidden only so that one of those cannot be recovered by subtraction by
+"suppressed" (the smallest severity, never the total when a severity will do: transforms/suppression.py),
+and every rate or share computed from a hidden count is left out (None). Periods side by side (the last
+quarter and year of the range against the same span one quarter and one year earlier) are suppressed the
+same way. Outcomes are counted by the night an action was recorded in. A range with no exposure at all is
+one sentence, not a page of zeros. reports/dashboard.py only draws and lays out what this returns.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
 import polars as pl
 
 from serosurv.core.config import ResearchConfig, recorded_config
+from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import RuleSet
 from serosurv.core.severity import SEVERITIES, SEVERITY_RANK
 from serosurv.core.vocabularies import label
 from transforms.runs import latest_success
 from transforms.sql import fetch, fetch_frame, fetch_one
-from transforms.suppression import is_small, suppress_cells
+from transforms.suppression import SUPPRESSED_WORD, is_small, suppress_cells
 
 TOP_N = 15  # rows of the pair, class pair, prescriber and pharmacy tables
-TABLES = ("rates", "shares", "pairs", "classes", "prescribers", "pharmacies", "outcomes")
+TABLES = ("comparison", "rates", "shares", "pairs", "classes", "prescribers", "pharmacies", "outcomes")
 _SEVERITY_OF_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
 
@@ -40,7 +44,10 @@ class _Suppression:
         return is_small(value, self.min_cell)
 
     def shown(self, value: int | None, hidden: bool) -> str | int:
-        return self.mark if hidden else (value or 0)
+        """The count, "<11" when it is small itself, "suppressed" when it is hidden to protect another."""
+        if not hidden:
+            return value or 0
+        return self.mark if self.small(value) else SUPPRESSED_WORD
 
     def rate(self, numerator: int, denominator: int, hidden: bool, per: int = 1000) -> float | None:
         if hidden or not denominator or self.small(denominator):
@@ -65,6 +72,13 @@ def dashboard_data(
     params = {"date_from": date_from, "date_to": date_to}
     monthly = fetch_frame(con, "marts/dashboard_monthly.sql", params)
     exposed_total = fetch_one(con, "analyses/dashboard_exposed_people.sql", params)["exposed"]
+    if not exposed_total:
+        first = fetch_one(con, "analyses/first_episode_start.sql")["first_episode_start"]
+        span = f"its data runs from {first} to {run['as_of']}" if first and run else "it holds no episode yet"
+        raise SerosurvError(
+            f"No one was exposed to a serotonergic drug between {date_from} and {date_to} in the warehouse "
+            f"({span}); choose dates inside the data."
+        )
     pairs = fetch(con, "analyses/dashboard_pair_people.sql", params)
     classes = {name: agent.drug_class for name, agent in ruleset.agents.items()}
     class_people = fetch(
@@ -84,11 +98,15 @@ def dashboard_data(
         role: _providers(fetch(con, "marts/dashboard_providers.sql", {**params, "role": role}), cut)
         for role in ("prescriber", "pharmacy")
     }
+    rates = _rates(monthly, cut)
     return {
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
         "exposed": cut.shown(exposed_total, cut.small(exposed_total)),
-        "rates": _rates(monthly, cut),
+        "comparison": _comparison(con, date_to, cut),
+        "comparison_columns": comparison_columns(date_to),
+        "no_data_months": _runs(sorted({r["month"] for r in rates if r["exposed"] == 0})),
+        "rates": rates,
         "shares": _shares(monthly, cut),
         "pairs": _ranked([(f"{a} + {b}", n, rank) for a, b, n, rank in pairs], exposed_total, cut),
         "classes": _ranked(class_people, exposed_total, cut),
@@ -100,7 +118,110 @@ def dashboard_data(
         "absent": [field for field, _ in fetch(con, "analyses/absent_fields_in_period.sql", params)],
         "min_cell_count": cut.min_cell,
         "suppressed_mark": cut.mark,
+        "suppressed_word": SUPPRESSED_WORD,
     }
+
+
+def _runs(months: list[str]) -> list[str]:
+    """Consecutive months ('2025-04', '2025-05', '2025-06', '2025-09') as runs ('2025-04 to 2025-06', '2025-09')."""
+    found: list[list[str]] = []
+    for month in months:
+        year, number = int(month[:4]), int(month[5:])
+        before = f"{year - (number == 1)}-{12 if number == 1 else number - 1:02d}"
+        if found and found[-1][-1] == before:
+            found[-1].append(month)
+        else:
+            found.append([month])
+    return [run[0] if len(run) == 1 else f"{run[0]} to {run[-1]}" for run in found]
+
+
+def compared_periods(date_to: date) -> list[tuple[str, str, date, date]]:
+    """(comparison, period label, first day, last day): the quarter to date of `date_to` and the same days
+    one quarter earlier; the year to date and the same days one year earlier (like for like when the range
+    ends mid-quarter or mid-year)."""
+    quarter_start = date(date_to.year, 3 * ((date_to.month - 1) // 3) + 1, 1)
+    previous_quarter = _shift_months(quarter_start, -3)
+    previous_quarter_end = min(_shift_months(date_to, -3), quarter_start - timedelta(days=1))
+    year_start = date(date_to.year, 1, 1)
+    previous_year_end = min(_shift_months(date_to, -12), year_start - timedelta(days=1))
+    quarter = f"Q{(date_to.month - 1) // 3 + 1}"
+    before = f"Q{(previous_quarter.month - 1) // 3 + 1}"
+    return [
+        ("quarter", f"{date_to.year}-{quarter}", quarter_start, date_to),
+        ("quarter", f"{previous_quarter.year}-{before}", previous_quarter, previous_quarter_end),
+        ("year", f"{date_to.year}", year_start, date_to),
+        ("year", f"{date_to.year - 1}", date(date_to.year - 1, 1, 1), previous_year_end),
+    ]
+
+
+def _shift_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return date(year, month, min(day.day, (following - timedelta(days=1)).day))
+
+
+def _comparison(con: duckdb.DuckDBPyConnection, date_to: date, cut: _Suppression) -> list[dict[str, Any]]:
+    """Periods side by side: per comparison (quarter, year) and measure, the period and the one before
+    it with their dates, counts suppressed as in the monthly table, rates per 1,000 exposed, the share of
+    new interactions across prescribers and pharmacies, and "no data" for a period nobody was exposed in."""
+    periods = compared_periods(date_to)
+    found = fetch_frame(
+        con,
+        "analyses/dashboard_period_summary.sql",
+        {
+            "labels": [p[1] for p in periods],
+            "starts": [p[2] for p in periods],
+            "ends": [p[3] for p in periods],
+        },
+    )
+    shown: dict[str, dict[str, Any]] = {}
+    for _, period_name, start, end in periods:
+        part = found.filter(pl.col("period") == period_name)
+        first = part.row(0, named=True)
+        values = {s: 0 for s in [*SEVERITIES, "any"]}
+        values.update({r["severity"]: r["patients"] for r in part.iter_rows(named=True) if r["severity"]})
+        hidden = suppress_cells(values, [("any", list(SEVERITIES))], cut.min_cell)
+        exposed = first["exposed"]
+        exposed_hidden = cut.small(exposed)
+        cells: dict[str, Any] = {"people exposed": (cut.shown(exposed, exposed_hidden), None)}
+        for severity, n in values.items():
+            name = (
+                "people with any interaction"
+                if severity == "any"
+                else f"people with a {severity} interaction"
+            )
+            cells[name] = (
+                cut.shown(n, severity in hidden),
+                cut.rate(n, exposed, severity in hidden or exposed_hidden),
+            )
+        shares = _shares(pl.DataFrame([{**first, "month_start": start}]), cut)[0]
+        cells["share of new interactions across prescribers"] = (None, shares["share_cross_prescriber"])
+        cells["share of new interactions across pharmacies"] = (None, shares["share_cross_pharmacy"])
+        shown[period_name] = {"start": start, "end": end, "empty": not exposed, "cells": cells}
+    rows = []
+    for measure in shown[periods[0][1]]["cells"]:
+        row: dict[str, Any] = {"measure": measure}
+        for _, period_name, _, _ in periods:
+            period = shown[period_name]
+            count, rate = period["cells"][measure]
+            if period["empty"]:
+                row[period_name] = "no data"
+            elif measure.startswith("share"):
+                row[period_name] = "left out" if rate is None else f"{100 * rate:.1f}%"
+            elif rate is None:
+                row[period_name] = count
+            else:
+                row[period_name] = f"{count:,} · {rate:.1f} per 1,000" if isinstance(count, int) else count
+        rows.append(row)
+    return rows
+
+
+def comparison_columns(date_to: date) -> list[tuple[str, str]]:
+    """The side-by-side table's columns: the measure, then each period with its dates."""
+    return [("measure", "measure")] + [
+        (name, f"{name} ({start} to {end})") for _, name, start, end in compared_periods(date_to)
+    ]
 
 
 def _rates(monthly: pl.DataFrame, cut: _Suppression) -> list[dict[str, Any]]:
@@ -177,7 +298,7 @@ def _providers(found: list[tuple[str, int, int]], cut: _Suppression) -> list[dic
             "patients": cut.shown(people, cut.small(people) or cut.small(n)),
         }
         for provider, n, people in found[:TOP_N]
-    ]
+    ]  # interactions of fewer than 11 people are hidden with them ("suppressed" when not small themselves)
 
 
 def _outcomes(

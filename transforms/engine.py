@@ -13,7 +13,7 @@ from transforms import stockpiling
 from transforms.sql import create_macros, create_table, fetch, fetch_one, replace_rows, run, table_from_frame
 
 # The macros the engine's statements use (sql/macros/).
-MACROS = ("supply_end", "supply_days")
+MACROS = ("supply_end", "supply_days", "ongoing_end")
 
 
 def register_rules(
@@ -47,7 +47,12 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
         con,
         "fill_exposure",
         "intermediate/int_fill_exposure.sql",
-        {"omop_end": omop, "same_day": settings.same_day},
+        {
+            "omop_end": omop,
+            "same_day": settings.same_day,
+            "as_of": as_of,
+            "ongoing_max_days": settings.ongoing_max_days,
+        },
     )
     create_table(
         con,

@@ -291,6 +291,8 @@ def night_ruleset(run: dict[str, Any]) -> RuleSet:
 # ---------------------------------------------------------------------------- replaying the engine
 
 CLAIM_COLUMNS = (*CANONICAL_COLUMNS, "source_file", "source_row", "run_id")
+# How an ongoing order's exposure is explained (a start without stop date or days supply).
+ONGOING_ORDER = "an ongoing order (no stop date): counted to the night"
 MAPPING_SCHEMA = {
     "claim_id": pl.String,
     "patient_id": pl.String,  # a claim is (patient_id, claim_id): the engine joins on both
@@ -443,6 +445,7 @@ def _settings(config: Config) -> dict[str, Any]:
         "episodes.same_day": e.same_day,
         "episodes.min_episode_days": e.min_episode_days,
         "episodes.end_convention": e.end_convention,
+        "episodes.ongoing_max_days": e.ongoing_max_days,
         "interactions.merge_gap_days": i.merge_gap_days,
         "alerts.lookback_days": a.lookback_days,
         "rules.jurisdiction": r.jurisdiction,
@@ -792,11 +795,16 @@ class _Book:
             )
         else:
             episode = self.episodes.get(member["episode_id"], {})
+            ongoing = (
+                f" ({ONGOING_ORDER}, at most episodes.ongoing_max_days = {self.settings.ongoing_max_days} days)"
+                if exposure.get("ongoing")
+                else ""
+            )
             statements.append(
                 (
                     "used",
-                    f"{ingredient}: covers {exposure['exposure_start']} to {exposure['exposure_end']}, in the "
-                    f"episode {episode.get('episode_start')} to {episode.get('episode_end')}",
+                    f"{ingredient}: covers {exposure['exposure_start']} to {exposure['exposure_end']}{ongoing}, "
+                    f"in the episode {episode.get('episode_start')} to {episode.get('episode_end')}",
                 )
             )
         order = list(FATES)

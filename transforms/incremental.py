@@ -19,7 +19,7 @@ import duckdb
 from serosurv.core.resources import data_dir
 from serosurv.core.warehouse import count_rows
 from transforms.runs import latest_success
-from transforms.sql import create_table, fetch_value, sql_identifier
+from transforms.sql import create_macros, create_table, fetch_value, sql_identifier
 
 ENGINE_OUTPUTS = ("fill_exposure", "episodes", "interactions", "serotonergic_burden")
 
@@ -30,6 +30,7 @@ ENGINE_OUTPUTS = ("fill_exposure", "episodes", "interactions", "serotonergic_bur
 ENGINE_SQL = (
     "macros/supply_end.sql",
     "macros/supply_days.sql",
+    "macros/ongoing_end.sql",
     "macros/normalise_ndc.sql",
     "macros/ndc_candidates.sql",
     "intermediate",
@@ -76,10 +77,22 @@ def remember_forgotten(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     )
 
 
-def mark_affected(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
-    """The patients with claims loaded tonight or removed by a rerun of this night."""
+def mark_affected(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, ongoing_max_days: int) -> int:
+    """The patients with claims loaded tonight or removed by a rerun of this night, and those whose ongoing
+    orders reach further tonight than on the last successful night (their exposure runs to the night)."""
+    last = latest_success(con)
+    create_macros(con, "ongoing_end")
     create_table(
-        con, "affected_patients", "intermediate/int_affected_patients.sql", {"run_id": run_id}, temp=True
+        con,
+        "affected_patients",
+        "intermediate/int_affected_patients.sql",
+        {
+            "run_id": run_id,
+            "as_of": as_of,
+            "previous_as_of": last["as_of"] if last else as_of,
+            "ongoing_max_days": ongoing_max_days,
+        },
+        temp=True,
     )
     return count_rows(con, "affected_patients")
 

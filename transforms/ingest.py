@@ -48,7 +48,8 @@ from transforms.sql import (
 )
 
 REQUIRED = ("claim_id", "patient_id", "fill_date")
-ONE_OF = (("days_supply", "end_date"), ("ndc", "rxcui", "drug_name"))
+# An order feed may carry only start dates and `ongoing` (orders that run until stopped).
+ONE_OF = (("days_supply", "end_date", "ongoing"), ("ndc", "rxcui", "drug_name"))
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Written by transforms/adapters next to the canonical columns; honoured only in adapter output.
@@ -137,6 +138,14 @@ def _csv_to_parquet(
             readable = workdir / (path.name.replace(".", "_") + ".utf-8.txt")
             text_encoding.transcode(path, how.codec, readable)
         options = _csv_options(path, how, readable)
+        if options["separator"] != default_separator(path):
+            log.info(
+                "%s: read as %s-separated (its header's columns are separated by %s, not by %ss)",
+                path.name,
+                SEPARATORS[options["separator"]],
+                repr(options["separator"]),
+                SEPARATORS[default_separator(path)],
+            )
         header, positions = _csv_header(path, how, options, known)
         frame = pl.scan_csv(readable, **options)
         names = frame.collect_schema().names()
@@ -180,9 +189,38 @@ def _not_utf8(path: Path) -> SerosurvError:
     return text_encoding.not_utf8(path, line)
 
 
+# The delimiters a claims CSV may use, and their names in what serosurv says.
+SEPARATORS = {",": "comma", "\t": "tab", "|": "pipe", ";": "semicolon"}
+
+
+def default_separator(path: Path) -> str:
+    """Tab for a .tsv file, else comma."""
+    return "\t" if ".tsv" in path.name.lower() else ","
+
+
+def sniff_separator(path: Path, how: text_encoding.Reading) -> str:
+    """The delimiter of a claims CSV, told from its header: of comma, tab, pipe and semicolon, the one that
+    splits the header into the most contract column names (claim_id, patient_id...); the default (tab
+    for .tsv, else comma) unless another splits it into more. Names, not counts of characters, decide: a
+    drug name or a date format may hold any of them, the header's names hold none."""
+    default = default_separator(path)
+    try:
+        start = text_encoding.start_as_utf8(path, how.codec).decode("utf-8", errors="replace")
+    except (OSError, EOFError):
+        return default  # the reader will name the problem
+    line = re.split(r"\r\n|\r|\n", start.lstrip("\ufeff"), maxsplit=1)[0]
+
+    def names(separator: str) -> int:
+        fields = next(csv.reader([line], delimiter=separator), [])
+        return len({f.strip().lower() for f in fields} & set(CANONICAL_COLUMNS))
+
+    best = max(SEPARATORS, key=lambda s: (names(s), s == default))
+    return best if names(best) > names(default) else default
+
+
 def _csv_options(path: Path, how: text_encoding.Reading, readable: Path) -> dict[str, Any]:
     return {
-        "separator": "\t" if ".tsv" in path.name.lower() else ",",
+        "separator": sniff_separator(path, how),
         "infer_schema": False,
         # Under "auto" a byte that is not UTF-8 stops the read (and the file is refused); a file in a
         # declared encoding keeps U+FFFD for such bytes, and the rows holding one are quarantined.
@@ -194,7 +232,6 @@ def _csv_options(path: Path, how: text_encoding.Reading, readable: Path) -> dict
 @contextmanager
 def _csv_errors(path: Path) -> Iterator[None]:
     """A CSV the readers cannot read, as one sentence that quotes none of it."""
-    delimiter = "tab" if ".tsv" in path.name.lower() else "comma"
     try:
         yield
     except pl.exceptions.NoDataError:
@@ -203,7 +240,7 @@ def _csv_errors(path: Path) -> Iterator[None]:
         # The reader's own message can quote a line of the file (patient ids): name only its kind.
         raise SerosurvError(
             f"{path}: cannot be read as CSV ({type(exc).__name__}); check that it is complete, "
-            f"{delimiter}-separated, quoted with double quotes and in the encoding [source] encoding "
+            "separated by commas, tabs, pipes or semicolons, quoted with double quotes and in the encoding [source] encoding "
             "declares (UTF-8 by default)."
         ) from None
 
@@ -218,7 +255,7 @@ def _csv_header(
     if not any((name or "").strip().lstrip("\ufeff").strip() for name in header):
         raise pl.exceptions.NoDataError("no header")
     positions = _contract_columns(path, header, known)
-    delimiter = "tab" if options["separator"] == "\t" else "comma"
+    delimiter = SEPARATORS[options["separator"]]
     hint = f"check that the file is {delimiter}-separated and starts with a header row"
     check_columns(path, positions, len(header), hint)
     return header, positions

@@ -17,14 +17,16 @@ from datetime import date, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from serosurv.core.config import ResearchConfig, recorded_config
+from serosurv.core.drugnames import map_drug_name
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import RuleSet
 from transforms.runs import latest_success
-from transforms.sql import create_table, fetch, fetch_frame, fetch_value, table_from_rows
-from transforms.suppression import Relation, suppress_cells
+from transforms.sql import create_table, fetch, fetch_frame, fetch_one, fetch_value, table_from_rows
+from transforms.suppression import COMPLEMENTARY, PRIMARY, hierarchy_supports, suppress_cube
 
 INTERVALS = ("month", "quarter", "year")
 MEASURES = ("period", "point")
@@ -92,6 +94,7 @@ class OutputRow:
     row_type: str  # pair, class_pair, any
     pairs: set[tuple[str, str]] = field(default_factory=set)
     users: set[str] = field(default_factory=set)
+    group: int = -1  # the denominator's user group (rows with the same denominator drugs share one)
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -149,20 +152,62 @@ def _classes(ruleset: RuleSet) -> dict[str, str]:
     return {name: agent.drug_class for name, agent in ruleset.agents.items()}
 
 
-def _resolve_names(text: str, ruleset: RuleSet) -> tuple[str, set[str]]:
-    """'sertraline' -> ('ingredient', {sertraline}); 'SSRI' -> ('class', {its ingredients})."""
-    name = text.strip()
-    if name.lower() in {n.lower() for n in ruleset.agents}:
-        ingredient = next(n for n in ruleset.agents if n.lower() == name.lower())
-        return "ingredient", {ingredient}
-    by_class: dict[str, set[str]] = {}
+@dataclass(frozen=True)
+class Named:
+    """A drug as the user named it: an ingredient, a drug class, or a name a pharmacy sends (brand, salt,
+    strength) mapped to its ingredients as `serosurv rules explain` maps it."""
+
+    kind: str  # ingredient or class
+    ingredients: frozenset[str]
+    name: str  # the rules' spelling: the ingredient(s) or the class
+    given: str  # as written
+
+    def words(self) -> str:
+        shown = self.name if self.kind == "ingredient" else f"any {self.name}"
+        return shown if self.given.lower() == self.name.lower() else f"{shown} ({self.given})"
+
+
+def resolve_name(text: str, ruleset: RuleSet, option: str) -> Named:
+    """'sertraline' -> the ingredient; 'SSRI' -> the class and its ingredients; 'Zoloft 50 mg' -> sertraline
+    (brand names and other pharmacy spellings as rules explain reads them). One sentence naming the option
+    when the rules know no such drug."""
+    given = text.strip()
+    for ingredient in ruleset.agents:
+        if ingredient.lower() == given.lower():
+            return Named("ingredient", frozenset({ingredient}), ingredient, given)
+    by_class: dict[str, tuple[str, set[str]]] = {}
     for ingredient, drug_class in _classes(ruleset).items():
-        by_class.setdefault(drug_class.lower(), set()).add(ingredient)
-    if name.lower() in by_class:
-        return "class", by_class[name.lower()]
+        by_class.setdefault(drug_class.lower(), (drug_class, set()))[1].add(ingredient)
+    if given.lower() in by_class:
+        drug_class, members = by_class[given.lower()]
+        return Named("class", frozenset(members), drug_class, given)
+    mapped = sorted({ingredient for ingredient, _ in map_drug_name(given, ruleset)}) if given else []
+    if mapped:
+        return Named("ingredient", frozenset(mapped), " + ".join(mapped), given)
     raise SerosurvError(
-        f"'{name}' is neither an ingredient nor a drug class the rules know; see `serosurv rules list`."
+        f"{option}: '{given}' is neither a drug (ingredient or brand name) nor a drug class the rules know; "
+        "see `serosurv rules list`."
     )
+
+
+def denominator_named(spec: PrevalenceSpec, ruleset: RuleSet) -> Named | None:
+    """The drug of a users_of:X denominator, resolved (None for members and users_of_either)."""
+    if not spec.denominator.startswith("users_of:"):
+        return None
+    return resolve_name(spec.denominator.split(":", 1)[1], ruleset, "--denominator users_of")
+
+
+def denominator_words(spec: PrevalenceSpec, ruleset: RuleSet) -> str:
+    """The denominator in words, for the summary page."""
+    if spec.denominator == "members":
+        return "members: people whose coverage meets the window (the same for every row)"
+    named = denominator_named(spec, ruleset)
+    if named is None:
+        return (
+            "users of either drug: people with an episode of either drug of the row in the window (a class "
+            "pair: any drug of either class; any interacting pair: any rule drug)"
+        )
+    return f"users of {named.words()}: people with an episode of it in the window (conditional prevalence)"
 
 
 def output_rows(
@@ -172,9 +217,8 @@ def output_rows(
     classes = _classes(ruleset)
     rule_pairs = {(a, b) for a, b in ruleset.pair_table().select("ingredient_a", "ingredient_b").iter_rows()}
     rule_ingredients = {i for pair in rule_pairs for i in pair}
-    conditional: set[str] | None = None
-    if spec.denominator.startswith("users_of:"):
-        conditional = _resolve_names(spec.denominator.split(":", 1)[1], ruleset)[1]
+    named = denominator_named(spec, ruleset)
+    conditional: set[str] | None = set(named.ingredients) if named else None
 
     def keep(pair: tuple[str, str]) -> bool:
         return conditional is None or bool(conditional & set(pair))
@@ -204,25 +248,26 @@ def output_rows(
             sides = [side for side in item.replace("+", ",").split(",") if side.strip()]
             if len(sides) != 2:
                 raise SerosurvError(
-                    f"--pairs takes pairs written A+B (e.g. tramadol+sertraline), not '{item}'."
+                    f"--pairs takes pairs written A+B (e.g. tramadol+sertraline or zoloft+SSRI), not '{item}'."
                 )
-            (kind_a, set_a), (kind_b, set_b) = (_resolve_names(side, ruleset) for side in sides)
+            side_a, side_b = (resolve_name(side, ruleset, "--pairs") for side in sides)
+            set_a, set_b = side_a.ingredients, side_b.ingredients
             pairs = {
                 pair
                 for pair in rule_pairs
                 if keep(pair)
                 and ((pair[0] in set_a and pair[1] in set_b) or (pair[0] in set_b and pair[1] in set_a))
             }
-            if kind_a == kind_b == "ingredient":
-                a, b = sorted((*set_a, *set_b))
-                if not pairs:
-                    raise SerosurvError(
-                        f"No interaction rule covers {a} + {b}; see `serosurv rules explain`."
-                    )
-                rows_.append(OutputRow(f"{a} + {b}", "pair", pairs, {a, b}))
+            names = " + ".join(sorted((side_a.name, side_b.name), key=str.lower))
+            if not pairs:
+                among = f" among users of {named.name}" if named else ""
+                raise SerosurvError(
+                    f"--pairs: no interaction rule covers {names}{among}; see `serosurv rules explain`."
+                )
+            if side_a.kind == side_b.kind == "ingredient" and len(set_a) == len(set_b) == 1:
+                rows_.append(OutputRow(names, "pair", pairs, set(set_a | set_b)))
             else:
-                names = sorted((sides[0].strip(), sides[1].strip()), key=str.lower)
-                rows_.append(OutputRow(" + ".join(names), "class_pair", pairs, set_a | set_b))
+                rows_.append(OutputRow(names, "class_pair", pairs, set(set_a | set_b)))
     any_pairs = {pair for pair in rule_pairs if keep(pair)}
     rows_.append(OutputRow(ANY_PAIR, "any", any_pairs, {i for pair in any_pairs for i in pair}))
     if conditional is not None:
@@ -255,6 +300,39 @@ def run_parameters(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
+def data_span(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> tuple[date, date]:
+    """The days the warehouse can measure: its first claim's fill date (or first episode) to the latest
+    night."""
+    first_fill = fetch_one(con, "analyses/claims_span.sql")["first_fill"]
+    first_episode = fetch_value(con, "analyses/first_episode_start.sql")
+    known = [day for day in (first_fill, first_episode) if day is not None]
+    if not known:
+        raise SerosurvError("The warehouse holds no claims yet; run `serosurv run` with a claims file first.")
+    return min(known), run["as_of"]
+
+
+def measured_range(
+    spec: PrevalenceSpec, first_data: date, last_data: date, first_episode: date | None
+) -> tuple[date, date]:
+    """[--from, --to] with their defaults, or one sentence when it misses the data altogether."""
+    if spec.start and spec.start > last_data:
+        raise SerosurvError(
+            f"--from {spec.start} is after the warehouse's data, which ends on {last_data} (the latest night); "
+            "choose an earlier date."
+        )
+    if spec.end and spec.end < first_data:
+        raise SerosurvError(
+            f"--to {spec.end} is before the warehouse's first claim ({first_data}); choose a later date."
+        )
+    first = spec.start or first_episode or first_data
+    last = spec.end or last_data
+    if first > last:  # --to before the first episode, after the first claim
+        raise SerosurvError(
+            f"No exposure episode lies between {first_data} and --to {spec.end}; choose a later --to."
+        )
+    return first, last
+
+
 def prevalence_table(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, ruleset: RuleSet) -> pl.DataFrame:
     """Prevalence per interval, stratum and row (pair, class pair, any interacting pair), suppressed."""
     spec.check()
@@ -267,57 +345,88 @@ def prevalence_table(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, rules
             "none; run a night with --patients FILE (coverage_start, coverage_end) or use "
             "--denominator users_of_either."
         )
+    first_data, last_data = data_span(con, run)
     create_table(con, "prevalence_coexposure", "marts/prevalence_coexposure.sql", temp=True)
     observed = set(fetch(con, "analyses/coexposed_pairs.sql"))
     table_rows, complete = output_rows(spec, ruleset, observed)
 
-    first = spec.start or fetch_value(con, "analyses/first_episode_start.sql") or run["as_of"]
-    last = spec.end or run["as_of"]
+    first, last = measured_range(
+        spec, first_data, last_data, fetch_value(con, "analyses/first_episode_start.sql")
+    )
     periods = intervals(first, last, spec.interval)
     point = spec.measure == "point"
     dates = dict.fromkeys(("interval_start", "interval_end", "window_start", "window_end"), pl.Date)
     interval_rows = [[label, s, e, s, s if point else e] for label, s, e in periods]
     table_from_rows(con, "prevalence_intervals", {"interval_label": pl.String, **dates}, interval_rows)
+    # rows with the same denominator drugs share a user group, counted once
+    groups: dict[frozenset[str], int] = {}
+    for row in table_rows:
+        row.group = -1 if members else groups.setdefault(frozenset(row.users), len(groups))
+    table_from_rows(
+        con,
+        "prevalence_rows",
+        {"row_label": pl.String, "user_group": pl.Int64},
+        [[row.label, row.group] for row in table_rows],
+    )
     pair_rows = [[row.label, a, b] for row in table_rows for a, b in sorted(row.pairs)]
     pair_schema = dict.fromkeys(("row_label", "ingredient_a", "ingredient_b"), pl.String)
     table_from_rows(con, "prevalence_row_pairs", pair_schema, pair_rows)
-    user_rows = [[row.label, i] for row in table_rows for i in sorted(row.users)]
-    table_from_rows(con, "prevalence_row_users", {"row_label": pl.String, "ingredient": pl.String}, user_rows)
+    user_rows = [[group, i] for users, group in groups.items() for i in sorted(users)]
+    table_from_rows(
+        con, "prevalence_user_groups", {"user_group": pl.Int64, "ingredient": pl.String}, user_rows
+    )
     bands = spec.research()
     counts = fetch_frame(
         con,
         "analyses/prevalence_counts.sql",
         {"members": members, "age_bounds": list(bands.age_bands), "age_labels": list(bands.age_band_labels)},
     )
-
-    # Keep the requested strata: a variable not asked for is always its margin ("all").
-    for name, margin in (("age_band", "all_ages"), ("sex", "all_sexes")):
-        if name not in spec.by:
-            counts = counts.filter(pl.col(margin))
-        counts = counts.with_columns(
-            pl.when(pl.col(margin)).then(pl.lit(ALL)).otherwise(pl.col(name)).alias(name)
-        )
-    counts = counts.drop("all_ages", "all_sexes")
-    if members:
-        denominators = counts.filter(pl.col("row_label").is_null()).select(
-            "interval_label", "age_band", "sex", pl.col("denominator").alias("member_denominator")
-        )
-        counts = counts.filter(pl.col("row_label").is_not_null()).drop("denominator")
+    strata = _strata(con, spec, counts)
+    numerators = _margins(
+        counts.filter(pl.col("measure") == "numerator"), ["interval_label", "row_label"], spec.by
+    ).rename({"people": "numerator"})
+    denominators = _margins(
+        counts.filter(pl.col("measure") == "denominator"), ["interval_label", "user_group"], spec.by
+    ).rename({"people": "denominator"})
     # Every interval x row x stratum cell, zeros included (a zero is a result too).
-    strata = _strata(con, spec, counts if not members else denominators)
-    grid = (
-        pl.DataFrame({"interval_label": [p[0] for p in periods]})
-        .join(pl.DataFrame({"row_label": [r.label for r in table_rows]}), how="cross")
-        .join(strata, how="cross")
+    rows_frame = pl.DataFrame(
+        {"row_label": [r.label for r in table_rows], "user_group": [r.group for r in table_rows]},
+        schema={"row_label": pl.String, "user_group": pl.Int64},
     )
-    table = grid.join(counts, on=["interval_label", "row_label", "age_band", "sex"], how="left")
-    if members:
-        table = table.join(denominators, on=["interval_label", "age_band", "sex"], how="left").rename(
-            {"member_denominator": "denominator"}
-        )
-    table = table.with_columns(pl.col("numerator").fill_null(0), pl.col("denominator").fill_null(0))
+    table = (
+        pl.DataFrame({"interval_label": [p[0] for p in periods]}, schema={"interval_label": pl.String})
+        .join(rows_frame, how="cross")
+        .join(strata, how="cross")
+        .join(numerators, on=["interval_label", "row_label", "age_band", "sex"], how="left")
+        .join(denominators, on=["interval_label", "user_group", "age_band", "sex"], how="left")
+        .with_columns(pl.col("numerator").fill_null(0), pl.col("denominator").fill_null(0))
+    )
     table = _suppress(table, table_rows, complete, spec)
-    return _finish(table, table_rows, periods, spec, run)
+    lookback_end = first_data + timedelta(days=spec_lookback(run))
+    return _finish(table, table_rows, periods, spec, run, lookback_end)
+
+
+def spec_lookback(run: dict[str, Any]) -> int:
+    """The latest night's [research] lookback_days: intervals starting within it of the first claim are
+    left-censored."""
+    return int(run["research"].lookback_days)
+
+
+def _margins(frame: pl.DataFrame, keys: list[str], by: tuple[str, ...]) -> pl.DataFrame:
+    """The innermost counts with every margin the strata ask for (a stratum not asked for is always 'all'):
+    sums, since each person is in one age band and one sex per interval."""
+    parts = []
+    for keep_age in (True, False) if "age_band" in by else (False,):
+        for keep_sex in (True, False) if "sex" in by else (False,):
+            parts.append(
+                frame.with_columns(
+                    pl.col("age_band") if keep_age else pl.lit(ALL).alias("age_band"),
+                    pl.col("sex") if keep_sex else pl.lit(ALL).alias("sex"),
+                )
+                .group_by([*keys, "age_band", "sex"])
+                .agg(pl.col("people").sum())
+            )
+    return pl.concat(parts).with_columns(pl.col("people").cast(pl.Int64))
 
 
 def _strata(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, counts: pl.DataFrame) -> pl.DataFrame:
@@ -327,83 +436,94 @@ def _strata(con: duckdb.DuckDBPyConnection, spec: PrevalenceSpec, counts: pl.Dat
     age_values = ([*ages, "unknown"] if "unknown" in present else ages) if "age_band" in spec.by else []
     sexes = sorted(
         {s for (s,) in fetch(con, "analyses/patient_sexes.sql")}
-        | (set(counts.get_column("sex").to_list()) - {ALL} if "sex" in spec.by else set())
+        | (set(counts.get_column("sex").to_list()) if "sex" in spec.by else set())
     )
     sex_values = sexes if "sex" in spec.by else []
-    combos = [(ALL, ALL)] + [(a, ALL) for a in age_values] + [(ALL, s) for s in sex_values]
-    combos += [(a, s) for a in age_values for s in sex_values]
+    combos = [(a, s) for a in [ALL, *age_values] for s in [ALL, *sex_values]]
     return pl.DataFrame(combos, schema=["age_band", "sex"], orient="row")
+
+
+ROW_LEVEL = {"pair": 0, "class_pair": 1, "any": 2}  # how much of a total a row is (complements: lowest first)
 
 
 def _suppress(
     table: pl.DataFrame, table_rows: list[OutputRow], complete: bool, spec: PrevalenceSpec
 ) -> pl.DataFrame:
     """Suppress numerators and denominators from 1 to min_cell - 1 and their complements, interval by
-    interval."""
-    hidden_num: set[tuple] = set()
-    hidden_den: set[tuple] = set()
-    row_type = {row.label: row.row_type for row in table_rows}
-    pairs_of = {row.label: row.pairs for row in table_rows}
-    for (interval,), part in table.group_by(["interval_label"], maintain_order=True):
-        num = {(r["row_label"], r["age_band"], r["sex"]): r["numerator"] for r in part.iter_rows(named=True)}
-        den = {
-            (r["row_label"], r["age_band"], r["sex"]): r["denominator"] for r in part.iter_rows(named=True)
-        }
-        strata = sorted({(a, s) for _, a, s in num})
-        labels = sorted({label for label, _, _ in num})
-        relations: list[Relation] = []
-        for label in labels:
-            relations += _strata_relations(label, strata)
-        den_relations = list(relations)
-        if complete:
-            pair_labels = [label for label in labels if row_type[label] == "pair"]
-            for age, sex in strata:
-                relations.append(((ANY_PAIR, age, sex), [(p, age, sex) for p in pair_labels]))
-                for label in labels:
-                    if row_type[label] == "class_pair":
-                        parts = [p for p in pair_labels if pairs_of[p] <= pairs_of[label]]
-                        relations.append(((label, age, sex), [(p, age, sex) for p in parts]))
-        # People without the combination are counted too (denominator - numerator): keep them >= 11 or 0.
-        complement = [key for key in num if 0 < den[key] - num[key] < spec.min_cell]
-        hidden_den_here = set()
-        for label in labels:  # denominators: per row (identical rows give identical patterns)
-            keys = [key for key in den if key[0] == label]
-            hidden_den_here |= suppress_cells(
-                {k: den[k] for k in keys}, [r for r in den_relations if r[0][0] == label], spec.min_cell
-            )
-        hidden_num_here = suppress_cells(num, relations, spec.min_cell, also=complement)
-        hidden_num |= {(interval, *key) for key in hidden_num_here}
-        hidden_den |= {(interval, *key) for key in hidden_den_here}
-    on = ["interval_label", "row_label", "age_band", "sex"]
-    num_hidden = _flags(hidden_num, on, "numerator_suppressed")
-    den_hidden = _flags(hidden_den, on, "denominator_suppressed")
-    return (
-        table.join(num_hidden, on=on, how="left")
-        .join(den_hidden, on=on, how="left")
-        .with_columns(
-            pl.col("numerator_suppressed").fill_null(False), pl.col("denominator_suppressed").fill_null(False)
-        )
+    interval (transforms/suppression.suppress_cube): each cell's `*_suppression` is primary ("<11"),
+    complementary ("suppressed") or null (published)."""
+    labels = [row.label for row in table_rows]
+    ages = [ALL, *sorted(set(table.get_column("age_band").to_list()) - {ALL})]
+    sexes = [ALL, *sorted(set(table.get_column("sex").to_list()) - {ALL})]
+    intervals_ = list(dict.fromkeys(table.get_column("interval_label").to_list()))
+    groups = sorted({row.group for row in table_rows})
+    index = table.with_columns(
+        pl.col("interval_label")
+        .replace_strict({v: i for i, v in enumerate(intervals_)}, return_dtype=pl.Int64)
+        .alias("_t"),
+        pl.col("row_label")
+        .replace_strict({v: i for i, v in enumerate(labels)}, return_dtype=pl.Int64)
+        .alias("_r"),
+        pl.col("user_group")
+        .replace_strict({v: i for i, v in enumerate(groups)}, return_dtype=pl.Int64)
+        .alias("_g"),
+        pl.col("age_band")
+        .replace_strict({v: i for i, v in enumerate(ages)}, return_dtype=pl.Int64)
+        .alias("_a"),
+        pl.col("sex").replace_strict({v: i for i, v in enumerate(sexes)}, return_dtype=pl.Int64).alias("_s"),
     )
+    t, r, g, a, x = (index.get_column(c).to_numpy() for c in ("_t", "_r", "_g", "_a", "_s"))
+    shape = (len(intervals_), len(labels), len(ages), len(sexes))
+    num = np.zeros(shape, dtype=np.int64)
+    den_rows = np.zeros(shape, dtype=np.int64)
+    num[t, r, a, x] = index.get_column("numerator").to_numpy()
+    den_rows[t, r, a, x] = index.get_column("denominator").to_numpy()
+    den = np.zeros((len(intervals_), len(groups), len(ages), len(sexes)), dtype=np.int64)
+    den[t, g, a, x] = index.get_column("denominator").to_numpy()
+    # people without the combination are counted too (denominator - numerator): keep them >= min_cell or 0
+    without = den_rows - num
+    forced = (without > 0) & (without < spec.min_cell)
+    row_levels = np.array([ROW_LEVEL[row.row_type] for row in table_rows])
+    margin = (np.arange(len(ages)) == 0)[:, None].astype(int) * (len(ages) > 1) + (
+        np.arange(len(sexes)) == 0
+    )[None, :].astype(int) * (len(sexes) > 1)
+    levels = row_levels[:, None, None] + margin[None, :, :]
+    if complete:
+        position = {label: i for i, label in enumerate(labels)}
+        grand = position[ANY_PAIR]
+        pair_labels = [row.label for row in table_rows if row.row_type == "pair"]
+        groups_of = {
+            position[row.label]: [
+                position[p] for p in pair_labels if table_rows[position[p]].pairs <= row.pairs
+            ]
+            for row in table_rows
+            if row.row_type == "class_pair"
+        }
+        rows_supports = hierarchy_supports(len(labels), grand, groups_of)
+    else:
+        rows_supports = hierarchy_supports(len(labels), None, {})
+    group_supports = hierarchy_supports(len(groups), None, {})
+    hidden_num = np.zeros(shape, dtype=bool)
+    hidden_den = np.zeros(den.shape, dtype=bool)
+    for i in range(len(intervals_)):
+        hidden_num[i] = suppress_cube(num[i], rows_supports, spec.min_cell, also=forced[i], levels=levels)
+        hidden_den[i] = suppress_cube(den[i], group_supports, spec.min_cell)
+    row_group = np.array([groups.index(row.group) for row in table_rows])
+    hidden_den_rows = hidden_den[:, row_group]
 
+    def kind(hidden: np.ndarray, values: np.ndarray) -> np.ndarray:
+        small = (values > 0) & (values < spec.min_cell)
+        return np.where(hidden & small, PRIMARY, np.where(hidden, COMPLEMENTARY, None))
 
-def _flags(keys: set[tuple], on: list[str], name: str) -> pl.DataFrame:
-    return pl.DataFrame(
-        [list(k) for k in sorted(keys)], schema={c: pl.String for c in on}, orient="row"
-    ).with_columns(pl.lit(True).alias(name))
-
-
-def _strata_relations(label: str, strata: list[tuple[str, str]]) -> list[Relation]:
-    """Within one row: each margin is the sum of the cells it covers."""
-    ages = sorted({a for a, _ in strata if a != ALL})
-    sexes = sorted({s for _, s in strata if s != ALL})
-    relations: list[Relation] = []
-    for sex in [ALL, *sexes]:
-        if ages:
-            relations.append(((label, ALL, sex), [(label, a, sex) for a in ages if (a, sex) in strata]))
-    for age in [ALL, *ages]:
-        if sexes:
-            relations.append(((label, age, ALL), [(label, age, s) for s in sexes if (age, s) in strata]))
-    return relations
+    num_kind = kind(hidden_num, num)[t, r, a, x]
+    den_kind = kind(hidden_den_rows, den_rows)[t, r, a, x]
+    return table.with_columns(
+        pl.Series("numerator_suppression", num_kind.tolist(), dtype=pl.String),
+        pl.Series("denominator_suppression", den_kind.tolist(), dtype=pl.String),
+    ).with_columns(
+        pl.col("numerator_suppression").is_not_null().alias("numerator_suppressed"),
+        pl.col("denominator_suppression").is_not_null().alias("denominator_suppressed"),
+    )
 
 
 def _finish(
@@ -412,6 +532,7 @@ def _finish(
     periods: list[tuple[str, date, date]],
     spec: PrevalenceSpec,
     run: dict[str, Any],
+    lookback_end: date,
 ) -> pl.DataFrame:
     bounds = pl.DataFrame(
         [[label, s, e] for label, s, e in periods],
@@ -487,6 +608,9 @@ def _finish(
             "suppressed",
             "numerator_suppressed",
             "denominator_suppressed",
+            "numerator_suppression",
+            "denominator_suppression",
+            (pl.col("interval_start") < lookback_end).alias("left_censored"),
             pl.lit(spec.measure).alias("measure"),
             pl.lit(spec.interval).alias("interval_type"),
             pl.lit(spec.denominator).alias("denominator_type"),
@@ -496,6 +620,7 @@ def _finish(
                 "case_definition"
             ),
             pl.lit(spec.min_cell).alias("suppression_min_count"),
+            pl.lit(spec_lookback(run)).alias("lookback_days"),
             pl.lit(run["episode_settings"]).alias("episode_settings"),
             pl.lit(run["interaction_settings"]).alias("interaction_settings"),
             pl.lit(run["rules_hash"]).alias("rules_hash"),
@@ -503,3 +628,31 @@ def _finish(
             pl.lit(run["run_id"]).alias("run_id"),
         )
     )
+
+
+def describe(spec: PrevalenceSpec, ruleset: RuleSet) -> dict[str, str]:
+    """What a table measures, in words, for its summary page: title, measure, rows, denominator, strata."""
+    rows = (
+        "interacting combinations: every ingredient pair with a case, its class pair, and any interacting pair"
+        if list(spec.pairs) == [ALL]
+        else " and ".join(spec.pairs) + ", and any interacting pair"
+    )
+    named = denominator_named(spec, ruleset)
+    among = {"members": "members", "users_of_either": "users of either drug"}.get(
+        spec.denominator, f"users of {named.words() if named else spec.denominator}"
+    )
+    what = "interacting combinations" if list(spec.pairs) == [ALL] else ", ".join(spec.pairs)
+    strata = {
+        (): "none: everyone together",
+        ("age_band",): "age band",
+        ("sex",): "sex",
+    }.get(tuple(spec.by), "age band and sex, with both margins")
+    return {
+        "title": f"Prevalence of {what} among {among} — {spec.measure}, by {spec.interval}",
+        "measure": "period: a co-exposure day anywhere in the interval"
+        if spec.measure == "period"
+        else "point: co-exposed on the interval's first day",
+        "rows": rows,
+        "denominator": denominator_words(spec, ruleset),
+        "strata": strata,
+    }

@@ -36,12 +36,21 @@ class NightResult:
     dashboard: Path | None = None
 
 
+# How long a night waits for Prefect's temporary API server to start (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+# overrides it).
+PREFECT_STARTUP_SECONDS = 120
+PREFECT_STARTUP_FAILED = "Timed out while attempting to connect to ephemeral Prefect API server"
+
+
 def quiet_environment() -> None:
     """No telemetry and no server: Prefect runs flows locally with a temporary API in this process."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # Prefect gives its temporary API server 20 s to start, which a loaded machine can exceed (measured here
+    # on 2 busy cores); waiting longer costs nothing when it starts sooner.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(PREFECT_STARTUP_SECONDS))
 
 
 @owner_only()
@@ -109,16 +118,28 @@ def run(
     # Taken here too (re-entrant in the flow) so a busy warehouse is waited for before Prefect starts.
     with warehouse_lock(target, "run", busy_wait(config)):
         import_gate_in_background()
-        result = nightly(
-            claims=[str(Path(p).resolve()) for p in claims],
-            warehouse=str(target),
-            out_dir=str(out_dir),
-            as_of=as_of.isoformat() if as_of else None,
-            config_file=str(config_file) if config_file else None,
-            patients=str(Path(patients).resolve()) if patients else None,
-            fmt=fmt,
-            backfill_from=backfill_from.isoformat() if backfill_from else None,
-        )
+        try:
+            result = nightly(
+                claims=[str(Path(p).resolve()) for p in claims],
+                warehouse=str(target),
+                out_dir=str(out_dir),
+                as_of=as_of.isoformat() if as_of else None,
+                config_file=str(config_file) if config_file else None,
+                patients=str(Path(patients).resolve()) if patients else None,
+                fmt=fmt,
+                backfill_from=backfill_from.isoformat() if backfill_from else None,
+            )
+        except RuntimeError as exc:
+            if not str(exc).startswith(PREFECT_STARTUP_FAILED):
+                raise
+            waited = os.environ.get(
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_SECONDS
+            )
+            raise SerosurvError(
+                f"Prefect's temporary API server did not start within {waited} s (a busy machine), so the night "
+                "did not start and the warehouse is as it was. Run it again, wait longer with "
+                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run against a Prefect server (PREFECT_API_URL)."
+            ) from None
     return _night_result(result, target)
 
 

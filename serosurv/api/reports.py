@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from serosurv.api.warehouse import reading
 from serosurv.core.errors import SerosurvError
@@ -22,6 +23,10 @@ from transforms.runs import latest_success
 class PrevalenceFiles:
     table: Path  # CSV or Parquet
     summary: Path  # HTML
+    left_censored: tuple[
+        str, ...
+    ] = ()  # intervals starting within [research] lookback_days of the first claim
+    lookback_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,19 +69,29 @@ def audit(
 
 @owner_only()
 def dashboard(
-    date_from: date, date_to: date, out: Path | str = "dashboard.html", warehouse: Path | str | None = None
+    date_from: date,
+    date_to: date,
+    out: Path | str = "dashboard.html",
+    warehouse: Path | str | None = None,
+    tables: Path | str | None = None,
 ) -> Path:
     """Write the quality dashboard for [date_from, date_to] (one self-contained HTML file, no patient
     identifiers, counts below the latest night's [research] min_cell_count - 11 by default - shown as
-    '<11'); returns its path."""
-    from reports.dashboard import write_dashboard
+    '<11', counts hidden to protect them as 'suppressed') and, with `tables`, every table as CSV in that
+    folder (comparison.csv, trend.csv, ...); returns the page's path. A range nobody was exposed in, or an --out that is not .html, is one
+    sentence."""
+    from reports.dashboard import check_out, write_dashboard, write_tables
     from transforms.dashboard import dashboard_data
 
     if date_to < date_from:
-        raise SerosurvError("--to must not be before --from.")
+        raise SerosurvError(f"--to {date_to} must not be before --from {date_from}.")
+    check_out(Path(out))
     with reading(warehouse) as con:
         data = dashboard_data(con, date_from, date_to, _ruleset(con))
-    return write_dashboard(data, Path(out)).resolve()
+    page = write_dashboard(data, Path(out)).resolve()
+    if tables is not None:
+        write_tables(data, Path(tables))
+    return page
 
 
 @owner_only()
@@ -96,7 +111,7 @@ def prevalence(
     docs/prevalence.md for every term. Small cells are suppressed and people stratified by age with the
     latest night's [research] settings (min_cell_count, age_bands)."""
     from reports.prevalence import check_out, write_prevalence
-    from transforms.prevalence import PrevalenceSpec, prevalence_table
+    from transforms.prevalence import PrevalenceSpec, describe, prevalence_table
 
     spec = PrevalenceSpec(
         interval=interval,
@@ -110,9 +125,16 @@ def prevalence(
     spec.check()
     check_out(Path(out))
     with reading(warehouse) as con:
-        frame = prevalence_table(con, spec, _ruleset(con))
-    written = write_prevalence(frame, spec, Path(out))
-    return PrevalenceFiles(table=written["table"].resolve(), summary=written["summary"].resolve())
+        ruleset = _ruleset(con)
+        frame = prevalence_table(con, spec, ruleset)
+    written = write_prevalence(frame, spec, Path(out), describe(spec, ruleset))
+    censored = frame.filter(pl.col("left_censored")).get_column("interval").unique(maintain_order=True)
+    return PrevalenceFiles(
+        table=written["table"].resolve(),
+        summary=written["summary"].resolve(),
+        left_censored=tuple(censored.to_list()),
+        lookback_days=int(frame.get_column("lookback_days")[0]) if frame.height else 0,
+    )
 
 
 def _ruleset(con: duckdb.DuckDBPyConnection) -> RuleSet:

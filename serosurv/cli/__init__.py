@@ -547,7 +547,13 @@ def _report_commands(commands: argparse._SubParsersAction) -> None:
         type=Path,
         default=Path("dashboard.html"),
         metavar="FILE",
-        help="HTML file to write (default: ./dashboard.html)",
+        help="HTML file to write (default: ./dashboard.html); the dashboard is HTML only",
+    )
+    dash.add_argument(
+        "--csv",
+        type=Path,
+        metavar="DIR",
+        help="also write every table as CSV into DIR (comparison.csv, trend.csv, ..., for a P&T committee)",
     )
 
     prev = commands.add_parser(
@@ -712,9 +718,13 @@ def _alerts(args: argparse.Namespace) -> str:
 
 def _reports(args: argparse.Namespace) -> str:
     from serosurv import api
+    from serosurv.cli import text
 
     if args.command == "report":
-        return f"Dashboard: {api.dashboard(args.date_from, args.date_to, args.out, warehouse=args.warehouse)}"
+        board = api.dashboard(
+            args.date_from, args.date_to, args.out, warehouse=args.warehouse, tables=args.csv
+        )
+        return text.dashboard_written(board, args.csv)
     written = api.prevalence(
         args.out,
         warehouse=args.warehouse,
@@ -726,7 +736,7 @@ def _reports(args: argparse.Namespace) -> str:
         date_from=args.date_from,
         date_to=args.date_to,
     )
-    return f"Prevalence: {written.table}\nSummary:    {written.summary}"
+    return text.prevalence_written(written)
 
 
 def _explain(args: argparse.Namespace) -> str:

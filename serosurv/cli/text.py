@@ -24,6 +24,9 @@ from serosurv.api import (
 from serosurv.core.vocabularies import PRIORITY_PARTS, indicator_label
 
 WIDTH = 100
+# How an ongoing order's fill is explained (a start without stop date or days supply; [episodes]
+# ongoing_max_days caps it).
+ONGOING_ORDER = "ongoing order (no stop date): counted to the night"
 _REASONS = {
     "severity_raised": "severity raised",
     "new_prescriber": "new prescriber",
@@ -529,7 +532,7 @@ def alert_detail(detail: AlertDetail) -> str:
             "*" if f["in_alert"] else "",
             str(f["fill_date"]),
             f["ingredient"] + (" ~" if f.get("mapped_by") == "name_approx" else ""),
-            f"{f['fill_date']}..{f['supply_end']}",
+            f"{f['fill_date']}..{f['supply_end']}" + (" +" if f.get("ongoing") else ""),
             str(f["days_supply"] if f["days_supply"] is not None else ""),
             _number(f["quantity"]),
             f["prescriber_id"] or "unknown",
@@ -556,6 +559,8 @@ def alert_detail(detail: AlertDetail) -> str:
     lines += table(header, fills) if fills else ["  none found in the warehouse"]
     if any(f.get("mapped_by") == "name_approx" for f in detail.fills):
         lines.append("  ~ name matched approximately (a misspelt or foreign name): check the claim.")
+    if any(f.get("ongoing") for f in detail.fills):
+        lines.append(f"  + {ONGOING_ORDER}")
 
     lines += [
         "",
@@ -671,6 +676,27 @@ def quarantine_list(found, fmt: str = "table") -> str:
     ]
     lines = [head, "", *table(("reason", "rows", "e.g.", "example rows"), reasons), ""]
     return "\n".join(lines) + "\n" + query_result(found.rows)
+
+
+def prevalence_written(written: Any) -> str:
+    """Where `serosurv prevalence` wrote its table and summary, and a warning for left-censored intervals."""
+    lines = [f"Prevalence: {written.table}", f"Summary:    {written.summary}"]
+    if written.left_censored:
+        intervals = ", ".join(written.left_censored)
+        lines.append(
+            f"Warning: {intervals} start(s) fewer than {written.lookback_days} days after the warehouse's first "
+            "claim, so people supplied before the data begins are missed and those estimates are low "
+            "(column left_censored; [research] lookback_days)."
+        )
+    return "\n".join(lines)
+
+
+def dashboard_written(page: Any, tables: Any = None) -> str:
+    """Where `serosurv report dashboard` wrote its page (and its tables as CSV)."""
+    lines = [f"Dashboard: {page}"]
+    if tables is not None:
+        lines.append(f"Tables:    {tables} (one CSV file per table)")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- explain and audit

@@ -35,8 +35,16 @@ class EpisodeConfig:
     same_day: str = "keep"
     end_convention: str = "inclusive"
     omop_persistence_days: int = 30
+    # An ongoing order (a start without stop date or days supply, claims.ongoing) is exposure from its
+    # start to the night, at most this many days (its start day is day 1).
+    ongoing_max_days: int = 90
 
     def __post_init__(self) -> None:
+        if self.ongoing_max_days < 1:
+            raise SerosurvError(
+                "Setting 'episodes.ongoing_max_days' must be at least 1 (the days an order without a stop "
+                f"date counts as exposure, its start day included), got {self.ongoing_max_days!r}."
+            )
         for name, allowed in (
             ("stockpiling", STOCKPILING),
             ("same_day", SAME_DAY),
@@ -310,10 +318,13 @@ class ResearchConfig:
     """What the quality dashboard and the prevalence tables publish (docs/prevalence.md, docs/privacy.md):
     counts from 1 to min_cell_count - 1 are suppressed, and people are stratified into age bands whose
     lower bounds (after the first band, from 0) are `age_bands`: (18, 45, 65, 75) gives 0-17, 18-44, 45-64,
-    65-74 and 75+. Not part of the configuration hash: nights are computed the same whatever they say."""
+    65-74 and 75+. `lookback_days`: an interval whose window starts fewer days than this after the first
+    claim is marked left-censored (supplies dispensed before the data begins are unknown, so its estimates
+    are low). Not part of the configuration hash: nights are computed the same whatever they say."""
 
     min_cell_count: int = 11
     age_bands: tuple[int, ...] = (18, 45, 65, 75)
+    lookback_days: int = 90
 
     def __post_init__(self) -> None:
         count = self.min_cell_count
@@ -337,6 +348,12 @@ class ResearchConfig:
                 f"Setting 'research.age_bands' must be strictly increasing, got {list(bands)!r}."
             )
         object.__setattr__(self, "age_bands", tuple(bands))
+        lookback = self.lookback_days
+        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 0:
+            raise SerosurvError(
+                "Setting 'research.lookback_days' must be a whole number of days, 0 or more (intervals starting "
+                f"fewer days after the first claim are marked left-censored), got {lookback!r}."
+            )
 
     @property
     def age_band_labels(self) -> tuple[str, ...]:

@@ -36,6 +36,10 @@ CANONICAL_COLUMNS = (
     "fill_number",
     "rx_reference",
     "original_claim_id",
+    # Optional: "true" marks an order that runs until stopped (an EHR order without a stop time): a row
+    # without end_date and days_supply is then exposure to the night, capped by [episodes]
+    # ongoing_max_days, instead of quarantined as missing_supply.
+    "ongoing",
 )
 
 # One current interaction as an alert saw it on one night (alert_history.snapshot).
@@ -70,7 +74,7 @@ SCHEMA = {
         claim_id VARCHAR, patient_id VARCHAR, fill_date DATE, days_supply INTEGER, end_date DATE,
         ndc VARCHAR, rxcui VARCHAR, drug_name VARCHAR, quantity DOUBLE, prescriber_id VARCHAR,
         pharmacy_id VARCHAR, claim_status VARCHAR, fill_number INTEGER, rx_reference VARCHAR,
-        original_claim_id VARCHAR, source_file VARCHAR, source_row BIGINT, run_id VARCHAR""",
+        original_claim_id VARCHAR, source_file VARCHAR, source_row BIGINT, run_id VARCHAR, ongoing BOOLEAN""",
     "quarantine": """
         source_file VARCHAR, source_row BIGINT, raw VARCHAR, reason_code VARCHAR, reason VARCHAR,
         run_id VARCHAR""",
@@ -92,7 +96,8 @@ SCHEMA = {
         patients BIGINT""",
     "fill_exposure": """
         patient_id VARCHAR, ingredient VARCHAR, route VARCHAR, claim_id VARCHAR, prescriber_id VARCHAR,
-        pharmacy_id VARCHAR, exposure_start DATE, exposure_end DATE, days_supply INTEGER, fill_key VARCHAR, quantity DOUBLE""",
+        pharmacy_id VARCHAR, exposure_start DATE, exposure_end DATE, days_supply INTEGER, fill_key VARCHAR, quantity DOUBLE,
+        ongoing BOOLEAN""",
     "serotonergic_burden": """
         burden_id VARCHAR, patient_id VARCHAR, burden_start DATE, burden_end DATE, burden_days INTEGER,
         max_concurrent INTEGER, ingredients VARCHAR[], prescriber_ids VARCHAR[], n_prescribers INTEGER""",
@@ -145,7 +150,7 @@ SCHEMA = {
         known_pharmacy_share DOUBLE, newest_fill_lag_days DOUBLE, patients_per_claim DOUBLE,
         median_days_supply DOUBLE, long_supply_share DOUBLE, absent_fields VARCHAR,
         code_and_name_claims BIGINT, ten_digit_ndc_claims BIGINT, code_vs_name_share DOUBLE,
-        code_systems VARCHAR""",
+        code_systems VARCHAR, ongoing_claims BIGINT""",
 }
 
 

@@ -2,12 +2,23 @@
 -- up to the alert's night whose supply reaches $since or later, with its episode, how its drug was
 -- mapped (mapped_by 'name_approx': an approximate name match), and whether the alert names it.
 -- Parameters: $patient, $a, $b (the ingredients), $night, $since, $claims_a, $claims_b, $omop_end (the
--- night's [episodes] end_convention is "omop"). Macro: supply_end.
+-- night's [episodes] end_convention is "omop"), $ongoing_max_days (its [episodes] ongoing_max_days: an
+-- ongoing order, without stop date or days supply, covers its start to the night, at most that many days).
+-- Macros: supply_end, ongoing_end.
+with claims as (
+    select
+        *,
+        coalesce(ongoing, false) as open_ended,
+        case when ongoing then ongoing_end(fill_date, $night, $ongoing_max_days) else end_date end as given_end
+    from claims
+)
+
 select
     claims.fill_date,
     fill_ingredients.ingredient,
     fill_ingredients.mapped_by,
-    supply_end(claims.fill_date, claims.days_supply, claims.end_date, $omop_end) as supply_end,
+    supply_end(claims.fill_date, claims.days_supply, claims.given_end, $omop_end) as supply_end,
+    claims.open_ended as ongoing,
     claims.days_supply,
     claims.quantity,
     claims.prescriber_id,
@@ -30,5 +41,5 @@ where
     claims.patient_id = $patient
     and fill_ingredients.ingredient in ($a, $b)
     and claims.fill_date <= $night
-    and supply_end(claims.fill_date, claims.days_supply, claims.end_date, $omop_end) >= $since
+    and supply_end(claims.fill_date, claims.days_supply, claims.given_end, $omop_end) >= $since
 order by claims.fill_date, fill_ingredients.ingredient, claims.claim_id

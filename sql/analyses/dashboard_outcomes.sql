@@ -1,4 +1,5 @@
--- Quality dashboard: what pharmacists did about alerts between $date_from and $date_to: per NCPDP
+-- Quality dashboard: what pharmacists did about alerts on the nights from $date_from to $date_to (the
+-- night an action was recorded in, alert_actions.night, not the clock time it was typed): per NCPDP
 -- professional service code and result of service code ('none' when not given), the number of alerts
 -- acted on, most frequent first. No identifier leaves this query. Input: alert_actions.
 select
@@ -6,6 +7,6 @@ select
     coalesce(alert_actions.result_code, 'none') as result,
     count(distinct alert_actions.alert_id) as alerts
 from alert_actions
-where alert_actions.acted_at::date between $date_from::date and $date_to::date
+where coalesce(alert_actions.night, alert_actions.acted_at::date) between $date_from::date and $date_to::date
 group by all
 order by alerts desc, action, result

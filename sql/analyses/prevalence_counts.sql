@@ -1,20 +1,24 @@
--- Person-level prevalence counts per interval, output row (pair, class pair or any interacting pair)
--- and stratum (age band x sex, with every margin: grouping sets by cube). A person counts at most once
--- in a numerator and once in a denominator of a cell; numerators are always a subset of their
--- denominator. The window of an interval is the whole interval (period prevalence) or its point date
--- (point prevalence), set by the caller in prevalence_intervals.
--- Denominators: $members = true: patients whose coverage overlaps the window (partial contribution:
--- any covered day counts), the same for every output row; a case needs a co-exposure day inside both
--- the window and the person's coverage. $members = false: people with an episode of one of the row's
--- denominator ingredients (prevalence_row_users) overlapping the window; a case needs a co-exposure
--- day inside the window.
+-- Person-level prevalence counts per interval and innermost stratum (age band x sex); the margins are sums
+-- of these (a person has one age band and one sex per interval), added by transforms/prevalence.py. Two
+-- kinds of row, by `measure`:
+--   'denominator': people per interval, user group and stratum. $members = true: one group (-1), the
+--   patients whose coverage overlaps the window (partial contribution: any covered day counts).
+--   $members = false: per user group of prevalence_user_groups, the people with an episode of one of its
+--   ingredients overlapping the window (rows with the same denominator share a group, so it is counted once).
+--   'numerator': per interval and output row (pair, class pair or any interacting pair), the people with a
+--   co-exposure day of one of the row's pairs inside the window (and, for members, inside their coverage)
+--   who are in the row's denominator (prevalence_rows.user_group): a numerator is a subset of its
+--   denominator.
+-- The window of an interval is the whole interval (period prevalence) or its point date (point
+-- prevalence), set by the caller in prevalence_intervals. Every row is one person once (rows are distinct
+-- per interval, group or row, and person), so count(*) counts people.
 -- Age band: age reached in the interval's first year (interval year - birth year), in the bands of the
 -- [research] settings: $age_bounds, the ages at which each band after the first starts (e.g. [18, 45, 65,
 -- 75]), and $age_labels, one name per band (e.g. ['0-17', '18-44', '45-64', '65-74', '75+']).
 -- Inputs: prevalence_intervals (interval_label, interval_start, window_start, window_end),
--- prevalence_row_pairs (row_label, ingredient_a, ingredient_b), prevalence_row_users (row_label,
--- ingredient), prevalence_coexposure, patients, episodes. Parameters: $members, $age_bounds,
--- $age_labels.
+-- prevalence_rows (row_label, user_group), prevalence_row_pairs (row_label, ingredient_a, ingredient_b),
+-- prevalence_user_groups (user_group, ingredient), prevalence_coexposure, patients, episodes.
+-- Parameters: $members, $age_bounds, $age_labels.
 with people as (
     select
         patients.patient_id,
@@ -38,18 +42,19 @@ coverage as (
     where $members
 ),
 
-member_denominators as (
-    select distinct coverage.interval_label, coverage.patient_id
+denominators as (
+    select distinct
+        coverage.interval_label,
+        -1 as user_group,
+        coverage.patient_id
     from coverage
-),
-
-user_denominators as (
+    union all
     select distinct
         prevalence_intervals.interval_label,
-        prevalence_row_users.row_label,
+        prevalence_user_groups.user_group,
         episodes.patient_id
     from episodes
-    inner join prevalence_row_users on episodes.ingredient = prevalence_row_users.ingredient
+    inner join prevalence_user_groups on episodes.ingredient = prevalence_user_groups.ingredient
     inner join prevalence_intervals
         on
             episodes.episode_start <= prevalence_intervals.window_end
@@ -80,74 +85,46 @@ cases as (
     where not $members or coverage.patient_id is not null
 ),
 
-person_rows as (
-    -- users: one row per interval, output row and person in the denominator, with the case flag;
-    -- members: the denominator once per interval (row_label null), and the cases apart
+counted as (
     select
-        user_denominators.interval_label,
-        user_denominators.row_label,
-        user_denominators.patient_id,
-        true as in_denominator,
-        cases.patient_id is not null as is_case
-    from user_denominators
-    left join cases
-        on
-            user_denominators.interval_label = cases.interval_label
-            and user_denominators.row_label = cases.row_label
-            and user_denominators.patient_id = cases.patient_id
+        'denominator' as measure,
+        denominators.interval_label,
+        null::varchar as row_label,
+        denominators.user_group,
+        denominators.patient_id
+    from denominators
     union all
     select
-        member_denominators.interval_label,
-        null as row_label,
-        member_denominators.patient_id,
-        true as in_denominator,
-        false as is_case
-    from member_denominators
-    union all
-    select
+        'numerator' as measure,
         cases.interval_label,
         cases.row_label,
-        cases.patient_id,
-        false as in_denominator,
-        true as is_case
+        prevalence_rows.user_group,
+        cases.patient_id
     from cases
-    where $members
-),
-
-stratified as (
-    select
-        person_rows.interval_label,
-        person_rows.row_label,
-        person_rows.patient_id,
-        person_rows.in_denominator,
-        person_rows.is_case,
-        case
-            when people.birth_year is null then 'unknown'
-            -- the band whose lower bound is the last one reached (before the first bound: the first band)
-            else $age_labels[1 + len(list_filter(
-                $age_bounds::integer[],
-                lambda bound: bound <= year(prevalence_intervals.interval_start) - people.birth_year
-            ))]
-        end as age_band,
-        coalesce(people.sex, 'unknown') as sex
-    from person_rows
-    inner join prevalence_intervals on person_rows.interval_label = prevalence_intervals.interval_label
-    left join people on person_rows.patient_id = people.patient_id
+    inner join prevalence_rows on cases.row_label = prevalence_rows.row_label
+    semi join denominators
+        on
+            cases.interval_label = denominators.interval_label
+            and prevalence_rows.user_group = denominators.user_group
+            and cases.patient_id = denominators.patient_id
 )
 
 select
-    stratified.interval_label,
-    stratified.row_label,
-    stratified.age_band,
-    stratified.sex,
-    grouping(stratified.age_band) = 1 as all_ages,
-    grouping(stratified.sex) = 1 as all_sexes,
-    count(distinct stratified.patient_id) filter (where stratified.is_case) as numerator,
-    count(distinct stratified.patient_id) filter (where stratified.in_denominator) as denominator
-from stratified
-group by grouping sets (
-    (stratified.interval_label, stratified.row_label, stratified.age_band, stratified.sex),
-    (stratified.interval_label, stratified.row_label, stratified.age_band),
-    (stratified.interval_label, stratified.row_label, stratified.sex),
-    (stratified.interval_label, stratified.row_label)
-)
+    counted.measure,
+    counted.interval_label,
+    counted.row_label,
+    counted.user_group,
+    case
+        when people.birth_year is null then 'unknown'
+        -- the band whose lower bound is the last one reached (before the first bound: the first band)
+        else $age_labels[1 + len(list_filter(
+            $age_bounds::integer[],
+            lambda bound: bound <= year(prevalence_intervals.interval_start) - people.birth_year
+        ))]
+    end as age_band,
+    coalesce(people.sex, 'unknown') as sex,
+    count(*) as people
+from counted
+inner join prevalence_intervals on counted.interval_label = prevalence_intervals.interval_label
+left join people on counted.patient_id = people.patient_id
+group by all

@@ -4,7 +4,7 @@
 -- Parameter: $as_of. Inputs: claims, fill_ingredients, rule_ingredients.
 select
     claim_id, patient_id, fill_date, days_supply, end_date, ndc, rxcui, drug_name, quantity, prescriber_id,
-    pharmacy_id, claim_status, fill_number, rx_reference, original_claim_id
+    pharmacy_id, claim_status, fill_number, rx_reference, original_claim_id, coalesce(ongoing, false) as ongoing
 from claims
 where
     fill_date <= $as_of

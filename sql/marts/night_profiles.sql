@@ -5,6 +5,7 @@
 -- ingredient, the share the code alone maps (night_mapping: beside_name_by_code / beside_name); the profile
 -- keeps the column with the lowest share (code_vs_name_share, code_and_name_claims, code_systems), so a code
 -- column that maps far less than the names beside it shows even when the other column maps.
+-- ongoing_claims: accepted orders without stop date or days supply (claims.ongoing), counted to the night.
 -- Parameters: $run_id, $as_of, $rows_read (rows read from the files, counted before any check),
 -- $absent_fields (the fields the source does not carry, comma-separated). The quarantine rate leaves out
 -- rows that are the source's shape or workflow, not a broken extract: already loaded, MIMIC's infusion
@@ -83,7 +84,8 @@ counts as (
         (select max(fill_date) from accepted) as newest_fill_date,
         (select median(days_supply) from paid) as median_days_supply,
         (select count(*) from paid where days_supply is not null) as with_supply,
-        (select count(*) from paid where days_supply > 120) as long_supply
+        (select count(*) from paid where days_supply > 120) as long_supply,
+        (select count(*) from accepted where ongoing) as ongoing_claims
 )
 
 select
@@ -112,5 +114,6 @@ select
     patients / nullif(rows_accepted, 0) as patients_per_claim,
     median_days_supply::double as median_days_supply,
     long_supply / nullif(with_supply, 0) as long_supply_share,
-    $absent_fields as absent_fields
+    $absent_fields as absent_fields,
+    ongoing_claims
 from counts

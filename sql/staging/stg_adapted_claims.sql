@@ -2,7 +2,8 @@
 -- text, the source's own lineage (source_file, source_row: its 1-based data row, raw: the row as JSON)
 -- and pre-rejects (reject_code, reject_reason), in file order; transforms/ingest honours the lineage.
 -- Parameter: $source_file (the source file's full path). Input: adapted_claims (one adapter's SELECT,
--- e.g. stg_omop_claims.sql: the 15 canonical columns, __row, raw, reject_code, reject_reason).
+-- e.g. stg_omop_claims.sql: the 16 canonical columns, __row, raw, reject_code, reject_reason; `ongoing` is
+-- 'true' where the source's order runs until stopped: no stop date is exposure to the night, capped).
 select
     cast(claim_id as varchar) as claim_id,
     cast(patient_id as varchar) as patient_id,
@@ -19,6 +20,7 @@ select
     cast(fill_number as varchar) as fill_number,
     cast(rx_reference as varchar) as rx_reference,
     cast(original_claim_id as varchar) as original_claim_id,
+    cast(ongoing as varchar) as ongoing,
     $source_file as source_file,
     __row::bigint as source_row,
     cast(raw as varchar) as raw,

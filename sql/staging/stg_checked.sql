@@ -9,6 +9,10 @@
 -- earlier night loaded) comes from the small tables `stg_repeats` and `stg_loaded`, computed first. The
 -- checks made as a file is read (too_many_fields, undecodable_text, field_too_long: transforms/ingest.py
 -- and transforms/field_text.py) arrive as `reject_code`, with an adapter's own, and come first.
+-- `ongoing` (optional, "true"/"yes"/"1" or "false"/"no"/"0", empty = false) marks an order that runs
+-- until stopped: such a row without end_date and days_supply is accepted as an open-ended order (exposure to
+-- the night, capped: sql/macros/ongoing_end.sql) instead of quarantined as missing_supply; its `ongoing` in
+-- `claims` is true only then (a given end or supply wins).
 -- Macros: normalise_ndc (sql/macros/normalise_ndc.sql), bounded_text (sql/macros/bounded_text.sql),
 -- known_id (sql/macros/known_id.sql).
 with trimmed as (
@@ -32,7 +36,8 @@ with trimmed as (
         lower(coalesce(nullif(trim(claim_status), ''), 'paid')) as claim_status,
         nullif(trim(fill_number), '') as fill_number_text,
         nullif(trim(rx_reference), '') as rx_reference,
-        nullif(trim(original_claim_id), '') as original_claim_id
+        nullif(trim(original_claim_id), '') as original_claim_id,
+        nullif(lower(trim(ongoing)), '') as ongoing_text
     from stg_raw
 ),
 
@@ -52,8 +57,14 @@ typed as (
         -- Whole numbers as written ('30', '30.0'): a cast alone would round '30.5' and read '0x1E' or '3_0'.
         case when regexp_full_match(days_supply_text, '[+-]?[0-9]+(\.0*)?')
             then try_cast(days_supply_text as integer) end as days_supply,
-        -- A quantity is a finite number ('NaN' and 'inf' cast to doubles that compare above 0).
-        case when isfinite(try_cast(quantity_text as double)) then try_cast(quantity_text as double) end as quantity,
+        -- A quantity is a finite number ('NaN' and 'inf' cast to doubles that compare above 0); 0, as empty,
+        -- means unknown (OMOP and many extracts write 0 when no quantity was recorded).
+        case when isfinite(try_cast(quantity_text as double)) then try_cast(quantity_text as double) end
+            as quantity_number,
+        case
+            when ongoing_text is null or ongoing_text in ('false', 'f', 'no', 'n', '0') then false
+            when ongoing_text in ('true', 't', 'yes', 'y', '1') then true
+        end as ongoing_flag,
         case when regexp_full_match(fill_number_text, '[+-]?[0-9]+(\.0*)?')
             then try_cast(fill_number_text as integer) end as fill_number,
         normalise_ndc(ndc_text) as ndc,
@@ -82,10 +93,11 @@ checked as (
             when days_supply is not null and (days_supply < 1 or days_supply > 365) then 'implausible_days_supply'
             when end_date_text is not null and end_date is null then 'bad_end_date'
             when end_date is not null and end_date < fill_date then 'end_before_fill'
-            when days_supply is null and end_date is null then 'missing_supply'
+            when ongoing_flag is null then 'bad_ongoing'
+            when days_supply is null and end_date is null and not ongoing_flag then 'missing_supply'
             when ndc_text is null and rxcui is null and drug_name is null then 'missing_drug'
             when ndc_text is not null and ndc is null and not ndc_ambiguous then 'bad_ndc'
-            when quantity_text is not null and (quantity is null or quantity <= 0) then 'bad_quantity'
+            when quantity_text is not null and (quantity_number is null or quantity_number < 0) then 'bad_quantity'
             when claim_status not in ('paid', 'reversed', 'adjusted') then 'bad_claim_status'
             when fill_number_text is not null and (fill_number is null or fill_number < 0 or fill_number > 99)
                 then 'bad_fill_number'
@@ -121,7 +133,8 @@ select
                 claim_status := bounded_text(claim_status, $max_field_length),
                 fill_number := bounded_text(fill_number_text, $max_field_length),
                 rx_reference := bounded_text(rx_reference, $max_field_length),
-                original_claim_id := bounded_text(original_claim_id, $max_field_length)
+                original_claim_id := bounded_text(original_claim_id, $max_field_length),
+                ongoing := bounded_text(ongoing_text, $max_field_length)
             ))::varchar
         )
     end as raw,
@@ -133,13 +146,14 @@ select
     coalesce(ndc, case when ndc_ambiguous then ndc_text end) as ndc,
     rxcui,
     drug_name,
-    quantity,
+    nullif(quantity_number, 0) as quantity,
     known_id(prescriber_id, $unknown_ids) as prescriber_id,
     known_id(pharmacy_id, $unknown_ids) as pharmacy_id,
     claim_status,
     fill_number,
     rx_reference,
     original_claim_id,
+    ongoing_flag and days_supply is null and end_date is null as ongoing,
     reason_code,
     case when reject_code is not null then reject_reason else case reason_code
         when 'missing_claim_id' then 'claim_id is empty'
@@ -152,10 +166,11 @@ select
         when 'implausible_days_supply' then 'days_supply ' || days_supply_text || ' is outside 1-365'
         when 'bad_end_date' then 'end_date ''' || end_date_text || ''' is not a date (use YYYY-MM-DD)'
         when 'end_before_fill' then 'end_date ' || end_date_text || ' is before fill_date ' || fill_date_text
-        when 'missing_supply' then 'neither days_supply nor end_date is given'
+        when 'missing_supply' then 'neither days_supply nor end_date is given (nor ongoing = true, for an order without a stop date)'
+        when 'bad_ongoing' then 'ongoing ''' || ongoing_text || ''' is not true or false (true, yes, 1 / false, no, 0)'
         when 'missing_drug' then 'none of ndc, rxcui, drug_name is given'
         when 'bad_ndc' then 'ndc ''' || ndc_text || ''' is not an NDC (11 digits, or 4-4-2, 5-3-2, 5-4-1 with hyphens)'
-        when 'bad_quantity' then 'quantity ''' || quantity_text || ''' is not a number above 0'
+        when 'bad_quantity' then 'quantity ''' || quantity_text || ''' is not a number above 0 (0 or empty: unknown)'
         when 'bad_claim_status' then 'claim_status ''' || claim_status || ''' is not paid, reversed or adjusted'
         when 'bad_fill_number' then 'fill_number ''' || fill_number_text || ''' is not a whole number 0-99'
         when 'duplicate_claim_id' then 'claim_id repeats the claim of the same patient at ' || first_copy

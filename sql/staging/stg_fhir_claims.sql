@@ -393,7 +393,8 @@ judged as (
             when patient_id is null then 'missing_patient_id'
             when fill_date is null then 'missing_fill_date'
             when is_dispense and supply_value is not null and supply_days is null then 'bad_days_supply'
-            when days_supply is null and end_date is null then 'missing_supply'
+            -- An active order without an end or a supply runs until stopped: an ongoing order (below).
+            when days_supply is null and end_date is null and (is_dispense or status <> 'active') then 'missing_supply'
             when rxcui is null and ndc is null and drug_name is null then 'missing_drug'
         end as reject_code
     from mapped
@@ -423,6 +424,8 @@ select
     null as fill_number,
     rx_reference,
     case when reversal then key end as original_claim_id,
+    case when not is_dispense and status = 'active' and days_supply is null and end_date is null then 'true' end
+        as ongoing,
     __row,
     case
         when length(text) <= $raw_chars then text

@@ -2,7 +2,9 @@
 -- are in transforms/adapters/mimic.py's docstring), for stg_adapted_claims.sql. drug_type BASE rows (the
 -- diluent of an infusion) are kept and pre-rejected as not_a_drug_order, so rows still reconcile; the
 -- claim id of a component other than MAIN (or without a pharmacy_id) is pharmacy_id:drug_type:row.
--- The last active day is the stop date, or the start date when the stop is missing or earlier.
+-- The last active day is the stop date, or the start date when the stop is earlier. An order without a
+-- stoptime was still active when the data were extracted: it is an ongoing order (exposure to the night,
+-- capped by [episodes] ongoing_max_days), not a one-day order.
 -- Ids are read by source_id ('10000032.0' is '10000032'); an unknown prescriber (empty, zero or one of
 -- $unknown_ids) is NULL.
 -- Parameter: $unknown_ids ([source] unknown_ids). Input: mimic_prescriptions (the table as trimmed text,
@@ -28,7 +30,7 @@ select
     start_date as fill_date,
     null as days_supply,
     case
-        when try_cast(start_date as date) is null then stop_date
+        when try_cast(start_date as date) is null or stoptime is null then stop_date
         when try_cast(stop_date as date) >= try_cast(start_date as date) then stop_date
         else start_date
     end as end_date,
@@ -42,6 +44,7 @@ select
     null as fill_number,
     poe_id as rx_reference,
     null as original_claim_id,
+    case when stoptime is null then 'true' end as ongoing,
     __row,
     raw,
     case when is_base then 'not_a_drug_order' end as reject_code,

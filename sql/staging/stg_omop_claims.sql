@@ -3,7 +3,9 @@
 -- OMOP Type Concept vocabulary: 38000179, 43542356, 43542357, 43542358, 581373 physician administered
 -- drug from a procedure, problem list, referral or EHR order; 38000180 inpatient administration; 32818
 -- EHR administration record) with neither end date nor days supply is one day of exposure (one IV
--- methylene blue dose), never a quarantined row. The end date wins over days supply (the CDM requires
+-- methylene blue dose), never a quarantined row; any other row with neither (a prescription or order
+-- still running when the data were extracted) is an ongoing order: exposure to the night, capped by
+-- [episodes] ongoing_max_days (sql/macros/ongoing_end.sql). The end date wins over days supply (the CDM requires
 -- it; ETLs derive supplies such as Synthea's 371-day yearly renewals), except an end date of exactly
 -- start + days_supply: the first day without drug, which ETLs (CMS SynPUF's, Synthea's) write for the
 -- last covered day; it becomes start + days_supply - 1, the THEMIS convention (end_date_corrected
@@ -85,6 +87,7 @@ mapped as (
         null as fill_number,
         e.visit_occurrence_id as rx_reference,
         null as original_claim_id,
+        case when e.end_date is null and e.supply is null then 'true' end as ongoing,
         e.__row,
         e.raw,
         e.end_date_corrected,

@@ -88,6 +88,7 @@ select
                     __row
             )
     end as original_claim_id,
+    null as ongoing,  -- dispensings: a supply always
     __row,
     raw,
     case when coalesce(dml, 'INSERT') <> 'INSERT' then 'unsupported_dml' end as reject_code,

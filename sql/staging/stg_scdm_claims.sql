@@ -45,6 +45,7 @@ select
     null as fill_number,
     null as rx_reference,
     null as original_claim_id,
+    null as ongoing,  -- dispensings: a supply always
     __row,
     raw,
     case when not supported then 'unsupported_code_type' end as reject_code,

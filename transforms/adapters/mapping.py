@@ -5,7 +5,7 @@
 claim_id = "RX_CLAIM_NBR"  # optional: without it a claim id is derived from the row's fields
 patient_id = "MEMBER_ID"
 fill_date = "DATE_FILLED"
-days_supply = "DAYS_SUPPLY"  # or end_date = "STOP_DATE" (one of the two is required)
+days_supply = "DAYS_SUPPLY"  # or end_date = "STOP_DATE" (one of the two is required, or ongoing)
 prescriber_id = "PRESCRIBER_NPI"
 
 [drug]                     # the drug column and what its codes are
@@ -18,6 +18,9 @@ fill_date = "%d.%m.%Y"
 
 [constants]                # fixed values for fields the file lacks
 pharmacy_id = "MAIL-ORDER-1"
+ongoing = "true"           # orders: an empty end_date (and days_supply) means the order runs until
+                           # stopped, counted to the night (at most [episodes] ongoing_max_days days);
+                           # or ongoing = "ACTIVE_FLAG" in [columns], recoded with [values.ongoing]
 
 [values.claim_status]      # recode a field's values (others pass through and are validated)
 B1 = "paid"
@@ -116,8 +119,10 @@ def load_mapping(path: Path) -> dict:
     for field in ("patient_id", "fill_date"):
         if field not in given:
             raise fail(f"[columns] must name the source column for {field}")
-    if not given & {"days_supply", "end_date"}:
-        raise fail("[columns] must name a days_supply or an end_date column")
+    if not given & {"days_supply", "end_date", "ongoing"}:
+        raise fail(
+            "[columns] must name a days_supply or an end_date column (or ongoing, for open-ended orders)"
+        )
     if not given & {"ndc", "rxcui", "drug_name"}:
         raise fail(
             "needs a drug column: [drug] column and code_type, or ndc / rxcui / drug_name in [columns]"

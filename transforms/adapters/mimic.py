@@ -7,7 +7,8 @@ One prescriptions row is one pharmacy order component; it becomes one claim:
 | claim_id | `pharmacy_id`, or `pharmacy_id:drug_type:row` for BASE rows | pharmacy_id is unique per MAIN/ADDITIVE component; a diluent shares its order's pharmacy_id |
 | patient_id | `subject_id` | |
 | fill_date | date of `starttime` | the order start; EHR orders have no dispensing date |
-| end_date | date of `stoptime`; the start date when `stoptime` is missing or before the start | MIMIC-IV docs: starttime/stoptime are the times the prescription was active; a day with any active time counts (inclusive end) |
+| end_date | date of `stoptime`; the start date when `stoptime` is before the start | MIMIC-IV docs: starttime/stoptime are the times the prescription was active; a day with any active time counts (inclusive end) |
+| ongoing | `true` when `stoptime` is missing | the order was still active when the data were extracted: exposure from its start to the night, at most `[episodes] ongoing_max_days` |
 | drug_name | `drug`, with `[route]` appended when a route is given | the canonical contract has no route column; the name mapper reads routes (TD = transdermal, IV) from the name, which matters for selegiline and methylene blue |
 | ndc | `ndc`, with "0" or empty as null | MIMIC writes 0 for "no NDC" |
 | prescriber_id | `order_provider_id` (empty = unknown) | |

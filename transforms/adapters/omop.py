@@ -16,7 +16,7 @@ table used and how many of those concepts it names (never an identifier).
 |---|---|
 | claim_id | drug_exposure_id |
 | patient_id | person_id |
-| fill_date / end_date | drug_exposure_start_date / drug_exposure_end_date (dates of the datetimes if only those); an end date of exactly start + days_supply (the first day without drug, as CMS SynPUF's and Synthea's ETLs write it) becomes start + days_supply - 1 (THEMIS), counted as `omop_end_dates_corrected` in the night's attrition; an administration row (drug_type_concept_id of an administered dose) with neither end date nor days supply is one day |
+| fill_date / end_date | drug_exposure_start_date / drug_exposure_end_date (dates of the datetimes if only those); an end date of exactly start + days_supply (the first day without drug, as CMS SynPUF's and Synthea's ETLs write it) becomes start + days_supply - 1 (THEMIS), counted as `omop_end_dates_corrected` in the night's attrition; an administration row (drug_type_concept_id of an administered dose) with neither end date nor days supply is one day; any other row with neither is an ongoing order (`ongoing` true: exposure to the night, at most `[episodes] ongoing_max_days`) |
 | days_supply | days_supply only when the end date is empty (0, the CDM's "unknown", is empty) |
 | quantity | quantity; 0 becomes empty |
 | drug_name | concept_name of drug_concept_id (none for 0, "No matching concept") |
