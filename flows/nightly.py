@@ -86,15 +86,21 @@ def ingest_claims(night: Night, claims: list[str], patients: str | None, fmt: st
     validate.forget_night(night.con, night.as_of)
     files, patients_file = [Path(p) for p in claims], Path(patients) if patients else None
     night.absent = tuple(night.config.source.absent_fields)
+    unknown_ids = night.config.source.unknown_ids
+    adapted = None
     if fmt != "canonical":
-        adapted = adapters.adapt(fmt, files, patients_file, night.workdir / "adapted")
+        adapted = adapters.adapt(fmt, files, patients_file, night.workdir / "adapted", unknown_ids)
         files, patients_file = adapted.claims, adapted.patients or patients_file
         night.absent = tuple(sorted({*night.absent, *adapted.absent}))
         _step(night, "adapt", f"mapped {fmt} input onto the canonical contract")
     night.counts["rows_read"] = ingest.stage_claims(
         night.con, files, night.workdir / "staged", adapted=fmt != "canonical", source=night.config.source
     )
-    patients_file = pseudonymise.apply(night.con, night.config.privacy, patients_file, night.workdir)
+    if adapted is not None:
+        night.counts.update(adapted.counts)  # what the adapter changed (e.g. OMOP end dates corrected)
+    patients_file = pseudonymise.apply(
+        night.con, night.config.privacy, patients_file, night.workdir, unknown_ids
+    )
     if patients_file:
         night.counts["patients"] = ingest.load_patients(night.con, patients_file, night.run_id)
     _step(night, "ingest", f"read {night.counts['rows_read']:,} rows from {len(claims)} input(s)")
@@ -107,6 +113,7 @@ def check_rows(night: Night) -> None:
         night.run_id,
         night.as_of,
         night.config.validation.earliest_fill_date,
+        night.config.source.unknown_ids,
         max_field_length=night.config.source.max_field_length,
     )
     night.validated = True

@@ -408,6 +408,7 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     quarantine = fetch(con, "analyses/quarantine_reasons.sql", {"run_id": run_id})
     unmapped_total = fetch_one(con, "analyses/unmapped_drugs_total.sql", {"run_id": run_id})
     quality = quality_results(con, run_id)
+    attrition = fetch(con, "analyses/attrition_counts.sql", {"run_id": run_id})
     return render(
         "audit.html.j2",
         run=info,
@@ -459,7 +460,8 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
         unmapped_rows=UNMAPPED_ROWS,
         unmapped_drugs=unmapped_total["drugs"] or 0,
         unmapped_fills=unmapped_total["fills"] or 0,
-        attrition=fetch(con, "analyses/attrition_counts.sql", {"run_id": run_id}),
+        attrition=attrition,
+        end_dates_corrected=dict(attrition).get("omop_end_dates_corrected", 0),
         quality=quality,
         parameters=_parameters(info),
     )

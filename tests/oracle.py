@@ -137,10 +137,11 @@ def days_between(first: date, last: date) -> list[date]:
 # 1. Reversals and adjustments ------------------------------------------------------------------
 def active_claims(claims: list[dict], as_of: date) -> list[dict]:
     dated = [c for c in claims if c["fill_date"] <= as_of]
-    cancelled: set[str] = set()
+    # A claim is (patient_id, claim_id): original_claim_id names a claim of the same patient only.
+    cancelled: set[tuple[str, str]] = set()
     for c in dated:
         if c["claim_status"] in ("reversed", "adjusted") and c.get("original_claim_id") is not None:
-            cancelled.add(c["original_claim_id"])
+            cancelled.add((c["patient_id"], c["original_claim_id"]))
     named = set(cancelled)
 
     def key(c: dict) -> tuple:
@@ -162,15 +163,19 @@ def active_claims(claims: list[dict], as_of: date) -> list[dict]:
             cancellers_per_key[key(c)] += 1
     for k, n in cancellers_per_key.items():
         candidates = sorted(
-            c["claim_id"]
+            (c["patient_id"], c["claim_id"])
             for c in dated
             if c["claim_status"] == "paid"
             and c.get("rx_reference") is not None
-            and c["claim_id"] not in named
+            and (c["patient_id"], c["claim_id"]) not in named
             and key(c) == k
         )
         cancelled.update(candidates[:n])
-    return [c for c in dated if c["claim_status"] in ("paid", "adjusted") and c["claim_id"] not in cancelled]
+    return [
+        c
+        for c in dated
+        if c["claim_status"] in ("paid", "adjusted") and (c["patient_id"], c["claim_id"]) not in cancelled
+    ]
 
 
 # 2. Fills ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from serosurv.core.config import SourceConfig
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import load_rules
 from tests.conftest import write_csv
@@ -23,10 +24,13 @@ DATA = Path(__file__).parent / "data" / "adapters"
 AS_OF = date(2200, 1, 1)
 
 
+UNKNOWN_IDS = SourceConfig().unknown_ids  # the default [source] unknown_ids, as a night passes them
+
+
 def load(con, fmt, claims, patients=None, tmp_path=None, earliest="1950-01-01"):
-    adapted = adapt(fmt, claims, patients, tmp_path / "adapted")
+    adapted = adapt(fmt, claims, patients, tmp_path / "adapted", UNKNOWN_IDS)
     read = ingest.stage_claims(con, adapted.claims, tmp_path / "staged", adapted=True)
-    counts = validate.check_claims(con, "r1", AS_OF, earliest)
+    counts = validate.check_claims(con, "r1", AS_OF, earliest, UNKNOWN_IDS)
     assert read == counts.rows_accepted + counts.rows_quarantined  # every row reconciles
     return adapted, counts
 
@@ -139,10 +143,17 @@ def test_omop_folder_maps_concepts_codes_and_supplies(warehouse, tmp_path):
         "10",
     )
     assert got["2"][5:8] == ("835603", None, None)  # drug_source_value 835603 is no NDC; quantity 0 = unknown
-    assert got["3"][2:4] == (None, date(2021, 3, 7))  # 371-day supply: the end date decides
+    # 371-day supply from 2020-03-01 ending 2021-03-07 = start + days_supply, the first day without drug
+    # (Synthea's ETL): the last covered day is 2021-03-06 (THEMIS). The night counts the rows corrected:
+    # this one and row 5 (9 days from 1990-05-01 ending 05-10), which is quarantined for its drug.
+    assert got["3"][2:4] == (None, date(2021, 3, 6))
+    assert adapted.counts == {"omop_end_dates_corrected": 2}
     assert got["3"][7] is None  # provider_id 0 = unknown
     assert got["4"][1:4] == (date(2019, 6, 1), 30, None)  # no end date: the days supply is used
-    assert quarantined(warehouse)[5][0] == "missing_drug"  # concept 999999 is not in concept.csv
+    assert quarantined(warehouse)[5][:2] == (
+        "missing_drug",
+        "drug_concept_id 999999 is not in the concept table and drug_source_value 'unknown' is no NDC",
+    )
 
 
 def test_omop_one_time_administration_is_one_day_and_an_order_without_end_is_ongoing(warehouse, tmp_path):
@@ -396,3 +407,311 @@ def test_cli_run_reports_a_missing_adapter_column_with_exit_2(prefect_harness, t
         == 2
     )
     assert "required column 'PROD_SRVC_ID'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- identifiers (issue 17)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12345", "12345"),
+        (" 12345 ", "12345"),
+        ("12345.0", "12345"),  # pandas, R
+        ("1.0", "1"),
+        ("-1.0", "-1"),
+        ("0.0", "0"),
+        ("1.0E5", "100000"),  # Java / Spark above 10^7
+        ("4.0231926E7", "40231926"),
+        ("1.2345E+4", "12345"),
+        ("1.23456E4", "1.23456E4"),  # not a whole number: kept as written
+        ("12.50", "12.50"),
+        ("00013D2EFD8E45D1", "00013D2EFD8E45D1"),  # a hex id is never read as a number
+        ("1234E5", "1234E5"),  # no decimal point: text
+        ("P11AAA", "P11AAA"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_source_id_reads_float_written_integers_as_integers(text, expected):
+    from transforms.sql import create_macros
+
+    con = duckdb.connect()
+    create_macros(con, "source_id")
+    assert con.execute("SELECT source_id($t)", {"t": text}).fetchone()[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1234567890", "1234567890"),
+        (" P7 ", "P7"),
+        ("1.0", "1.0"),  # known: returned as written (adapters read it through source_id first)
+        ("0", None),
+        ("0.0", None),
+        ("0000000000", None),
+        ("0.0E0", None),
+        ("", None),
+        ("  ", None),
+        (None, None),
+        ("-1", None),  # configured
+        ("-1.0", None),  # configured, float-written
+        ("unknown", None),  # configured, any case
+        ("NONE", "NONE"),  # not configured here
+    ],
+)
+def test_known_id_is_null_for_empty_zero_and_configured_sentinels(text, expected):
+    from transforms.sql import create_macros
+
+    con = duckdb.connect()
+    create_macros(con, "source_id", "known_id")
+    got = con.execute("SELECT known_id($t, $ids)", {"t": text, "ids": ["-1", "UNKNOWN"]}).fetchone()[0]
+    assert got == expected
+
+
+def test_canonical_prescriber_and_pharmacy_sentinels_are_unknown(warehouse, tmp_path):
+    """The canonical format follows the same rule: empty, zero however written and [source] unknown_ids are
+    an unknown prescriber or pharmacy; other ids are kept as written (canonical ids are not reformatted)."""
+    from tests.conftest import write_csv
+
+    path = write_csv(
+        tmp_path / "claims.csv",
+        "claim_id,patient_id,fill_date,days_supply,drug_name,prescriber_id,pharmacy_id",
+        "c1,p1,2021-01-01,30,sertraline,0.0,-1",
+        "c2,p1,2021-01-01,30,sertraline,UNKNOWN,0000000",
+        "c3,p1,2021-01-01,30,sertraline,1.0,n/a",
+        "c4,p1,2021-01-01,30,sertraline,P7,PH1",
+    )
+    ingest.stage_claims(warehouse, [path], tmp_path / "staged")
+    counts = validate.check_claims(warehouse, "r1", AS_OF, "2000-01-01", UNKNOWN_IDS)
+    assert counts.rows_accepted == 4
+    assert claims(warehouse, "prescriber_id", "pharmacy_id") == {
+        "c1": (None, None),
+        "c2": (None, None),
+        "c3": ("1.0", None),
+        "c4": ("P7", "PH1"),
+    }
+
+
+def test_float_written_omop_ids_join_concepts_persons_and_provider_zero_is_unknown(warehouse, tmp_path):
+    """An OMOP export that wrote every id as a float (pandas '1.0', Spark '4.0231926E7'): concepts and
+    persons join, provider 0.0 and -1.0 are unknown, drug_concept_id 0 names no drug (its NDC does)."""
+    src = DATA / "omop-float"
+    adapted, counts = load(warehouse, "omop", [src], None, tmp_path)
+    assert (counts.rows_accepted, counts.rows_quarantined) == (6, 0)
+    got = claims(
+        warehouse, "patient_id", "drug_name", "rxcui", "ndc", "prescriber_id", "rx_reference", "end_date"
+    )
+    assert got["1"] == ("1", "sertraline 50 MG Oral Tablet", "312941", None, "10", "100", date(2021, 1, 30))
+    assert got["2"][:5] == ("1", "tramadol hydrochloride 50 MG Oral Tablet", "835603", None, "20")
+    assert got["3"][4] is None and got["4"][4] is None  # provider_id 0.0: unknown, not a prescriber "0.0"
+    # Spark's scientific notation: concept 4.0231926E7 is sertraline, visit 1.04E2 is 104; provider -1.0
+    # is a [source] unknown_ids value.
+    assert got["5"] == ("3", "sertraline 50 MG Oral Tablet", "312941", None, None, "104", date(2021, 3, 30))
+    # drug_concept_id 0 is "No matching concept" in concept.csv: not a drug name; the NDC is the drug.
+    assert got["6"][1:4] == (None, None, "00093715001")
+    # end dates of start + days_supply (rows 3 and 5) are the day after the supply: moved back a day.
+    assert got["3"][6] == date(2021, 3, 2)
+    assert adapted.counts == {"omop_end_dates_corrected": 2}
+    people = duckdb.execute(
+        "SELECT * FROM read_parquet($p) ORDER BY 1", {"p": str(adapted.patients)}
+    ).fetchall()
+    assert people == [
+        ("1", 1970, "F", date(2015, 1, 1), date(2021, 12, 31)),
+        ("2", 1955, "M", date(2016, 1, 1), date(2021, 12, 31)),
+        ("3", 1980, None, date(2020, 1, 1), date(2021, 12, 31)),
+    ]
+
+
+def test_omop_concept_table_in_a_vocabulary_folder_is_chosen_and_named(tmp_path):
+    """A CDM folder with its own partial concept.csv and an Athena vocabulary folder (tab-delimited
+    CONCEPT.csv naming every concept): the table naming the most concepts wins, and the log says which."""
+    import logging
+
+    folder = tmp_path / "cdm"
+    (folder / "vocabulary").mkdir(parents=True)
+    (folder / "drug_exposure.csv").write_text((DATA / "omop-float" / "drug_exposure.csv").read_text())
+    concept = (DATA / "omop-float" / "concept.csv").read_text().splitlines()
+    (folder / "concept.csv").write_text("\n".join(concept[:3]) + "\n")  # no tramadol
+    athena = [line.replace(",", "\t") for line in concept]
+    (folder / "vocabulary" / "CONCEPT.csv").write_text("\n".join(athena) + "\n")
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())  # the CLI's logger does not propagate
+    logger = logging.getLogger("serosurv")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        adapted = adapt("omop", [folder], None, tmp_path / "out")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    names = duckdb.execute(
+        "SELECT claim_id, drug_name FROM read_parquet($p) WHERE claim_id IN ('2', '4') ORDER BY 1",
+        {"p": str(adapted.claims[0])},
+    ).fetchall()
+    assert names == [
+        ("2", "tramadol hydrochloride 50 MG Oral Tablet"),
+        ("4", "tramadol hydrochloride 50 MG Oral Tablet"),
+    ]
+    (line,) = [line for line in lines if "OMOP concept table" in line]
+    assert line == (
+        "OMOP concept table: vocabulary/CONCEPT.csv, which names 2 of the 2 drug and source concepts "
+        "drug_exposure uses (not concept.csv, which names 1)"
+    )
+
+
+# ---------------------------------------------------------------------------- CMS RIF (issue 17)
+
+
+def test_pde_rif_file_pipe_delimited_with_cms_dates_qualifiers_and_dml(warehouse, tmp_path):
+    """CMS's own RIF layout: pipe-delimited (whatever the extension), dates 01-Mar-2015 / YYYYMMDD / ISO,
+    prescriber and pharmacy ids with their qualifiers, an adjustment, a RIF UPDATE."""
+    adapted, counts = load(warehouse, "pde", [DATA / "pde-rif" / "pde.txt"], None, tmp_path)
+    assert (counts.rows_accepted, counts.rows_quarantined) == (5, 1)
+    got = claims(
+        warehouse,
+        "patient_id",
+        "fill_date",
+        "prescriber_id",
+        "pharmacy_id",
+        "claim_status",
+        "original_claim_id",
+    )
+    assert got["1001"] == ("5001", date(2015, 3, 1), "1111111112", "1234567893", "paid", None)
+    # DEA-qualified prescriber (12), NCPDP-qualified pharmacy (07): the kind is kept with the id.
+    assert got["1002"] == ("5001", date(2015, 3, 10), "DEA:AB1234563", "NCPDP:0512345", "paid", None)
+    # 0000000000 (NPI) and 0 (DEA) mean no prescriber; ISO and YYYYMMDD dates are read too.
+    assert got["1003"][1:3] == (date(2015, 3, 15), None)
+    assert got["1004"][1:3] == (date(2015, 3, 20), None)
+    assert got["1005"][4:] == ("adjusted", "1001")
+    rows = quarantined(warehouse)
+    assert rows[6][:2] == (
+        "unsupported_dml",
+        "DML_IND UPDATE is an instruction to change a PDE loaded earlier, which serosurv does not apply; "
+        "only INSERT rows are read",
+    )
+    assert json.loads(rows[6][2])["PDE_ID"] == "1002"
+    assert adapted.absent == ()  # PDEs carry prescriber and pharmacy
+
+
+def test_pde_beneficiary_files_give_birth_year_sex_and_part_d_coverage(tmp_path):
+    adapted = adapt(
+        "pde", [DATA / "pde-rif" / "pde.txt"], DATA / "pde-rif" / "beneficiary.csv", tmp_path / "rif"
+    )
+    people = duckdb.execute("SELECT * FROM read_parquet($p)", {"p": str(adapted.patients)}).fetchall()
+    assert people == [
+        # March-October 2015 (contract ids), then all of 2016: the first start to the last end
+        ("5001", 1942, "F", date(2015, 3, 1), date(2016, 12, 31)),
+        # 12 months of plan coverage in 2015, no monthly ids
+        ("5002", 1945, "M", date(2015, 1, 1), date(2015, 12, 31)),
+        # sex code 0 is unknown; no coverage facts; 5003's DELETE row is left out
+        ("5004", 1938, None, None, None),
+    ]
+    # A DE-SynPUF Beneficiary Summary (comma-delimited, YYYYMMDD, DESYNPUF_ID; no year column: coverage
+    # unknown).
+    synpuf = tmp_path / "DE1_0_2008_Beneficiary_Summary_File_Sample_1.csv"
+    synpuf.write_text(
+        "DESYNPUF_ID,BENE_BIRTH_DT,BENE_DEATH_DT,BENE_SEX_IDENT_CD,BENE_RACE_CD,PLAN_CVRG_MOS_NUM\n"
+        "00013D2EFD8E45D1,19230501,,1,1,12\n00016F745862898F,19430101,,2,1,0\n"
+    )
+    adapted = adapt("pde", [DATA / "pde" / "pde.csv"], synpuf, tmp_path / "synpuf")
+    people = duckdb.execute("SELECT * FROM read_parquet($p)", {"p": str(adapted.patients)}).fetchall()
+    assert people == [
+        ("00013D2EFD8E45D1", 1923, "M", None, None),
+        ("00016F745862898F", 1943, "F", None, None),
+    ]
+
+
+def test_a_file_that_is_not_a_beneficiary_summary_is_refused(tmp_path):
+    with pytest.raises(
+        SerosurvError, match=r"required column 'BENE_BIRTH_DT' of the CMS beneficiary summary"
+    ):
+        adapt("pde", [DATA / "pde" / "pde.csv"], DATA / "pde" / "pde.csv", tmp_path / "out")
+
+
+# ---------------------------------------------------------------------------- every adapter (issue 17)
+
+# Three rows per format, written as a pandas or R export writes them: float ids ("10000001.0"), and the
+# prescriber (or pharmacy) as a real id, as "0.0" and as a configured sentinel ("-1" / "NULL").
+EVERY_ADAPTER = {
+    "mimic-iv": (
+        "prescriptions.csv",
+        "subject_id,pharmacy_id,order_provider_id,starttime,stoptime,drug_type,drug,route\n"
+        "10000001.0,30000001.0,P11AAA,2180-05-01 08:00:00,2180-05-10 14:00:00,MAIN,Sertraline,PO\n"
+        "10000001.0,30000002.0,0.0,2180-05-02 08:00:00,2180-05-03 14:00:00,MAIN,Tramadol,PO\n"
+        "10000002.0,30000003.0,-1,2180-05-02 08:00:00,2180-05-03 14:00:00,MAIN,Tramadol,PO\n",
+        None,
+    ),
+    "scdm": (
+        "dispensing.csv",
+        "PatID,ProviderID,RxDate,Rx,Rx_CodeType,RxSup,RxAmt\n"
+        "1001.0,5001.0,01/15/2021,00093715001,ND,30,30\n"
+        "1001.0,0.0,01/20/2021,835603,RN,10,40\n"
+        "1002.0,NULL,01/20/2021,835603,RN,10,40\n",
+        None,
+    ),
+    "pde": (
+        "pde.csv",
+        "BENE_ID,PDE_ID,SRVC_DT,PROD_SRVC_ID,DAYS_SUPLY_NUM,PRSCRBR_ID,SRVC_PRVDR_ID\n"
+        "5001.0,1.0,20150301,00093715001,30,1111111112.0,1234567893.0\n"
+        "5001.0,2.0,20150302,00093715001,30,0.0,0\n"
+        "5002.0,3.0,20150302,00093715001,30,-1.0,null\n",
+        None,
+    ),
+    "mapping": (
+        "claims.csv",
+        "RX,MEMBER,DISPENSED,DAYS,PRODUCT,PRESCRIBER,PHARMACY\n"
+        "1.0,1001.0,2022-02-01,30,sertraline,NPI1,PH1\n"
+        "2.0,1001.0,2022-02-02,30,tramadol,0.0,0000000\n"
+        "3.0,1002.0,2022-02-02,30,tramadol,-1,N/A\n",
+        '[columns]\nclaim_id = "RX"\npatient_id = "MEMBER"\nfill_date = "DISPENSED"\ndays_supply = "DAYS"\n'
+        'prescriber_id = "PRESCRIBER"\npharmacy_id = "PHARMACY"\n[drug]\ncolumn = "PRODUCT"\ncode_type = "drug_name"\n',
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(EVERY_ADAPTER))
+def test_every_adapter_reads_float_ids_and_unknown_prescribers_and_pharmacies(fmt, warehouse, tmp_path):
+    name, text, mapping = EVERY_ADAPTER[fmt]
+    source = tmp_path / name
+    source.write_text(text)
+    if mapping is not None:
+        (tmp_path / "mapping.toml").write_text(mapping)
+        fmt = f"mapping:{tmp_path / 'mapping.toml'}"
+    _, counts = load(warehouse, fmt, [source], None, tmp_path)
+    assert (counts.rows_accepted, counts.rows_quarantined) == (3, 0)
+    got = sorted(
+        warehouse.execute("SELECT source_row, patient_id, prescriber_id, pharmacy_id FROM claims").fetchall()
+    )
+    first = {
+        "mimic-iv": ("10000001", "P11AAA", None),  # MIMIC has no dispensing pharmacy
+        "scdm": ("1001", "5001", None),  # nor SCDM
+        "pde": ("5001", "1111111112", "1234567893"),
+        "mapping": ("1001", "NPI1", "PH1"),
+    }[fmt.split(":")[0]]
+    second_patient = first[0][:-1] + "2"
+    assert got == [
+        (1, *first),
+        (2, first[0], None, None),  # "0.0" (and "0", "0000000"): unknown
+        (3, second_patient, None, None),  # -1, -1.0, NULL, N/A: [source] unknown_ids
+    ]
+
+
+def test_a_night_reports_the_omop_end_dates_it_corrected(prefect_harness, tmp_path):
+    """The float-written OMOP folder: exposures 3 (2021-02-01 + 30 days, end 03-03) and 5 (2021-03-01 + 30,
+    end 03-31) end on start + days_supply; the night records 2 corrections and the report says so."""
+    from serosurv import api
+
+    result = api.run(
+        [DATA / "omop-float"],
+        fmt="omop",
+        as_of=date(2021, 3, 31),
+        out_dir=tmp_path / "out",
+        warehouse=tmp_path / "w.duckdb",
+    )
+    assert result.counts["omop_end_dates_corrected"] == 2
+    report = result.reports["report"].read_text()
+    assert "2 OMOP drug exposure(s) ended on their start date plus" in report
+    assert "start + days\nsupply − 1, the OHDSI THEMIS convention" in report

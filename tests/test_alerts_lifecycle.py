@@ -64,7 +64,8 @@ def add_fill(
         },
     )
     con.execute(
-        "INSERT INTO fill_ingredients VALUES ($c, $drug, NULL, 'name')", {"c": claim_id, "drug": drug}
+        "INSERT INTO fill_ingredients VALUES ($c, $drug, NULL, 'name', $p)",
+        {"c": claim_id, "drug": drug, "p": patient},
     )
 
 

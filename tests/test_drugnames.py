@@ -214,7 +214,7 @@ def _approximately(names: list[str], ruleset) -> dict[str, list[tuple[str, str]]
     counts = normalise.map_ingredients(con, ruleset, "r1")
     found: dict[str, list[tuple[str, str]]] = {name: [] for name in names}
     for name, ingredient, mapped_by in con.execute(
-        "SELECT c.drug_name, f.ingredient, f.mapped_by FROM claims c JOIN fill_ingredients f USING (claim_id) ORDER BY ALL"
+        "SELECT c.drug_name, f.ingredient, f.mapped_by FROM claims c JOIN fill_ingredients f USING (patient_id, claim_id) ORDER BY ALL"
     ).fetchall():
         found[name].append((ingredient, mapped_by))
     found["__counts__"] = counts  # type: ignore[assignment]

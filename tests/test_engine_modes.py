@@ -64,7 +64,8 @@ def fill(con, claim_id, start, days, ingredient="sertraline", patient="P1", pres
         },
     )
     con.execute(
-        "INSERT INTO fill_ingredients VALUES ($c, $i, NULL, 'name')", {"c": claim_id, "i": ingredient}
+        "INSERT INTO fill_ingredients VALUES ($c, $i, NULL, 'name', $p)",
+        {"c": claim_id, "i": ingredient, "p": patient},
     )
 
 

@@ -117,11 +117,23 @@ def load_claims(con: duckdb.DuckDBPyConnection, claims: list[dict]) -> None:
     claim_rows = pl.DataFrame([{k: c.get(k) for k in CLAIM_SCHEMA} for c in claims], schema=CLAIM_SCHEMA)
     ingredient_rows = pl.DataFrame(
         [
-            {"claim_id": c["claim_id"], "ingredient": ingredient, "route": route, "mapped_by": "test"}
+            {
+                "claim_id": c["claim_id"],
+                "patient_id": c["patient_id"],
+                "ingredient": ingredient,
+                "route": route,
+                "mapped_by": "test",
+            }
             for c in claims
             for ingredient, route in (c.get("ingredients") or [(c["ingredient"], c.get("route"))])
         ],
-        schema={"claim_id": pl.String, "ingredient": pl.String, "route": pl.String, "mapped_by": pl.String},
+        schema={
+            "claim_id": pl.String,
+            "patient_id": pl.String,
+            "ingredient": pl.String,
+            "route": pl.String,
+            "mapped_by": pl.String,
+        },
     )
     con.register("claim_rows", claim_rows)
     con.register("ingredient_rows", ingredient_rows)
@@ -226,12 +238,17 @@ def histories(draw, adjustment_of_duplicates: bool = True) -> tuple[list[dict], 
     """
     ids = itertools.count(1)
     claims: list[dict] = []
+    # Sources that number claims per member: every patient's claims start again at C0001, so the same
+    # claim id names a different claim on each patient (a claim is patient_id and claim_id).
+    per_patient_ids = draw(st.booleans())
 
     def new_id() -> str:
         return f"C{next(ids):04d}"
 
     for p in range(draw(st.integers(1, 3))):
         patient = f"P{p + 1}"
+        if per_patient_ids:
+            ids = itertools.count(1)
         for ingredient in draw(st.lists(st.sampled_from(INGREDIENTS), min_size=2, max_size=4, unique=True)):
             day = draw(st.integers(0, 150))
             rx = draw(st.sampled_from((f"RX-{patient}-{ingredient}",) * 3 + (None,)))

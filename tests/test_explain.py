@@ -444,7 +444,7 @@ def test_the_explanation_agrees_with_the_day_by_day_oracle(default_night):
             for claim_id, fill_date, days, product, prescriber, pharmacy, status, original, ingredients in query(
                 default_night,
                 "SELECT c.claim_id, fill_date, days_supply, drug_name, prescriber_id, pharmacy_id, claim_status, "
-                "original_claim_id, list((ingredient, route)) FROM claims c JOIN fill_ingredients USING (claim_id) "
+                "original_claim_id, list((ingredient, route)) FROM claims c JOIN fill_ingredients USING (patient_id, claim_id) "
                 "WHERE patient_id = $p GROUP BY ALL",
                 {"p": patient},
             )

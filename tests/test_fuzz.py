@@ -570,7 +570,8 @@ def check_rows(con, paths: list[Path], files: list[ClaimsFile], read: int, count
     for path, claims in zip(paths, files, strict=True):
         if claims.must_read:
             assert {r for f, r in longer if f == str(path)} == claims.long_rows, claims.name
-    # What is accepted meets the contract, and the first copy of a repeated claim id is the only one.
+    # What is accepted meets the contract, and the first copy of a claim id repeated on one patient is the
+    # only one (a claim is patient and claim id: the same id on two patients is two claims).
     broken = con.execute(
         """
         SELECT count(*) FROM claims WHERE claim_id IS NULL OR patient_id IS NULL OR fill_date IS NULL
@@ -582,7 +583,9 @@ def check_rows(con, paths: list[Path], files: list[ClaimsFile], read: int, count
         {"as_of": AS_OF, "earliest": EARLIEST},
     ).fetchone()[0]
     assert broken == 0, f"{broken} accepted rows break the input contract"
-    assert con.execute("SELECT count(*) - count(DISTINCT claim_id) FROM claims").fetchone()[0] == 0
+    assert (
+        con.execute("SELECT count(*) - count(DISTINCT (patient_id, claim_id)) FROM claims").fetchone()[0] == 0
+    )
 
 
 CASES = {"default": 200, "slow": int(os.environ.get("SEROSURV_FUZZ_CASES", "10000"))}
@@ -672,9 +675,14 @@ def test_a_header_only_file_reads_zero_rows(tmp_path):
 
 def test_claim_ids_repeated_across_files_keep_the_first_copy(tmp_path):
     first = ClaimsFile("a.csv", f"{HEADER}\nC1,P1,2025-01-01,30,sertraline\n".encode(), 1)
-    second = ClaimsFile("b.csv", f"{HEADER}\nC2,P1,2025-01-01,30,x\nC1,P2,2025-01-02,30,y\n".encode(), 2)
+    second = ClaimsFile(
+        "b.csv",
+        f"{HEADER}\nC2,P1,2025-01-01,30,x\nC1,P1,2025-01-02,30,y\nC1,P2,2025-01-02,30,z\n".encode(),
+        3,
+    )
     outcome = stage_and_check(tmp_path, [first, second])
-    assert (outcome.accepted, outcome.quarantined, outcome.reasons) == (2, 1, {"duplicate_claim_id": 1})
+    # C1 again on P1 is a duplicate; C1 on P2 is P2's own claim.
+    assert (outcome.accepted, outcome.quarantined, outcome.reasons) == (3, 1, {"duplicate_claim_id": 1})
 
 
 def test_a_file_without_a_header_row_is_refused_without_quoting_its_first_row(tmp_path):

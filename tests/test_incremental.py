@@ -145,11 +145,11 @@ def test_incremental_scopes_work_on_a_warehouse_whose_name_needs_quoting(tmp_pat
     con.execute(
         "INSERT INTO claims (claim_id, patient_id, run_id) VALUES ('c1', 'p1', 'r1'), ('c2', 'p2', 'r0')"
     )
-    con.execute("INSERT INTO fill_ingredients VALUES ('c2', 'sertraline', NULL, 'name')")
+    con.execute("INSERT INTO fill_ingredients VALUES ('c2', 'sertraline', NULL, 'name', 'p2')")
     incremental.remember_forgotten(con, NIGHT)
     with incremental.mapping_scope(con, "r1"):
         assert con.execute("SELECT claim_id FROM claims").fetchall() == [("c1",)]
-        con.execute("INSERT INTO fill_ingredients VALUES ('c1', 'tramadol', NULL, 'name')")
+        con.execute("INSERT INTO fill_ingredients VALUES ('c1', 'tramadol', NULL, 'name', 'p1')")
     mapped = con.execute("SELECT claim_id, ingredient FROM fill_ingredients ORDER BY 1").fetchall()
     assert mapped == [("c1", "tramadol"), ("c2", "sertraline")]
     assert incremental.mark_affected(con, "r1", NIGHT, 90) == 1

@@ -107,7 +107,8 @@ def test_alert_is_new_then_ongoing_then_resolved_and_reruns_change_nothing(wareh
     add_claim(warehouse, "S1", "P1", "2025-01-01", 90, drug="sertraline", prescriber="D1")
     add_claim(warehouse, "T1", "P1", "2025-01-20", 10, drug="tramadol", prescriber="D2")
     warehouse.execute(
-        "INSERT INTO fill_ingredients VALUES ('S1', 'sertraline', NULL, 'name'), ('T1', 'tramadol', NULL, 'name')"
+        "INSERT INTO fill_ingredients VALUES ('S1', 'sertraline', NULL, 'name', 'P1'), "
+        "('T1', 'tramadol', NULL, 'name', 'P1')"
     )
     assert night(warehouse, date(2025, 1, 31)) == {"alerts_new": 1}
     assert night(warehouse, date(2025, 2, 15)) == {"alerts_ongoing": 1}

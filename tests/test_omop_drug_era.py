@@ -70,7 +70,7 @@ def eras_both_ways(con) -> tuple[list, list]:
     )
     con.execute(
         "INSERT INTO fill_ingredients SELECT CAST(drug_exposure_id AS VARCHAR), CAST(drug_concept_id AS VARCHAR), "
-        "NULL, 'rxcui' FROM de"
+        "NULL, 'rxcui', CAST(person_id AS VARCHAR) FROM de"
     )
     engine.register_rules(
         con,

@@ -211,14 +211,16 @@ def test_synpuf_maps_by_its_ndcs_and_rxnorm_codes_on_defaults(synpuf):
         "SELECT mapped_by, count(DISTINCT claim_id) FROM fill_ingredients GROUP BY ALL ORDER BY ALL",
     ) == [("name", 38), ("ndc", 24), ("rxcui", 124)]  # before issue 17: name 184, rxcui 2
     assert query(warehouse, "SELECT count(*) FROM interactions") == [(27,)]
-    # checked by hand against drug_exposure.csv (rows 6192312 and 6192306; 4105055 and 4105103)
+    # checked by hand against drug_exposure.csv (rows 6192312 and 6192306; 4105055 and 4105103), with the
+    # end dates the ETL wrote one day late moved back a day (THEMIS): paroxetine's last day 08-17 (7 days),
+    # trazodone's 02-17 (19 days)
     assert query(
         warehouse,
         "SELECT patient_id, ingredient_a, ingredient_b, first_overlap_date, overlap_days, severity FROM interactions "
         "WHERE patient_id IN ('114564', '76230') ORDER BY patient_id",
     ) == [
-        ("114564", "bupropion", "paroxetine", date(2010, 8, 11), 8, "minor"),
-        ("76230", "lithium", "trazodone", date(2009, 1, 30), 20, "moderate"),
+        ("114564", "bupropion", "paroxetine", date(2010, 8, 11), 7, "minor"),
+        ("76230", "lithium", "trazodone", date(2009, 1, 30), 19, "moderate"),
     ]
     # per field: the NDCs of 2008-2010 are mostly retired (not in the current RxNorm the crosswalk ships), so
     # the NDC column maps 24 of the 177 rule-drug exposures beside a name, the RxNorm column 147 of 185

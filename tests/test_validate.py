@@ -44,7 +44,7 @@ def test_each_contract_violation_is_quarantined_with_its_reason(warehouse, tmp_p
         "C13,P1,2025-01-05,30,12345,sertraline,30,D1,PH1,paid",
         "C14,P1,2025-01-05,30,,sertraline,-2,D1,PH1,paid",
         "C15,P1,2025-01-05,30,,sertraline,30,D1,PH1,pending",
-        "C1,P2,2025-01-06,30,,tramadol,30,D1,PH1,paid",
+        "C1,P1,2025-01-06,30,,tramadol,30,D1,PH1,paid",
     )
     counts = load(warehouse, path)
     got = rows(warehouse, "SELECT source_row, reason_code FROM quarantine ORDER BY source_row")
@@ -166,7 +166,7 @@ def test_the_first_copy_of_a_repeated_claim_id_is_kept_by_row_number_not_text(wa
     load(warehouse, path)
     assert rows(warehouse, "SELECT drug_name FROM claims WHERE claim_id = 'DUP'") == [("sertraline",)]
     assert rows(warehouse, "SELECT source_row, reason FROM quarantine") == [
-        (10, f"claim_id repeats the claim at {path} row 9")
+        (10, f"claim_id repeats the claim of the same patient at {path} row 9")
     ]
 
 

@@ -293,7 +293,13 @@ def night_ruleset(run: dict[str, Any]) -> RuleSet:
 CLAIM_COLUMNS = (*CANONICAL_COLUMNS, "source_file", "source_row", "run_id")
 # How an ongoing order's exposure is explained (a start without stop date or days supply).
 ONGOING_ORDER = "an ongoing order (no stop date): counted to the night"
-MAPPING_SCHEMA = {"claim_id": pl.String, "ingredient": pl.String, "route": pl.String, "mapped_by": pl.String}
+MAPPING_SCHEMA = {
+    "claim_id": pl.String,
+    "patient_id": pl.String,  # a claim is (patient_id, claim_id): the engine joins on both
+    "ingredient": pl.String,
+    "route": pl.String,
+    "mapped_by": pl.String,
+}
 
 
 @dataclass

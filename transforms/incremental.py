@@ -117,8 +117,9 @@ def mapping_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> Iterator[None]
     try:
         yield
         con.execute(
-            f"delete from {fill_ingredients} where claim_id in "
-            "(select claim_id from temp.main.claims union select claim_id from forgotten_claims)"
+            f"delete from {fill_ingredients} where (patient_id, claim_id) in "
+            "(select (patient_id, claim_id) from temp.main.claims"
+            " union select (patient_id, claim_id) from forgotten_claims)"
         )
         con.execute(f"insert into {fill_ingredients} select * from temp.main.fill_ingredients")
     finally:

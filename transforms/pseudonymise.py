@@ -36,7 +36,7 @@ from serosurv.core.errors import SerosurvError
 from serosurv.core.warehouse import count_rows
 from transforms.ingest import stage_patients, staged_inputs, unreadable_input
 from transforms.runs import latest_success
-from transforms.sql import copy_to, drop_views, sql_literal
+from transforms.sql import copy_to, create_macros, drop_views, sql_literal
 
 PREFIXES = {"patient_id": "pt_", "prescriber_id": "pr_", "pharmacy_id": "ph_"}
 HEX_DIGITS = 20  # 80 bits: a collision among 100 million ids has a chance of about 1 in 250 million
@@ -141,11 +141,17 @@ def check_warehouse(con: duckdb.DuckDBPyConnection, settings: PrivacyConfig) -> 
 
 
 def apply(
-    con: duckdb.DuckDBPyConnection, settings: PrivacyConfig, patients: Path | None, workdir: Path
+    con: duckdb.DuckDBPyConnection,
+    settings: PrivacyConfig,
+    patients: Path | None,
+    workdir: Path,
+    unknown_ids: tuple[str, ...] = (),
 ) -> Path | None:
     """The ingest hook: point the staging view `stg_raw` at a pseudonymised copy of the claims and return
     the patient file to load (copies written under `workdir`, which must outlive validation; `patients`
-    itself when pseudonymisation is off).
+    itself when pseudonymisation is off). A prescriber or pharmacy id meaning unknown (empty, zero or one
+    of `unknown_ids`: sql/macros/known_id.sql) stays empty rather than becoming a pseudonym, which
+    validation could no longer tell from a real one.
     """
     check_warehouse(con, settings)
     if not settings.pseudonymise:
@@ -155,8 +161,9 @@ def apply(
         # Written once as Parquet (not a view: the functions holding the key go when this block ends).
         target = Path(workdir) / "pseudonymised-claims.parquet"
         inputs = staged_inputs(con)
+        create_macros(con, "source_id", "known_id")
         try:
-            copy_to(con, "staging/stg_pseudonymised_claims.sql", target)
+            copy_to(con, "staging/stg_pseudonymised_claims.sql", target, {"unknown_ids": list(unknown_ids)})
         except duckdb.Error as exc:
             unreadable_input(con, exc, inputs)
             raise

@@ -139,14 +139,24 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None
     con.execute(sql_text(name), params or {})
 
 
-def fetch(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None) -> list[tuple]:
-    """The rows of the query in sql/NAME."""
-    return con.execute(sql_text(name), params or {}).fetchall()
+def fetch(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: dict[str, Any] | None = None,
+    inputs: dict[str, str] | None = None,
+) -> list[tuple]:
+    """The rows of the query in sql/NAME; `inputs` as for `statement`."""
+    return con.execute(statement(name, inputs), params or {}).fetchall()
 
 
-def fetch_value(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None) -> Any:
+def fetch_value(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: dict[str, Any] | None = None,
+    inputs: dict[str, str] | None = None,
+) -> Any:
     """The first column of the first row of the query in sql/NAME (None when it has no row)."""
-    found = fetch(con, name, params)
+    found = fetch(con, name, params, inputs)
     return found[0][0] if found else None
 
 

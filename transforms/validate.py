@@ -46,17 +46,25 @@ def check_claims(
     run_id: str,
     as_of: date,
     earliest: str,
+    unknown_ids: tuple[str, ...] = (),
     *,
     max_field_length: int = SourceConfig.max_field_length,
 ) -> ValidationCounts:
     """Split `stg_raw` into accepted claims and quarantined rows; the two always add up to the rows read.
-    A quarantined row's text (`raw`) keeps at most `max_field_length` characters of each field (the
-    longer ones end with a note of their length), so that no runaway value is copied."""
-    limits = {"as_of": as_of, "earliest": date.fromisoformat(earliest), "max_field_length": max_field_length}
+    `unknown_ids`: prescriber and pharmacy ids meaning unknown besides empty and zero ([source]
+    unknown_ids, trimmed and upper-case as SourceConfig keeps them). A quarantined row's text (`raw`)
+    keeps at most `max_field_length` characters of each field (the longer ones end with a note of their
+    length), so that no runaway value is copied."""
+    limits = {
+        "as_of": as_of,
+        "earliest": date.fromisoformat(earliest),
+        "max_field_length": max_field_length,
+        "unknown_ids": list(unknown_ids),
+    }
     # Streaming: each insert reads the checks as a subquery over stg_raw (parameters and all).
     checked, params = {"stg_checked": "staging/stg_checked.sql"}, {**limits, "run_id": run_id}
     inputs = ingest.staged_inputs(con)
-    create_macros(con, "normalise_ndc", "bounded_text")
+    create_macros(con, "normalise_ndc", "bounded_text", "source_id", "known_id")
     try:
         read = count_rows(con, "stg_raw")  # from the files' metadata
         for table in BATCH_TABLES:

@@ -167,6 +167,9 @@ RENAMED_SETTINGS = {
 
 # The canonical fields a source may declare it never carries ([source] absent_fields).
 SOURCE_FIELDS = ("prescriber_id", "pharmacy_id")
+# Values exports write for "no prescriber / no pharmacy" besides empty and zero (which always mean unknown):
+# a database's placeholder key, and what R, SQL tools and spreadsheets write for a missing value.
+UNKNOWN_IDS = ("-1", "UNKNOWN", "UNK", "NA", "N/A", "NULL", "NONE")
 
 
 @dataclass(frozen=True)
@@ -185,12 +188,15 @@ class SourceConfig:
     `absent_fields`: canonical fields the source never carries (e.g. a hospital's orders have no dispensing
     pharmacy): the gate does not judge them and the report says that fragmentation across them cannot be
     measured. The input formats declare theirs (transforms/adapters).
+    `unknown_ids`: prescriber and pharmacy ids that mean "unknown" (besides empty and zero, however
+    written), in every input format; kept trimmed and upper-case, as sql/macros/known_id.sql compares.
     """
 
     encoding: str = "auto"
     timezone: str = "UTC"
     max_field_length: int = 1000
     absent_fields: tuple[str, ...] = ()
+    unknown_ids: tuple[str, ...] = UNKNOWN_IDS
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.absent_fields if f not in SOURCE_FIELDS]
@@ -199,6 +205,16 @@ class SourceConfig:
                 f"Setting 'source.absent_fields' may name {', '.join(SOURCE_FIELDS)}, got {unknown!r}."
             )
         object.__setattr__(self, "absent_fields", tuple(self.absent_fields))
+        if isinstance(self.unknown_ids, str) or any(
+            not isinstance(i, str) or not i.strip() for i in self.unknown_ids
+        ):
+            raise SerosurvError(
+                "Setting 'source.unknown_ids' must be a list of non-empty texts (ids meaning an unknown "
+                f'prescriber or pharmacy, e.g. ["-1", "UNKNOWN"]), got {self.unknown_ids!r}.'
+            )
+        object.__setattr__(
+            self, "unknown_ids", tuple(dict.fromkeys(i.strip().upper() for i in self.unknown_ids))
+        )
         import codecs
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

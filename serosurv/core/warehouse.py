@@ -88,7 +88,8 @@ SCHEMA = {
     "night_mapping": """
         run_id VARCHAR, source_file VARCHAR, field VARCHAR, fills BIGINT, field_maps BIGINT,
         mapped_by_field BIGINT, beside_name BIGINT, beside_name_by_code BIGINT""",
-    "fill_ingredients": "claim_id VARCHAR, ingredient VARCHAR, route VARCHAR, mapped_by VARCHAR",
+    # A claim is (patient_id, claim_id): a claim id is unique per source and patient, not across patients.
+    "fill_ingredients": "claim_id VARCHAR, ingredient VARCHAR, route VARCHAR, mapped_by VARCHAR, patient_id VARCHAR",
     "unmapped_drugs": "run_id VARCHAR, drug_name VARCHAR, ndc VARCHAR, fills BIGINT, patients BIGINT",
     "approximate_names": """
         run_id VARCHAR, drug_name VARCHAR, likely_match VARCHAR, ingredients VARCHAR, fills BIGINT,

@@ -30,7 +30,8 @@ select
     episodes.episode_start,
     episodes.episode_end
 from claims
-inner join fill_ingredients on claims.claim_id = fill_ingredients.claim_id
+inner join fill_ingredients
+    on claims.claim_id = fill_ingredients.claim_id and claims.patient_id = fill_ingredients.patient_id
 left join episodes
     on
         claims.patient_id = episodes.patient_id

@@ -10,7 +10,10 @@ select
     (
         select count(*)
         from active_claims
-        inner join fill_ingredients on active_claims.claim_id = fill_ingredients.claim_id
+        inner join fill_ingredients
+            on
+                active_claims.claim_id = fill_ingredients.claim_id
+                and active_claims.patient_id = fill_ingredients.patient_id
         where fill_ingredients.ingredient in (select rule_ingredients.ingredient from rule_ingredients)
     ) - (select count(*) from fill_exposure) as duplicate_fills_dropped,
     (select count(*) from fill_exposure) - (select count(*) from fills) as same_day_fills_combined,

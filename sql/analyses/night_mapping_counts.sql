@@ -5,7 +5,7 @@
 -- for the ten digits: left to the name). Parameter: $run_id. Inputs: claims, fill_ingredients,
 -- ten_digit_ndcs (int_ten_digit_ndcs.sql).
 with tonight as (
-    select claims.claim_id, claims.ndc, claims.rxcui, claims.drug_name
+    select claims.claim_id, claims.patient_id, claims.ndc, claims.rxcui, claims.drug_name
     from claims
     where claims.run_id = $run_id
 ),
@@ -14,11 +14,12 @@ sources as (
     -- one field per claim: a claim is mapped by one code, or by its name (exactly, else approximately)
     select
         fill_ingredients.claim_id,
+        fill_ingredients.patient_id,
         case
             when bool_or(fill_ingredients.mapped_by = 'name') then 'name' else min(fill_ingredients.mapped_by)
         end as mapped_by
     from fill_ingredients
-    group by fill_ingredients.claim_id
+    group by fill_ingredients.patient_id, fill_ingredients.claim_id
 )
 
 select
@@ -32,5 +33,5 @@ select
     count(*) filter (where sources.mapped_by = 'name') as claims_mapped_by_name,
     count(*) filter (where sources.mapped_by = 'name_approx') as claims_mapped_by_name_approx
 from tonight
-left join sources on tonight.claim_id = sources.claim_id
+left join sources on tonight.claim_id = sources.claim_id and tonight.patient_id = sources.patient_id
 left join ten_digit_ndcs on tonight.ndc = ten_digit_ndcs.ndc10

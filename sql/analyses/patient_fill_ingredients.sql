@@ -4,12 +4,14 @@
 -- approximate_names.
 select
     fill_ingredients.claim_id,
+    fill_ingredients.patient_id,
     fill_ingredients.ingredient,
     fill_ingredients.route,
     fill_ingredients.mapped_by,
     likely.likely_match
 from fill_ingredients
-inner join claims on fill_ingredients.claim_id = claims.claim_id
+inner join claims
+    on fill_ingredients.claim_id = claims.claim_id and fill_ingredients.patient_id = claims.patient_id
 left join (
     select drug_name, any_value(likely_match) as likely_match from approximate_names group by drug_name
 ) as likely

@@ -44,9 +44,10 @@ alerted as (
 ),
 
 approximate_claims as (
-    select distinct claims.claim_id, claims.drug_name
+    select distinct claims.patient_id, claims.claim_id, claims.drug_name
     from fill_ingredients
-    inner join claims on fill_ingredients.claim_id = claims.claim_id
+    inner join claims
+        on fill_ingredients.claim_id = claims.claim_id and fill_ingredients.patient_id = claims.patient_id
     where fill_ingredients.mapped_by = 'name_approx'
 ),
 
@@ -55,11 +56,12 @@ approximate as (
         period_claims.interaction_id,
         list(distinct approximate_claims.drug_name order by approximate_claims.drug_name) as approximate_names
     from (
-        select interaction_id, unnest(list_concat(claim_ids_a, claim_ids_b)) as claim_id
+        select interaction_id, patient_id, unnest(list_concat(claim_ids_a, claim_ids_b)) as claim_id
         from period
         where exists (select 1 from approximate_claims)
     ) as period_claims
-    inner join approximate_claims on period_claims.claim_id = approximate_claims.claim_id
+    inner join approximate_claims
+        on period_claims.patient_id = approximate_claims.patient_id and period_claims.claim_id = approximate_claims.claim_id
     group by period_claims.interaction_id
 ),
 

@@ -2,14 +2,16 @@
 -- cancelled.
 -- A reversal or adjustment cancels the claim it names in original_claim_id, or else (as NCPDP B2
 -- does) one paid claim with the same patient, pharmacy, date of service, Rx reference and fill
--- number: the n-th reversal (or adjustment) of a key cancels its n-th paid claim by claim id.
+-- number: the n-th reversal (or adjustment) of a key cancels its n-th paid claim by claim id. A claim
+-- is (patient_id, claim_id): original_claim_id names a claim of the same patient only, so a reversal
+-- never cancels another patient's claim that happens to carry the same id.
 -- Input: candidate_claims (sql/intermediate/int_candidate_claims.sql).
 with dated as (
     select * from candidate_claims
 ),
 
 named_originals as (
-    select distinct original_claim_id as claim_id
+    select distinct patient_id, original_claim_id as claim_id
     from dated
     where claim_status in ('reversed', 'adjusted') and original_claim_id is not null
 ),
@@ -32,7 +34,11 @@ paid_by_key as (
     semi join keyed_cancellations using (patient_id, fill_date, rx_reference)
     where
         claim_status = 'paid'
-        and claim_id not in (select named_originals.claim_id from named_originals)
+        and not exists (
+            select 1
+            from named_originals
+            where named_originals.patient_id = dated.patient_id and named_originals.claim_id = dated.claim_id
+        )
 ),
 
 reversals_by_key as (
@@ -56,9 +62,9 @@ adjustments_by_key as (
 ),
 
 cancelled as (
-    select claim_id from named_originals
+    select patient_id, claim_id from named_originals
     union
-    select paid_by_key.claim_id
+    select paid_by_key.patient_id, paid_by_key.claim_id
     from paid_by_key
     inner join reversals_by_key
         on
@@ -69,7 +75,7 @@ cancelled as (
             and paid_by_key.fill_number is not distinct from reversals_by_key.fill_number
             and paid_by_key.nth = reversals_by_key.nth
     union
-    select paid_by_key.claim_id
+    select paid_by_key.patient_id, paid_by_key.claim_id
     from paid_by_key
     inner join adjustments_by_key
         on
@@ -81,6 +87,7 @@ cancelled as (
             and paid_by_key.nth = adjustments_by_key.nth
 )
 
-select *
+select dated.*
 from dated
-where claim_status in ('paid', 'adjusted') and claim_id not in (select cancelled.claim_id from cancelled)
+anti join cancelled on dated.patient_id = cancelled.patient_id and dated.claim_id = cancelled.claim_id
+where dated.claim_status in ('paid', 'adjusted')

@@ -36,7 +36,8 @@ exposures as (
         active_claims.quantity,
         active_claims.ongoing
     from ended as active_claims
-    inner join fill_ingredients on active_claims.claim_id = fill_ingredients.claim_id
+    inner join fill_ingredients
+        on active_claims.claim_id = fill_ingredients.claim_id and active_claims.patient_id = fill_ingredients.patient_id
     where fill_ingredients.ingredient in (select rule_ingredients.ingredient from rule_ingredients)
 ),
 

@@ -1,4 +1,5 @@
--- Each claim mapped to its active ingredients by the first of its fields that maps: the NDC (ndc_crosswalk:
+-- Each claim (patient_id, claim_id: a claim id is unique per patient, not across patients) mapped to its
+-- active ingredients by the first of its fields that maps: the NDC (ndc_crosswalk:
 -- the user's imports, else the crosswalk shipped in rules/rxnorm/; a 10-digit NDC as ten_digit_ndcs took
 -- it), then the RxNorm code (rxcui_crosswalk: any RxNorm code, from ingredients to packs), then the drug
 -- name. A code that maps nothing (a product no rule names, a retired or unknown code, an ambiguous 10-digit
@@ -10,40 +11,44 @@
 -- Inputs: claims, ndc_crosswalk, ten_digit_ndcs (ndc10, ndc, ambiguous), rxcui_crosswalk (rxcui, ingredient,
 -- route), map_name (drug_name, ingredient, route, mapped_by), default_routes (ingredient, route).
 with by_ndc as (
-    select distinct claims.claim_id, ndc_crosswalk.ingredient, ndc_crosswalk.route, 'ndc' as mapped_by
+    select distinct claims.claim_id, claims.patient_id, ndc_crosswalk.ingredient, ndc_crosswalk.route, 'ndc' as mapped_by
     from claims
     inner join ndc_crosswalk on claims.ndc = ndc_crosswalk.ndc
     union
-    select distinct claims.claim_id, ndc_crosswalk.ingredient, ndc_crosswalk.route, 'ndc' as mapped_by
+    select distinct claims.claim_id, claims.patient_id, ndc_crosswalk.ingredient, ndc_crosswalk.route, 'ndc' as mapped_by
     from claims
     inner join ten_digit_ndcs on claims.ndc = ten_digit_ndcs.ndc10
     inner join ndc_crosswalk on ten_digit_ndcs.ndc = ndc_crosswalk.ndc
 ),
 
 by_rxcui as (
-    select distinct claims.claim_id, rxcui_crosswalk.ingredient, rxcui_crosswalk.route, 'rxcui' as mapped_by
+    select distinct claims.claim_id, claims.patient_id, rxcui_crosswalk.ingredient, rxcui_crosswalk.route, 'rxcui' as mapped_by
     from claims
     inner join rxcui_crosswalk on claims.rxcui = rxcui_crosswalk.rxcui
-    where claims.claim_id not in (select by_ndc.claim_id from by_ndc)
+    anti join by_ndc on claims.claim_id = by_ndc.claim_id and claims.patient_id = by_ndc.patient_id
 ),
 
 by_name as (
-    select distinct claims.claim_id, map_name.ingredient, map_name.route, map_name.mapped_by
+    select distinct claims.claim_id, claims.patient_id, map_name.ingredient, map_name.route, map_name.mapped_by
     from claims
     inner join map_name on claims.drug_name = map_name.drug_name
-    where
-        claims.claim_id not in (select by_ndc.claim_id from by_ndc)
-        and claims.claim_id not in (select by_rxcui.claim_id from by_rxcui)
+    anti join by_ndc on claims.claim_id = by_ndc.claim_id and claims.patient_id = by_ndc.patient_id
+    anti join by_rxcui on claims.claim_id = by_rxcui.claim_id and claims.patient_id = by_rxcui.patient_id
 ),
 
 mapped as (
-    select claim_id, ingredient, route, mapped_by from by_ndc
+    select claim_id, patient_id, ingredient, route, mapped_by from by_ndc
     union all
-    select claim_id, ingredient, route, mapped_by from by_rxcui
+    select claim_id, patient_id, ingredient, route, mapped_by from by_rxcui
     union all
-    select claim_id, ingredient, route, mapped_by from by_name
+    select claim_id, patient_id, ingredient, route, mapped_by from by_name
 )
 
-select mapped.claim_id, mapped.ingredient, coalesce(mapped.route, default_routes.route) as route, mapped.mapped_by
+select
+    mapped.claim_id,
+    mapped.ingredient,
+    coalesce(mapped.route, default_routes.route) as route,
+    mapped.mapped_by,
+    mapped.patient_id
 from mapped
 left join default_routes on mapped.ingredient = default_routes.ingredient

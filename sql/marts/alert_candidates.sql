@@ -10,9 +10,9 @@ with current_interactions as (
 ),
 
 side_claims as (
-    select interaction_id, 'a' as side, unnest(claim_ids_a) as claim_id from current_interactions
+    select interaction_id, patient_id, 'a' as side, unnest(claim_ids_a) as claim_id from current_interactions
     union all
-    select interaction_id, 'b' as side, unnest(claim_ids_b) as claim_id from current_interactions
+    select interaction_id, patient_id, 'b' as side, unnest(claim_ids_b) as claim_id from current_interactions
 ),
 
 -- The claims behind interactions are in fill_exposure (fill date, supply, quantity as claimed), a
@@ -25,7 +25,8 @@ last_fills as (
         fill_exposure.quantity,
         fill_exposure.days_supply
     from side_claims
-    inner join fill_exposure on side_claims.claim_id = fill_exposure.claim_id
+    inner join fill_exposure
+        on side_claims.patient_id = fill_exposure.patient_id and side_claims.claim_id = fill_exposure.claim_id
     where fill_exposure.exposure_start <= $as_of
     qualify row_number() over (
         partition by side_claims.interaction_id, side_claims.side

@@ -12,7 +12,7 @@ select
         where w.drug_name = claims.drug_name
     ) as likely_match,
     string_agg(distinct approx.ingredient, ';' order by approx.ingredient) as ingredients,
-    count(distinct claims.claim_id) as fills,
+    count(distinct (claims.patient_id, claims.claim_id)) as fills,
     count(distinct claims.patient_id) as patients
 from claims
 inner join (select * from map_name where mapped_by = 'name_approx') as approx on claims.drug_name = approx.drug_name

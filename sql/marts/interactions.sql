@@ -209,16 +209,17 @@ interactions as (
 -- claims of products holding both ingredients (Auvelity alone: dextromethorphan + bupropion; Adderall
 -- alone) is not one. A second, separate product on either side keeps it.
 combination_claims as (
-    select claim_id, list(ingredient) as ingredients
+    select patient_id, claim_id, list(ingredient) as ingredients
     from fill_exposure
-    group by claim_id
+    group by patient_id, claim_id
     having count(*) > 1
 ),
 
 combination_patients as (
     select distinct fill_exposure.patient_id
     from fill_exposure
-    inner join combination_claims on fill_exposure.claim_id = combination_claims.claim_id
+    inner join combination_claims
+        on fill_exposure.patient_id = combination_claims.patient_id and fill_exposure.claim_id = combination_claims.claim_id
 ),
 
 side_claims as (
@@ -237,7 +238,8 @@ one_product as (
     select side_claims.patient_id, side_claims.ingredient_a, side_claims.ingredient_b, side_claims.kind,
         side_claims.interaction_no
     from side_claims
-    left join combination_claims on side_claims.claim_id = combination_claims.claim_id
+    left join combination_claims
+        on side_claims.patient_id = combination_claims.patient_id and side_claims.claim_id = combination_claims.claim_id
     group by all
     having bool_and(coalesce(list_contains(combination_claims.ingredients, side_claims.other_ingredient), false))
 ),

@@ -11,6 +11,7 @@
 with tonight as (
     select
         claims.claim_id,
+        claims.patient_id,
         coalesce(claims.source_file, '') as source_file,
         claims.ndc,
         claims.rxcui,
@@ -22,11 +23,12 @@ with tonight as (
 mapped as (
     select
         fill_ingredients.claim_id,
+        fill_ingredients.patient_id,
         bool_or(fill_ingredients.mapped_by = 'ndc') as by_ndc,
         bool_or(fill_ingredients.mapped_by = 'rxcui') as by_rxcui,
         bool_or(fill_ingredients.mapped_by in ('name', 'name_approx')) as by_name
     from fill_ingredients
-    group by fill_ingredients.claim_id
+    group by fill_ingredients.patient_id, fill_ingredients.claim_id
 ),
 
 mapping_ndcs as (
@@ -52,7 +54,7 @@ fills as (
         coalesce(mapped.by_rxcui, false) as by_rxcui,
         coalesce(mapped.by_name, false) as by_name
     from tonight
-    left join mapped on tonight.claim_id = mapped.claim_id
+    left join mapped on tonight.claim_id = mapped.claim_id and tonight.patient_id = mapped.patient_id
 ),
 
 fields as (

@@ -15,7 +15,11 @@ with accepted as (
     select
         claims.*,
         claims.claim_status = 'paid' as paid,
-        claims.claim_id in (select fill_ingredients.claim_id from fill_ingredients) as mapped,
+        exists (
+            select 1
+            from fill_ingredients
+            where fill_ingredients.claim_id = claims.claim_id and fill_ingredients.patient_id = claims.patient_id
+        ) as mapped,
         nullif(trim(claims.drug_name), '') is not null as named
     from claims
     where claims.run_id = $run_id

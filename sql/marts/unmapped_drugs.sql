@@ -7,7 +7,8 @@ select
     count(*) as fills,
     count(distinct claims.patient_id) as patients
 from claims
-anti join fill_ingredients on claims.claim_id = fill_ingredients.claim_id
+anti join fill_ingredients
+    on claims.claim_id = fill_ingredients.claim_id and claims.patient_id = fill_ingredients.patient_id
 where claims.run_id = $run_id
 group by claims.drug_name, claims.ndc
 order by fills desc, claims.drug_name, claims.ndc

@@ -35,9 +35,10 @@ listed as (
 
 -- drug names matched only approximately (misspellings) among the alerts' claims: shown on the alert
 approximate_claims as (
-    select distinct claims.claim_id, claims.drug_name
+    select distinct claims.patient_id, claims.claim_id, claims.drug_name
     from fill_ingredients
-    inner join claims on fill_ingredients.claim_id = claims.claim_id
+    inner join claims
+        on fill_ingredients.claim_id = claims.claim_id and fill_ingredients.patient_id = claims.patient_id
     where fill_ingredients.mapped_by = 'name_approx'
 ),
 
@@ -45,11 +46,12 @@ approximate as (
     select listed_claims.alert_id, list(distinct approximate_claims.drug_name order by approximate_claims.drug_name)
         as approximate_names
     from (
-        select alert_id, unnest(list_concat(claim_ids_a, claim_ids_b)) as claim_id
+        select alert_id, patient_id, unnest(list_concat(claim_ids_a, claim_ids_b)) as claim_id
         from listed
         where exists (select 1 from approximate_claims)
     ) as listed_claims
-    inner join approximate_claims on listed_claims.claim_id = approximate_claims.claim_id
+    inner join approximate_claims
+        on listed_claims.patient_id = approximate_claims.patient_id and listed_claims.claim_id = approximate_claims.claim_id
     group by listed_claims.alert_id
 )
 

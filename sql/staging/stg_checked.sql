@@ -3,7 +3,8 @@
 -- `quarantine` (stg_quarantine.sql). Materialised as the temp table stg_checked when the batch fits in
 -- memory, else read twice as a subquery (transforms/validate.py).
 -- Parameters: $as_of (run date), $earliest (earliest plausible fill date), $max_field_length
--- ([source] max_field_length: what a quarantined row's `raw` keeps of each field).
+-- ([source] max_field_length: what a quarantined row's `raw` keeps of each field), $unknown_ids
+-- (prescriber and pharmacy ids meaning unknown: [source] unknown_ids; with empty and zero they become NULL).
 -- Reads the staging view `stg_raw` row by row; what needs the whole batch (repeated claim ids, ids an
 -- earlier night loaded) comes from the small tables `stg_repeats` and `stg_loaded`, computed first. The
 -- checks made as a file is read (too_many_fields, undecodable_text, field_too_long: transforms/ingest.py
@@ -12,7 +13,8 @@
 -- until stopped: such a row without end_date and days_supply is accepted as an open-ended order (exposure to
 -- the night, capped: sql/macros/ongoing_end.sql) instead of quarantined as missing_supply; its `ongoing` in
 -- `claims` is true only then (a given end or supply wins).
--- Macros: normalise_ndc (sql/macros/normalise_ndc.sql), bounded_text (sql/macros/bounded_text.sql).
+-- Macros: normalise_ndc (sql/macros/normalise_ndc.sql), bounded_text (sql/macros/bounded_text.sql),
+-- known_id (sql/macros/known_id.sql).
 with trimmed as (
     select
         source_file,
@@ -71,8 +73,9 @@ typed as (
         repeats.first_copy,
         loaded.claim_id is not null as already_loaded
     from trimmed
-    left join stg_repeats as repeats on trimmed.claim_id = repeats.claim_id
-    left join stg_loaded as loaded on trimmed.claim_id = loaded.claim_id
+    left join stg_repeats as repeats
+        on trimmed.claim_id = repeats.claim_id and trimmed.patient_id = repeats.patient_id
+    left join stg_loaded as loaded on trimmed.claim_id = loaded.claim_id and trimmed.patient_id = loaded.patient_id
 ),
 
 checked as (
@@ -144,8 +147,8 @@ select
     rxcui,
     drug_name,
     nullif(quantity_number, 0) as quantity,
-    prescriber_id,
-    pharmacy_id,
+    known_id(prescriber_id, $unknown_ids) as prescriber_id,
+    known_id(pharmacy_id, $unknown_ids) as pharmacy_id,
     claim_status,
     fill_number,
     rx_reference,
@@ -170,7 +173,7 @@ select
         when 'bad_quantity' then 'quantity ''' || quantity_text || ''' is not a number above 0 (0 or empty: unknown)'
         when 'bad_claim_status' then 'claim_status ''' || claim_status || ''' is not paid, reversed or adjusted'
         when 'bad_fill_number' then 'fill_number ''' || fill_number_text || ''' is not a whole number 0-99'
-        when 'duplicate_claim_id' then 'claim_id repeats the claim at ' || first_copy
-        when 'already_loaded' then 'claim_id was loaded by an earlier night'
+        when 'duplicate_claim_id' then 'claim_id repeats the claim of the same patient at ' || first_copy
+        when 'already_loaded' then 'claim_id was loaded for the same patient by an earlier night'
     end end as reason
 from checked

@@ -5,14 +5,16 @@
 -- The last active day is the stop date, or the start date when the stop is earlier. An order without a
 -- stoptime was still active when the data were extracted: it is an ongoing order (exposure to the night,
 -- capped by [episodes] ongoing_max_days), not a one-day order.
--- Input: mimic_prescriptions (the table as trimmed text, NULL for an absent column; __row, raw).
--- Macro: iso_date.
+-- Ids are read by source_id ('10000032.0' is '10000032'); an unknown prescriber (empty, zero or one of
+-- $unknown_ids) is NULL.
+-- Parameter: $unknown_ids ([source] unknown_ids). Input: mimic_prescriptions (the table as trimmed text,
+-- NULL for an absent column; __row, raw). Macros: iso_date, source_id, known_id.
 with orders as (
     select
-        *,
+        * replace (source_id(subject_id) as subject_id),
         iso_date(starttime) as start_date,
         iso_date(stoptime) as stop_date,
-        pharmacy_id as component_id,  -- MIMIC's pharmacy_id: an order id, not a pharmacy
+        source_id(pharmacy_id) as component_id,  -- MIMIC's pharmacy_id: an order id, not a pharmacy
         upper(drug_type) as component,
         coalesce(upper(drug_type) = 'BASE', false) as is_base,
         coalesce(upper(drug_type) = 'MAIN', true) as is_main
@@ -36,7 +38,7 @@ select
     null as rxcui,
     case when route is null then drug else drug || ' [' || route || ']' end as drug_name,
     null as quantity,
-    order_provider_id as prescriber_id,
+    known_id(source_id(order_provider_id), $unknown_ids) as prescriber_id,
     null as pharmacy_id,
     null as claim_status,
     null as fill_number,

@@ -4,15 +4,29 @@
 -- ($has_pde_id false) the claim id is derived from the row. An adjustment or deletion names as its
 -- original the PDE_ID of the previous version of the same event (patient, pharmacy, reference, date,
 -- fill number; by PD_DT, then file order); with derived ids (themselves window results) it names none
--- and the engine matches the event on its key.
--- Parameter: $has_pde_id. Input: pde (the file as trimmed text, NULL for an absent column; __row, raw).
--- Macros: iso_date, derived_claim_id.
+-- and the engine matches the event on its key. Dates: YYYYMMDD (CCW, DE-SynPUF), DD-MMM-YYYY (RIF:
+-- 01-Mar-2015), DDMMMYYYY (SAS), MM/DD/YYYY, YYYY-MM-DD. Prescriber and pharmacy ids keep the kind
+-- their qualifier (PRSCRBR_ID_QLFYR_CD, SRVC_PRVDR_ID_QLFYR_CD; CMS codes 01 NPI, 06 UPIN, 07 NCPDP,
+-- 08 state licence, 11 TIN, 12 DEA, 99 other) names: an NPI (01) or an id without a qualifier is the id,
+-- any other kind is prefixed with it ('DEA:AB1234563'), so ids of two kinds never collide; an unknown id
+-- (empty, zero or one of $unknown_ids) is NULL whatever its qualifier. A RIF row whose DML_IND is not
+-- INSERT (UPDATE, DELETE: the RIF's instructions to change a record loaded earlier) is pre-rejected as
+-- unsupported_dml: serosurv does not apply them. Ids are read by source_id; a derived claim id is
+-- made from the values as written.
+-- Parameters: $has_pde_id, $unknown_ids ([source] unknown_ids). Input: pde (the file as trimmed text,
+-- NULL for an absent column; __row, raw). Macros: iso_date, derived_claim_id, source_id, known_id.
 with events as (
     select
         *,
-        iso_date(srvc_dt, ['%Y%m%d', '%d%b%Y', '%m/%d/%Y']) as service_date,
+        source_id(bene_id) as patient,
+        iso_date(srvc_dt, ['%Y%m%d', '%d-%b-%Y', '%d%b%Y', '%m/%d/%Y']) as service_date,
         upper(adjstmt_dltn_cd) as code,
-        nullif(concat_ws(' ', gnn, bn), '') as drug_name
+        upper(dml_ind) as dml,
+        nullif(concat_ws(' ', gnn, bn), '') as drug_name,
+        known_id(source_id(prscrbr_id), $unknown_ids) as prescriber,
+        known_id(source_id(srvc_prvdr_id), $unknown_ids) as pharmacy,
+        lpad(source_id(prscrbr_id_qlfyr_cd), 2, '0') as prescriber_kind,
+        lpad(source_id(srvc_prvdr_id_qlfyr_cd), 2, '0') as pharmacy_kind
     from pde
 ),
 
@@ -20,7 +34,7 @@ identified as (
     select
         *,
         case
-            when $has_pde_id then pde_id
+            when $has_pde_id then source_id(pde_id)
             else derived_claim_id(
                 'pde-',
                 concat_ws(
@@ -36,7 +50,7 @@ identified as (
 
 select
     claim_id,
-    bene_id as patient_id,
+    patient as patient_id,
     service_date as fill_date,
     days_suply_num as days_supply,
     null as end_date,
@@ -44,8 +58,20 @@ select
     null as rxcui,
     drug_name,
     qty_dspnsd_num as quantity,
-    prscrbr_id as prescriber_id,
-    srvc_prvdr_id as pharmacy_id,
+    case
+        when prescriber is null or prescriber_kind is null or prescriber_kind = '01' then prescriber
+        else case prescriber_kind
+            when '06' then 'UPIN' when '07' then 'NCPDP' when '08' then 'STATE-LICENSE' when '11' then 'TIN'
+            when '12' then 'DEA' when '99' then 'OTHER' else 'QUALIFIER-' || prescriber_kind
+        end || ':' || prescriber
+    end as prescriber_id,
+    case
+        when pharmacy is null or pharmacy_kind is null or pharmacy_kind = '01' then pharmacy
+        else case pharmacy_kind
+            when '06' then 'UPIN' when '07' then 'NCPDP' when '08' then 'STATE-LICENSE' when '11' then 'TIN'
+            when '12' then 'DEA' when '99' then 'OTHER' else 'QUALIFIER-' || pharmacy_kind
+        end || ':' || pharmacy
+    end as pharmacy_id,
     case
         when code is null then 'paid'
         when code = 'A' then 'adjusted'
@@ -57,13 +83,18 @@ select
     case
         when code in ('A', 'D') and $has_pde_id and rx_srvc_rfrnc_num is not null
             then lag(claim_id) over (
-                partition by bene_id, srvc_prvdr_id, rx_srvc_rfrnc_num, service_date, fill_num
-                order by try_cast(iso_date(pd_dt, ['%Y%m%d', '%d%b%Y', '%m/%d/%Y']) as date) nulls first, __row
+                partition by patient, srvc_prvdr_id, rx_srvc_rfrnc_num, service_date, fill_num
+                order by try_cast(iso_date(pd_dt, ['%Y%m%d', '%d-%b-%Y', '%d%b%Y', '%m/%d/%Y']) as date) nulls first,
+                    __row
             )
     end as original_claim_id,
     null as ongoing,  -- dispensings: a supply always
     __row,
     raw,
-    null as reject_code,
-    null as reject_reason
+    case when coalesce(dml, 'INSERT') <> 'INSERT' then 'unsupported_dml' end as reject_code,
+    case
+        when coalesce(dml, 'INSERT') <> 'INSERT'
+            then 'DML_IND ' || dml || ' is an instruction to change a PDE loaded earlier, which serosurv does '
+            || 'not apply; only INSERT rows are read'
+    end as reject_reason
 from identified

@@ -2,10 +2,10 @@
 -- and sex from Demographic; coverage from the Enrollment spans with drug coverage (DrugCov Y or empty),
 -- the first start to the last end.
 -- Inputs: scdm_demographic, scdm_enrollment (the tables as trimmed text; either empty when not given:
--- transforms/adapters/scdm.py). Macro: sas_date.
+-- transforms/adapters/scdm.py). Macros: sas_date, source_id.
 with parts as (
     select
-        patid as patient_id,
+        source_id(patid) as patient_id,
         year(try_cast(sas_date(birth_date) as date)) as birth_year,
         sex,
         null::date as coverage_start,
@@ -13,7 +13,7 @@ with parts as (
     from scdm_demographic
     union all
     select
-        patid as patient_id,
+        source_id(patid) as patient_id,
         null::integer as birth_year,
         null as sex,
         try_cast(sas_date(enr_start) as date) as coverage_start,

@@ -10,12 +10,18 @@ coverage_start and coverage_end.
 
 A `--patients` file that already has a `patient_id` column is taken as canonical and passed through
 (`Adapted.patients` is None); otherwise it is read in the format's own layout.
+
+Identifiers: every adapter reads its ids (patient, prescriber, pharmacy, claim, visit, concept) through
+the macro `source_id` (an integer written as a float, '12345.0' or '1.2345E4', is read as '12345') and
+its prescriber and pharmacy ids through `known_id` (empty, zero however written and `unknown_ids`, the
+setting [source] unknown_ids, are unknown): sql/macros/source_id.sql, known_id.sql. CSV files are read
+with the delimiter their header line shows (comma, tab, pipe or semicolon: `_source.sniff_delimiter`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -25,7 +31,7 @@ from transforms.sql import create_macros
 
 FORMATS = ("canonical", "omop", "scdm", "pde", "mimic-iv", "fhir", "mapping:FILE")
 # The macros the adapters' statements use (sql/macros/).
-MACROS = ("iso_date", "sas_date", "derived_claim_id")
+MACROS = ("iso_date", "sas_date", "derived_claim_id", "source_id", "known_id")
 
 
 @dataclass(frozen=True)
@@ -33,13 +39,24 @@ class Adapted:
     claims: list[Path]  # canonical claims Parquet files, with lineage columns
     patients: Path | None  # canonical patients Parquet, or None when the adapter produced none
     absent: tuple[str, ...] = ()  # canonical fields the source never carries (see SourceConfig)
+    # What the adapter changed, by measure, for the night's attrition (e.g. omop_end_dates_corrected).
+    counts: dict[str, int] = field(default_factory=dict)
 
 
-Adapter = Callable[[duckdb.DuckDBPyConnection, list[Path], Path | None, Path], Adapted]
+# (connection, claims files, patients file, workdir, unknown_ids) -> Adapted
+Adapter = Callable[[duckdb.DuckDBPyConnection, list[Path], Path | None, Path, tuple[str, ...]], Adapted]
 
 
-def adapt(fmt: str, claims: list[Path], patients: Path | None, workdir: Path) -> Adapted:
-    """Map source files in layout `fmt` onto canonical Parquet files written under `workdir`."""
+def adapt(
+    fmt: str,
+    claims: list[Path],
+    patients: Path | None,
+    workdir: Path,
+    unknown_ids: tuple[str, ...] = (),
+) -> Adapted:
+    """Map source files in layout `fmt` onto canonical Parquet files written under `workdir`.
+    `unknown_ids`: prescriber and pharmacy ids meaning unknown besides empty and zero ([source]
+    unknown_ids, trimmed and upper-case as SourceConfig keeps them)."""
     adapter = _adapter(fmt)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -49,10 +66,11 @@ def adapt(fmt: str, claims: list[Path], patients: Path | None, workdir: Path) ->
     con = duckdb.connect()
     try:
         create_macros(con, *MACROS)
+        unknown = tuple(unknown_ids)
         if patients is not None and _is_canonical_patients(con, patients, workdir):
-            adapted = adapter(con, [Path(p) for p in claims], None, workdir)
-            return Adapted(adapted.claims, None, adapted.absent)
-        return adapter(con, [Path(p) for p in claims], patients, workdir)
+            adapted = adapter(con, [Path(p) for p in claims], None, workdir, unknown)
+            return replace(adapted, patients=None)
+        return adapter(con, [Path(p) for p in claims], patients, workdir, unknown)
     finally:
         con.close()
 

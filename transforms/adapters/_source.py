@@ -12,6 +12,7 @@ row numbers are the file's): no Python runs per row.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +36,21 @@ def is_table_file(path: Path) -> bool:
 
 
 quote, literal = sql_identifier, sql_literal
+DELIMITERS = (",", "\t", "|", ";")  # in this order when a header has as many of two
+
+
+def sniff_delimiter(path: Path) -> str:
+    """The delimiter of a text table, from its header line: whichever of comma, tab, pipe (CMS RIF files,
+    whatever their extension) and semicolon it holds most; a comma when it holds none (one column)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+            header = handle.readline()
+    except (OSError, EOFError) as exc:
+        raise SerosurvError(f"{path}: cannot be read ({exc}).") from None
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # max keeps the first of equals
+    return best if counts[best] else ","
 
 
 class Source:
@@ -76,7 +92,7 @@ class Source:
         )
 
     def _csv_to_parquet(self, workdir: Path, delimiter: str | None) -> Path:
-        separator = delimiter or ("\t" if ".tsv" in self.path.name.lower() else ",")
+        separator = delimiter or sniff_delimiter(self.path)
         target = workdir / f"{self.view}_{self.path.name.replace('.', '_')}.parquet"
         try:
             frame = pl.scan_csv(

@@ -89,8 +89,16 @@ log = logging.getLogger("serosurv")
 
 
 def adapt_fhir(
-    con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
+    con: duckdb.DuckDBPyConnection,
+    claims: list[Path],
+    patients: Path | None,
+    workdir: Path,
+    unknown_ids: tuple[str, ...] = (),
 ) -> Adapted:
+    # FHIR ids and references are JSON strings by the format (never floats), so they are kept as written;
+    # an unknown prescriber or pharmacy (empty, zero, `unknown_ids`) is made NULL by validation
+    # (sql/staging/stg_checked.sql, macro known_id), as for every format.
+    del unknown_ids
     create_macros(con, *MACROS)
     inputs = [(path, "claims") for path in fhir_files(claims)]
     if patients is not None:

@@ -49,18 +49,24 @@ from transforms.adapters._source import ROW, Source, literal, output_name, write
 SECTIONS = ("columns", "drug", "date_formats", "constants", "values", "source")
 CODE_TYPES = ("ndc", "rxcui", "drug_name")
 DATE_FIELDS = ("fill_date", "end_date")
+ID_FIELDS = ("claim_id", "patient_id", "prescriber_id", "pharmacy_id", "rx_reference", "original_claim_id")
 
 
 def mapping_adapter(mapping_file: Path) -> Adapter:
     spec = load_mapping(mapping_file)
 
     def adapt_mapping(
-        con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
+        con: duckdb.DuckDBPyConnection,
+        claims: list[Path],
+        patients: Path | None,
+        workdir: Path,
+        unknown_ids: tuple[str, ...],
     ) -> Adapted:
         given = set(spec.get("columns", {})) | set(spec.get("constants", {}))
         # A field the mapping names no column or constant for is one the source does not carry.
         absent = tuple(f for f in ("prescriber_id", "pharmacy_id") if f not in given)
-        return Adapted([_adapt(con, path, workdir, spec, mapping_file) for path in claims], None, absent)
+        outputs = [_adapt(con, path, workdir, spec, mapping_file, unknown_ids) for path in claims]
+        return Adapted(outputs, None, absent)
 
     return adapt_mapping
 
@@ -127,9 +133,18 @@ def load_mapping(path: Path) -> dict:
     return {**spec, "columns": columns}
 
 
-def _adapt(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, spec: dict, mapping_file: Path) -> Path:
+def _adapt(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    workdir: Path,
+    spec: dict,
+    mapping_file: Path,
+    unknown_ids: tuple[str, ...],
+) -> Path:
     """The mapping is the user's: its SQL (the view `adapted_claims`, read by sql/staging/
-    stg_adapted_claims.sql) is made here from the mapping file, its values as escaped literals."""
+    stg_adapted_claims.sql) is made here from the mapping file, its values as escaped literals. Ids are
+    read by the macros source_id and known_id (sql/macros/) after any recoding; a derived claim id is
+    made from the values as written, so it does not change."""
     s = Source(con, path, workdir, f"mapping {mapping_file.name}", spec.get("source", {}).get("delimiter"))
     columns: dict[str, str] = spec["columns"]
     for field, column in columns.items():
@@ -166,6 +181,13 @@ def _adapt(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, spec: dict
         )
         key = "concat_ws('|', " + ", ".join(f"coalesce({fields[k]}, '')" for k in keys if k in fields) + ")"
         fields["claim_id"] = f"derived_claim_id('map-', {key}, {ROW})"  # sql/macros/derived_claim_id.sql
+    unknown = "cast([" + ", ".join(literal(u) for u in unknown_ids) + "] as varchar[])"
+    for field in ID_FIELDS:
+        if field in fields:
+            fields[field] = f"source_id({fields[field]})"
+    for field in ("prescriber_id", "pharmacy_id"):
+        if field in fields:
+            fields[field] = f"known_id({fields[field]}, {unknown})"
     select = ", ".join(f"{fields.get(c, 'null')} as {c}" for c in CANONICAL_COLUMNS)
     con.execute(
         f"create or replace temp view adapted_claims as select {select}, {ROW}, {s.raw()} as raw, "

@@ -47,18 +47,30 @@ PATIENT_COLUMNS = ("subject_id", "anchor_year", "anchor_age", "gender")
 
 
 def adapt_mimic(
-    con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
+    con: duckdb.DuckDBPyConnection,
+    claims: list[Path],
+    patients: Path | None,
+    workdir: Path,
+    unknown_ids: tuple[str, ...],
 ) -> Adapted:
-    outputs = [_prescriptions(con, path, workdir) for path in claims]
+    outputs = [_prescriptions(con, path, workdir, unknown_ids) for path in claims]
     people = _patients(con, patients, workdir) if patients is not None else None
     return Adapted(outputs, people, absent=("pharmacy_id",))  # MIMIC's pharmacy_id is an order id
 
 
-def _prescriptions(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> Path:
+def _prescriptions(
+    con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, unknown_ids: tuple[str, ...]
+) -> Path:
     s = Source(con, path, workdir, "MIMIC-IV prescriptions")
     s.require(*PRESCRIPTIONS)
     s.named_view("mimic_prescriptions", PRESCRIPTION_COLUMNS)
-    return write_claims(con, s, "staging/stg_mimic_claims.sql", output_name(workdir, "mimic-iv", path))
+    return write_claims(
+        con,
+        s,
+        "staging/stg_mimic_claims.sql",
+        output_name(workdir, "mimic-iv", path),
+        {"unknown_ids": list(unknown_ids)},
+    )
 
 
 def _patients(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> Path:

@@ -2,9 +2,10 @@
 
 Each file given (as --claims or --patients) is recognised by its columns: Dispensing has `Rx`/`RxDate`,
 Enrollment `Enr_Start`/`Enr_End`, Demographic `Birth_Date`. SCDM v8 Dispensing columns: PatID,
-ProviderID (prescriber; `.U` or empty = unknown), RxDate (SAS date: exported as text, a date or the
-SAS day number since 1960-01-01), Rx, Rx_CodeType (ND = NDC, RN = RxNorm; earlier SCDM versions had
-an `NDC` column instead), RxSup (days supply), RxAmt (amount dispensed). There is no claim id and no
+ProviderID (prescriber; `.U`, empty, zero or a [source] unknown_ids value = unknown), RxDate (SAS
+date: exported as text, a date or the SAS day number since 1960-01-01), Rx, Rx_CodeType (ND = NDC,
+RN = RxNorm; earlier SCDM versions had an `NDC` column instead), RxSup (days supply), RxAmt (amount
+dispensed). There is no claim id and no
 pharmacy: claim_id is derived from the row (see `_source.derived_id`). Rows whose Rx_CodeType is not
 ND or RN are pre-rejected with reason code `unsupported_code_type`.
 """
@@ -27,7 +28,11 @@ ENROLLMENT_COLUMNS = ("PatID", "Enr_Start", "Enr_End", "DrugCov")
 
 
 def adapt_scdm(
-    con: duckdb.DuckDBPyConnection, claims: list[Path], patients: Path | None, workdir: Path
+    con: duckdb.DuckDBPyConnection,
+    claims: list[Path],
+    patients: Path | None,
+    workdir: Path,
+    unknown_ids: tuple[str, ...],
 ) -> Adapted:
     sources = [Source(con, p, workdir, "SCDM table") for p in [*claims, *([patients] if patients else [])]]
     dispensing = [s for s in sources if s.has("rxdate")]
@@ -41,12 +46,14 @@ def adapt_scdm(
             )
     if not dispensing:
         raise SerosurvError("No SCDM Dispensing table (with PatID, RxDate, Rx, RxSup) among the files given.")
-    outputs = [_dispensing(con, s, workdir) for s in dispensing]
+    outputs = [_dispensing(con, s, workdir, unknown_ids) for s in dispensing]
     people = _patients(con, enrollment, demographic, workdir) if enrollment or demographic else None
     return Adapted(outputs, people, absent=("pharmacy_id",))  # the source records no dispensing pharmacy
 
 
-def _dispensing(con: duckdb.DuckDBPyConnection, s: Source, workdir: Path) -> Path:
+def _dispensing(
+    con: duckdb.DuckDBPyConnection, s: Source, workdir: Path, unknown_ids: tuple[str, ...]
+) -> Path:
     s.what = "SCDM Dispensing"
     s.require("PatID", "RxDate", "Rx|NDC", "RxSup")
     s.named_view("scdm_dispensing", DISPENSING_COLUMNS)
@@ -55,7 +62,7 @@ def _dispensing(con: duckdb.DuckDBPyConnection, s: Source, workdir: Path) -> Pat
         s,
         "staging/stg_scdm_claims.sql",
         output_name(workdir, "scdm", s.path),
-        {"has_code_type": s.has("Rx_CodeType")},
+        {"has_code_type": s.has("Rx_CodeType"), "unknown_ids": list(unknown_ids)},
     )
 
 
