@@ -45,7 +45,7 @@ def good_night(n: int = N, night: date = NIGHT) -> list[dict]:
     ]
 
 
-def load(con, claims: list[dict], run_id: str, quarantined: int = 0) -> None:
+def load(con, claims: list[dict], run_id: str, quarantined: int = 0, reason: str = "bad_ndc") -> None:
     frame = pl.DataFrame(claims).with_columns(run_id=pl.lit(run_id))
     insert_frame(con, "claims", frame)
     if quarantined:
@@ -54,7 +54,7 @@ def load(con, claims: list[dict], run_id: str, quarantined: int = 0) -> None:
                 "source_file": ["night.csv"] * quarantined,
                 "source_row": list(range(2, quarantined + 2)),
                 "raw": ["{}"] * quarantined,
-                "reason_code": ["bad_ndc"] * quarantined,
+                "reason_code": [reason] * quarantined,
                 "reason": ["ndc 'x' is not an NDC"] * quarantined,
                 "run_id": [run_id] * quarantined,
             }
@@ -63,8 +63,10 @@ def load(con, claims: list[dict], run_id: str, quarantined: int = 0) -> None:
     normalise.map_ingredients(con, load_rules(), run_id)
 
 
-def judge(con, claims, run_id="tonight", night=NIGHT, quarantined=0, limits=None, absent=()):
-    load(con, claims, run_id, quarantined)
+def judge(
+    con, claims, run_id="tonight", night=NIGHT, quarantined=0, limits=None, absent=(), reason="bad_ndc"
+):
+    load(con, claims, run_id, quarantined, reason)
     return quality.run_gate(
         con, run_id, night, limits or ValidationConfig(), rows_read=len(claims) + quarantined, absent=absent
     )
@@ -196,14 +198,24 @@ def test_the_quarantine_rate_stops_a_night_of_shifted_rows(warehouse):
     assert status(result, "quarantine_rate") == "stopped"
     assert message(result, "quarantine_rate") == (
         "14.3% of the 700 rows read were quarantined; the night stops above 5.0% ([validation.checks] "
-        "quarantine_rate.stop = 0.05). Look at the quarantine (serosurv quarantine list --run tonight): a broken, "
-        "shifted or partial extract is the usual cause."
+        "quarantine_rate.stop = 0.05). Most are bad_ndc (100). Look at the quarantine (serosurv quarantine list "
+        "--run tonight): a broken, shifted or partial extract is the usual cause."
     )
     # a few bad rows only warn
     warehouse.execute("delete from claims; delete from quarantine")
     assert (
         status(judge(warehouse, good_night(), run_id="again", quarantined=20), "quarantine_rate") == "warning"
     )
+
+
+def test_quarantined_old_dates_name_the_setting_that_keeps_them(warehouse):
+    """Whole-life histories (Synthea) have real fills before 2000: the gate names earliest_fill_date."""
+    result = judge(warehouse, good_night(), quarantined=177, reason="implausible_fill_date")
+    assert status(result, "quarantine_rate") == "stopped"
+    assert (
+        "Most are implausible_fill_date (177); if those dates are real (whole-life histories, old records), set "
+        "[validation] earliest_fill_date earlier. Look at the quarantine"
+    ) in message(result, "quarantine_rate")
 
 
 def test_missing_prescribers_warn_and_a_source_without_them_is_not_judged(warehouse):

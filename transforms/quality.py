@@ -75,8 +75,8 @@ CHECKS: tuple[Check, ...] = (
         "share",
         "{value} of the {rows_read} rows read were quarantined",
         None,
-        "Look at the quarantine (serosurv quarantine list --run {run_id}): a broken, shifted or "
-        "partial extract is the usual cause.",
+        "{top_reject}Look at the quarantine (serosurv quarantine list --run {run_id}): a broken, shifted "
+        "or partial extract is the usual cause.",
     ),
     Check(
         "rule_mapped_share",
@@ -510,11 +510,29 @@ def _message(result: dict[str, Any], profile: dict[str, Any]) -> str:
         return sentence + "."
     which = "stop" if status == "stopped" else "warn"
     level = result["levels"][which]
-    advice = check.advice.format(**facts)
+    advice = check.advice.format(**facts, top_reject=_top_reject(profile))
     return (
         f"{sentence}; {_level_text(check, level, result['median'], which)} "
         f"({_setting(name, which)} = {level:g}). {advice}"
     )
+
+
+# Quarantine reasons that a setting governs, and what to set when the rows are real data, not errors.
+REASON_SETTINGS = {
+    "implausible_fill_date": "if those dates are real (whole-life histories, old records), set [validation] "
+    "earliest_fill_date earlier",
+    "field_too_long": "if those fields are real, raise [source] max_field_length",
+    "undecodable_text": "if the file is in another encoding, declare it with [source] encoding",
+}
+
+
+def _top_reject(profile: dict[str, Any]) -> str:
+    """'Most are implausible_fill_date (177); if those dates are real ..., set ... ' or ''."""
+    reason, rows = profile.get("top_reject_reason"), profile.get("top_reject_rows")
+    if not reason:
+        return ""
+    setting = REASON_SETTINGS.get(reason)
+    return f"Most are {reason} ({rows:,}){'; ' + setting if setting else ''}. "
 
 
 def _level_words(result: dict[str, Any], which: str) -> str:

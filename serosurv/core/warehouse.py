@@ -150,7 +150,7 @@ SCHEMA = {
         known_pharmacy_share DOUBLE, newest_fill_lag_days DOUBLE, patients_per_claim DOUBLE,
         median_days_supply DOUBLE, long_supply_share DOUBLE, absent_fields VARCHAR,
         code_and_name_claims BIGINT, ten_digit_ndc_claims BIGINT, code_vs_name_share DOUBLE,
-        code_systems VARCHAR, ongoing_claims BIGINT""",
+        code_systems VARCHAR, ongoing_claims BIGINT, top_reject_reason VARCHAR, top_reject_rows BIGINT""",
 }
 
 

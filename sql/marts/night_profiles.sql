@@ -6,6 +6,7 @@
 -- keeps the column with the lowest share (code_vs_name_share, code_and_name_claims, code_systems), so a code
 -- column that maps far less than the names beside it shows even when the other column maps.
 -- ongoing_claims: accepted orders without stop date or days supply (claims.ongoing), counted to the night.
+-- top_reject_reason, top_reject_rows: the commonest reason among the rows the quarantine rate counts.
 -- Parameters: $run_id, $as_of, $rows_read (rows read from the files, counted before any check),
 -- $absent_fields (the fields the source does not carry, comma-separated). The quarantine rate leaves out
 -- rows that are the source's shape or workflow, not a broken extract: already loaded, MIMIC's infusion
@@ -52,8 +53,8 @@ weakest_code as (
     limit 1
 ),
 
-rejected as (
-    select count(*) as n
+rejected_rows as (
+    select quarantine.reason_code
     from quarantine
     where
         quarantine.run_id = $run_id
@@ -61,6 +62,19 @@ rejected as (
             'already_loaded', 'not_a_drug_order', 'request_dispensed', 'request_not_dispensed', 'not_dispensed',
             'not_an_order'
         )
+),
+
+rejected as (
+    select count(*) as n from rejected_rows
+),
+
+-- The commonest reason among them (the gate's message names it, and the setting that governs it).
+top_rejected as (
+    select reason_code, count(*) as n
+    from rejected_rows
+    group by reason_code
+    order by n desc, reason_code
+    limit 1
 ),
 
 counts as (
@@ -85,7 +99,9 @@ counts as (
         (select median(days_supply) from paid) as median_days_supply,
         (select count(*) from paid where days_supply is not null) as with_supply,
         (select count(*) from paid where days_supply > 120) as long_supply,
-        (select count(*) from accepted where ongoing) as ongoing_claims
+        (select count(*) from accepted where ongoing) as ongoing_claims,
+        (select top_rejected.reason_code from top_rejected) as top_reject_reason,
+        (select top_rejected.n from top_rejected) as top_reject_rows
 )
 
 select
@@ -115,5 +131,7 @@ select
     median_days_supply::double as median_days_supply,
     long_supply / nullif(with_supply, 0) as long_supply_share,
     $absent_fields as absent_fields,
-    ongoing_claims
+    ongoing_claims,
+    top_reject_reason,
+    top_reject_rows
 from counts
