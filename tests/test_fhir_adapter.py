@@ -284,6 +284,13 @@ def test_r4_night_finds_the_cross_prescriber_interactions(prefect_harness, tmp_p
     # pharmacies are carried (too few claims for the shares to be judged).
     assert profile == [("", 0.0)]
     assert gate["quarantine_rate"] == "passed" and "stopped" not in gate.values()
+    # serosurv explain ties the quarantined resources to their patient (the subject's reference, not a
+    # field of the resource named for a patient): p1's cancelled linezolid dispense, line 5.
+    fates = api.explain_patient("p1", warehouse=tmp_path / "w.duckdb").claims
+    quarantined = [
+        (f.source_row, f.fate) for f in fates if not f.accepted and f.source_file.endswith("Dispense.ndjson")
+    ]
+    assert (5, "quarantined") in quarantined, quarantined
 
 
 # ---------------------------------------------------------------------------- real data: SMART STU3 bundles

@@ -77,7 +77,7 @@ SCHEMA = {
         original_claim_id VARCHAR, source_file VARCHAR, source_row BIGINT, run_id VARCHAR, ongoing BOOLEAN""",
     "quarantine": """
         source_file VARCHAR, source_row BIGINT, raw VARCHAR, reason_code VARCHAR, reason VARCHAR,
-        run_id VARCHAR""",
+        run_id VARCHAR, patient_id VARCHAR""",
     "patients": """
         patient_id VARCHAR, birth_year INTEGER, sex VARCHAR, coverage_start DATE, coverage_end DATE,
         run_id VARCHAR""",
