@@ -217,7 +217,8 @@ def open_existing(
     path: Path | str, read_only: bool = False, wait: BusyWait | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A warehouse that a night already created (commands other than `run` never create one), waiting up
-    to `wait` while another process has it open. A read-only connection still blocks every writer (a
+    to `wait` while another process has it open; one written by an older serosurv gets the tables and
+    columns added since, even when opened to read. A read-only connection still blocks every writer (a
     night) while it is open: readers close it as soon as they have read."""
     path = Path(path)
     if not path.is_file():
@@ -226,7 +227,27 @@ def open_existing(
         )
     if not read_only:
         return connect(path, wait=wait)
+    con = open_file(path, read_only=True, wait=wait)
+    if _schema_is_current(con):
+        return con
+    # Written by an older serosurv: a read-only connection cannot add the columns newer code reads, so
+    # the schema is brought up to date once (tables and columns added, no row changed) and read again.
+    con.close()
+    connect(path, wait=wait).close()
     return open_file(path, read_only=True, wait=wait)
+
+
+def _schema_is_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every table and column of SCHEMA is in the warehouse."""
+    present = set(
+        con.execute(
+            "select table_name, column_name from duckdb_columns() where not internal "
+            "and database_name = current_database() and schema_name = current_schema()"
+        ).fetchall()
+    )
+    return all(
+        (table, column.split()[0]) in present for table in SCHEMA for column in _split_columns(SCHEMA[table])
+    )
 
 
 def default_memory_limit() -> str:
@@ -269,6 +290,19 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             name = column.split()[0]
             if name not in present:
                 con.execute(f"alter table {table} add column if not exists {column}")
+                if (table, name) in _BACKFILLS:
+                    con.execute(_BACKFILLS[table, name])
+
+
+# Columns whose values an older warehouse already holds elsewhere, filled when the column is added. A fill's
+# patient: before claims were keyed by (patient, claim id), a claim id named one claim, so it names its patient.
+_BACKFILLS = {
+    (
+        "fill_ingredients",
+        "patient_id",
+    ): "update fill_ingredients set patient_id = claims.patient_id from claims "
+    "where claims.claim_id = fill_ingredients.claim_id",
+}
 
 
 def _split_columns(columns: str) -> list[str]:
