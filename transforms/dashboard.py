@@ -70,7 +70,9 @@ def dashboard_data(
         research = recorded_config(run.get("parameters")).research
     cut = _Suppression(research)
     params = {"date_from": date_from, "date_to": date_to}
-    monthly = fetch_frame(con, "marts/dashboard_monthly.sql", params)
+    monthly = _period_counts(con, _months(date_from, date_to)).select(
+        pl.col("period_start").alias("month_start"), pl.exclude("period", "period_start", "period_end")
+    )
     exposed_total = fetch_one(con, "analyses/dashboard_exposed_people.sql", params)["exposed"]
     if not exposed_total:
         first = fetch_one(con, "analyses/first_episode_start.sql")["first_episode_start"]
@@ -154,6 +156,29 @@ def compared_periods(date_to: date) -> list[tuple[str, str, date, date]]:
     ]
 
 
+def _period_counts(con: duckdb.DuckDBPyConnection, periods: list[tuple[str, date, date]]) -> pl.DataFrame:
+    """sql/marts/dashboard_periods.sql for (label, first day, last day) periods."""
+    return fetch_frame(
+        con,
+        "marts/dashboard_periods.sql",
+        {
+            "labels": [label for label, _, _ in periods],
+            "starts": [start for _, start, _ in periods],
+            "ends": [end for _, _, end in periods],
+        },
+    )
+
+
+def _months(date_from: date, date_to: date) -> list[tuple[str, date, date]]:
+    """The calendar months from date_from's to date_to's, as (label, first day, last day)."""
+    months, start = [], date_from.replace(day=1)
+    while start <= date_to:
+        following = _shift_months(start, 1)
+        months.append((start.isoformat(), start, following - timedelta(days=1)))
+        start = following
+    return months
+
+
 def _shift_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
@@ -166,15 +191,7 @@ def _comparison(con: duckdb.DuckDBPyConnection, date_to: date, cut: _Suppression
     it with their dates, counts suppressed as in the monthly table, rates per 1,000 exposed, the share of
     new interactions across prescribers and pharmacies, and "no data" for a period nobody was exposed in."""
     periods = compared_periods(date_to)
-    found = fetch_frame(
-        con,
-        "analyses/dashboard_period_summary.sql",
-        {
-            "labels": [p[1] for p in periods],
-            "starts": [p[2] for p in periods],
-            "ends": [p[3] for p in periods],
-        },
-    )
+    found = _period_counts(con, [(name, start, end) for _, name, start, end in periods])
     shown: dict[str, dict[str, Any]] = {}
     for _, period_name, start, end in periods:
         part = found.filter(pl.col("period") == period_name)

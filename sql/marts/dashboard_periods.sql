@@ -1,5 +1,5 @@
--- Quality dashboard, periods side by side: for each period given as three aligned lists ($labels,
--- $starts, $ends), people exposed to a rule ingredient (any episode day in the period), people with an
+-- Quality dashboard, per period (the months of the trend charts; the periods side by side), each given as
+-- three aligned lists ($labels, $starts, $ends): people exposed to a rule ingredient (any episode day in the period), people with an
 -- interaction (overlap or washout) active in the period by severity and in total (severity 'any'), and
 -- interactions that started in the period with their fragmentation (cross-prescriber and cross-pharmacy:
 -- true, false or unknown). One row per period and severity (and one with a null severity when no
