@@ -41,12 +41,12 @@ import polars as pl
 
 from serosurv.core.config import Config, recorded_config
 from serosurv.core.crosswalks import shipped_ndc, shipped_rxcui
-from serosurv.core.drugnames import agent_words, map_drug_name, map_rxcui, normalise_ndc, unknown_words
+from serosurv.core.drugnames import map_drug_name, map_rxcui, normalise_ndc
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import RuleSet, load_rules
 from serosurv.core.severity import SEVERITY_RANK
 from serosurv.core.warehouse import CANONICAL_COLUMNS, ensure_schema
-from transforms import engine
+from transforms import engine, normalise
 from transforms.runs import latest_success
 from transforms.sql import fetch_dicts, fetch_frame, fetch_one, insert_frame, table_dicts
 
@@ -337,25 +337,9 @@ def _nearest_agents(
     con: duckdb.DuckDBPyConnection, ruleset: RuleSet, names: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """drug name -> the rule names its unknown words are closest to (sql/analyses/nearest_agent_words.sql)."""
-    words = pl.DataFrame(
-        [(name, word) for name in names for word in unknown_words(name)],
-        schema={"drug_name": pl.String, "word": pl.String},
-        orient="row",
-    )
-    if not words.height:
-        return {}
-    vocabulary = pl.DataFrame(
-        agent_words(ruleset),
-        schema={"name": pl.String, "ingredients": pl.String, "route": pl.String},
-        orient="row",
-    )
-    con.register("name_words", words)
-    con.register("agent_words", vocabulary)
-    try:
-        found = fetch_dicts(con, "analyses/nearest_agent_words.sql")
-    finally:
-        con.unregister("name_words")
-        con.unregister("agent_words")
+    found = normalise.name_words_against_agents(
+        con, ruleset, names, "analyses/nearest_agent_words.sql"
+    ).to_dicts()
     nearest: dict[str, list[dict[str, Any]]] = {}
     for row in found:
         nearest.setdefault(row["drug_name"], []).append(row)

@@ -57,6 +57,14 @@ def _approximate(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, names: list[s
     """(drug_name, word, matched_name, ingredients, route, distance) for names with a word one or two
     edits from an agent or brand (sql/intermediate/int_approximate_words.sql, registered as
     `approximate_words` for sql/marts/approximate_names.sql)."""
+    return name_words_against_agents(con, ruleset, names, "intermediate/int_approximate_words.sql")
+
+
+def name_words_against_agents(
+    con: duckdb.DuckDBPyConnection, ruleset: RuleSet, names: list[str], query: str
+) -> pl.DataFrame:
+    """`query` run with the unknown words of `names` registered as name_words (drug_name, word) and the
+    rule agents' and brands' names as agent_words (name, ingredients, route)."""
     words = pl.DataFrame(
         [(name, word) for name in names for word in unknown_words(name)],
         schema={"drug_name": pl.String, "word": pl.String},
@@ -70,7 +78,7 @@ def _approximate(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, names: list[s
     con.register("name_words", words)
     con.register("agent_words", vocabulary)
     try:
-        return fetch_frame(con, "intermediate/int_approximate_words.sql")
+        return fetch_frame(con, query)
     finally:
         con.unregister("name_words")
         con.unregister("agent_words")
