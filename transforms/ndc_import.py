@@ -93,12 +93,7 @@ def import_ndc_directory(con: duckdb.DuckDBPyConnection, directory: Path, rulese
     )
     invalid = mapped_packages.filter(pl.col("ndc").is_null())
 
-    con.register("ndc_rows", rows)
-    try:
-        with transaction(con):
-            replace_rows(con, "ref_ndc", "staging/stg_ref_ndc.sql", {"source": SOURCE}, key="source")
-    finally:
-        con.unregister("ndc_rows")
+    _replace_ref_ndc(con, rows, SOURCE)
     return {
         "products_read": products.height,
         "packages_read": packages.height,
@@ -278,12 +273,7 @@ def import_ndc_csv(con: duckdb.DuckDBPyConnection, path: Path, ruleset: RuleSet)
         .sort("ndc", "ingredient")
     )
     source = CSV_SOURCE_PREFIX + path.name
-    con.register("ndc_rows", rows)
-    try:
-        with transaction(con):
-            replace_rows(con, "ref_ndc", "staging/stg_ref_ndc.sql", {"source": source}, key="source")
-    finally:
-        con.unregister("ndc_rows")
+    _replace_ref_ndc(con, rows, source)
     first = invalid.row(0, named=True) if invalid.height else None
     return {
         "source": source,
@@ -301,6 +291,16 @@ def import_ndc_csv(con: duckdb.DuckDBPyConnection, path: Path, ruleset: RuleSet)
 
 # Header names taken for the `ndc` column when the file has none by that name.
 NDC_COLUMN_ALIASES = ("ndc11", "ndc_11", "package_ndc", "ndc_package_code")
+
+
+def _replace_ref_ndc(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, source: str) -> None:
+    """`rows` (ndc, ingredient, route, product_name) become ref_ndc's rows of `source`, all or nothing."""
+    con.register("ndc_rows", rows)
+    try:
+        with transaction(con):
+            replace_rows(con, "ref_ndc", "staging/stg_ref_ndc.sql", {"source": source}, key="source")
+    finally:
+        con.unregister("ndc_rows")
 
 
 def _read_crosswalk_csv(path: Path) -> pl.DataFrame:
