@@ -320,6 +320,12 @@ def test_trends_wait_for_enough_earlier_nights_and_small_nights_are_not_judged_o
         "Not judged: 98 claims are too few to judge ([validation] min_claims_for_shares = 500)."
     )
     assert result.success
+    # the night's one line never reads a bare "all checks passed" when most checks could not be made
+    left = sum(r["status"] == "not_judged" for r in result.results)
+    assert result.summary().endswith(
+        f"; {left} other checks were not judged: 98 claims are too few to judge ([validation] "
+        "min_claims_for_shares = 500)."
+    ), result.summary()
 
 
 def test_an_empty_night_warns_by_default_and_stops_when_configured(warehouse):

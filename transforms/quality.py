@@ -287,10 +287,22 @@ class GateResult:
         if failed:
             return " ".join(r["message"] for r in failed)
         if warned:
-            return f"{judged - len(warned)} of {judged} checks passed, {len(warned)} warning(s): " + " ".join(
-                r["message"] for r in warned
+            return (
+                f"{judged - len(warned)} of {judged} checks passed, {len(warned)} warning(s): "
+                + " ".join(r["message"] for r in warned)
+                + self._too_small()
             )
-        return f"all {judged} data-quality checks passed"
+        return f"all {judged} data-quality checks passed" + self._too_small()
+
+    def _too_small(self) -> str:
+        """When the night is too small for its shares to be judged (a passed gate then says little), how
+        many checks were left out and why: never a bare "all checks passed"."""
+        shares = next((r for r in self.results if r["check_name"] == "rule_mapped_share"), None)
+        if shares is None or shares["status"] != "not_judged":
+            return ""
+        left = sum(r["status"] == "not_judged" for r in self.results)
+        why = shares["message"].removeprefix("Not judged: ")
+        return f"; {left} other checks were not judged: {why}"
 
 
 def _format(value: float | None, unit: str) -> str:
