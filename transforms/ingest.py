@@ -261,6 +261,15 @@ def _csv_header(
     return header, positions
 
 
+def refuse_repeated_files(paths: list[Path]) -> None:
+    """A claims file given twice would load its rows twice under the same lineage (file, row): refused."""
+    seen: set[Path] = set()
+    for path in map(Path, paths):
+        if path.resolve() in seen:
+            raise SerosurvError(f"Claims file {path} is given twice: give each file once.")
+        seen.add(path.resolve())
+
+
 def check_claims_files(paths: list[Path], source: SourceConfig | None = None) -> None:
     """What can be told of canonical claims files before a night starts, from their start alone: each
     exists, is CSV or Parquet, can be read and has the contract's required columns; a CSV read as UTF-8
@@ -268,6 +277,7 @@ def check_claims_files(paths: list[Path], source: SourceConfig | None = None) ->
     (the same checks, and the same sentences, as staging). A night then refuses a bad file in a second,
     not after Prefect."""
     source = source or SourceConfig()
+    refuse_repeated_files(paths)
     for path in map(Path, paths):
         if not path.is_file():
             raise SerosurvError(f"Claims file {path} does not exist.")
@@ -478,6 +488,7 @@ def stage_claims(
     The view's SELECT is made here, from each file's own column names and path: DuckDB takes neither as
     a parameter in a view (names are quoted with `sql_identifier`, paths with `sql_literal`)."""
     source = source or SourceConfig()
+    refuse_repeated_files(paths)
     parts, theirs = [], []
     for position, path in enumerate(map(Path, paths)):
         if not path.is_file():

@@ -1,8 +1,9 @@
 """Drug normalisation: every claim to its active ingredients (`fill_ingredients`), what was matched only
 approximately (`approximate_names`), and what stayed unmapped (`unmapped_drugs`).
 
-A claim is mapped by its NDC, else its RxNorm code, else its drug name (sql/intermediate/
-int_fill_ingredients.sql). Codes map through crosswalks: the user's imports in the warehouse (`ref_ndc`,
+A claim is mapped by its NDC, else its RxNorm code, else its drug name, decided once per distinct drug
+(`product_ingredients`, sql/intermediate/int_product_ingredients.sql) and joined to every claim
+(sql/intermediate/int_fill_ingredients.sql). Codes map through crosswalks: the user's imports in the warehouse (`ref_ndc`,
 `ref_rxnorm`: serosurv reference import-ndc / import-rxnorm) and, for every code they do not hold, the
 crosswalks shipped in rules/rxnorm/ (serosurv.core.crosswalks), so NDCs and RxNorm codes map with no import.
 """
@@ -115,7 +116,8 @@ CROSSWALK_TABLES = ("ndc_crosswalk", "rxcui_crosswalk", "ten_digit_ndcs")
 
 
 def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: str) -> dict[str, int]:
-    """Rebuild `fill_ingredients` for all claims (an incremental night shows only its own), record how this
+    """Rebuild `fill_ingredients` for all claims (an incremental night shows only its own) from the session
+    table `product_ingredients` (each distinct drug of the claims and its ingredients), record how this
     night's fills mapped per source file and field (`night_mapping`, sql/marts/night_mapping.sql) and list
     this night's approximate and unmapped drugs. Returns this night's counts: the claims that carry an NDC, an
     RxNorm code, a name, how many each mapped (claims_with_<field>, claims_mapped_by_<field>), the 10-digit
@@ -131,6 +133,7 @@ def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: st
     con.register("default_routes", default_routes)
     con.register("approximate_words", approximate)
     try:
+        create_table(con, "product_ingredients", "intermediate/int_product_ingredients.sql", temp=True)
         replace_rows(con, "fill_ingredients", "intermediate/int_fill_ingredients.sql")
         replace_rows(
             con, "approximate_names", "marts/approximate_names.sql", {"run_id": run_id}, key="run_id"
@@ -143,5 +146,6 @@ def map_ingredients(con: duckdb.DuckDBPyConnection, ruleset: RuleSet, run_id: st
         con.unregister("approximate_words")
         drop_tables(con, *CROSSWALK_TABLES)
     replace_rows(con, "unmapped_drugs", "marts/unmapped_drugs.sql", {"run_id": run_id}, key="run_id")
+    drop_tables(con, "product_ingredients")
     unmapped = fetch_value(con, "analyses/unmapped_fills.sql", {"run_id": run_id})
     return {**{k: int(v or 0) for k, v in counts.items()}, "claims_unmapped": int(unmapped)}

@@ -7,8 +7,10 @@
 -- canonical files follow the same rule. Uses the macro source_id. Created per connection (temp).
 create or replace temp macro known_id(id_text, unknown_ids) as
     case
-        when regexp_full_match(coalesce(id_text, ''), '\s*[+-]?0*(\.0*)?\s*') then null
-        when list_contains(unknown_ids, upper(trim(id_text))) then null
+        -- (the regular expression only for ids that start with a blank, a sign, a zero or a point)
+        when (id_text is null or ord(id_text) in (9, 10, 12, 13, 32, 43, 45, 46, 48))
+            and regexp_full_match(coalesce(id_text, ''), '\s*[+-]?0*(\.0*)?\s*') then null
+        when len(unknown_ids) > 0 and list_contains(unknown_ids, upper(trim(id_text))) then null
         when contains(id_text, '.')
             and (list_contains(unknown_ids, upper(source_id(id_text))) or ltrim(source_id(id_text), '+-0') = '')
             then null

@@ -6,29 +6,31 @@
 -- nothing); and, for the two code fields, among the fills carrying the code and a drug name that map to a rule
 -- drug (beside_name), how many the code alone maps (beside_name_by_code). A code column the crosswalks do not
 -- read shows as beside_name_by_code far below beside_name (the gate's code_vs_name_share).
--- Parameter: $run_id. Inputs: claims, fill_ingredients, ndc_crosswalk, ten_digit_ndcs, rxcui_crosswalk
+-- Parameter: $run_id. Inputs: claims, product_ingredients, ndc_crosswalk, ten_digit_ndcs, rxcui_crosswalk
 -- (transforms/normalise.create_code_crosswalks), map_name (drug_name).
+-- Claims are counted per drug (ndc, rxcui, drug_name) and file first: mapping is decided per drug.
 with tonight as (
     select
-        claims.claim_id,
-        claims.patient_id,
         coalesce(claims.source_file, '') as source_file,
         claims.ndc,
         claims.rxcui,
-        nullif(trim(claims.drug_name), '') as drug_name
+        claims.drug_name,
+        count(*) as n
     from claims
     where claims.run_id = $run_id and claims.claim_status = 'paid'
+    group by all
 ),
 
 mapped as (
     select
-        fill_ingredients.claim_id,
-        fill_ingredients.patient_id,
-        bool_or(fill_ingredients.mapped_by = 'ndc') as by_ndc,
-        bool_or(fill_ingredients.mapped_by = 'rxcui') as by_rxcui,
-        bool_or(fill_ingredients.mapped_by in ('name', 'name_approx')) as by_name
-    from fill_ingredients
-    group by fill_ingredients.patient_id, fill_ingredients.claim_id
+        product_ingredients.ndc,
+        product_ingredients.rxcui,
+        product_ingredients.drug_name,
+        bool_or(product_ingredients.mapped_by = 'ndc') as by_ndc,
+        bool_or(product_ingredients.mapped_by = 'rxcui') as by_rxcui,
+        bool_or(product_ingredients.mapped_by in ('name', 'name_approx')) as by_name
+    from product_ingredients
+    group by product_ingredients.ndc, product_ingredients.rxcui, product_ingredients.drug_name
 ),
 
 mapping_ndcs as (
@@ -43,23 +45,29 @@ mapping_ndcs as (
 fills as (
     select
         tonight.source_file,
+        tonight.n,
         tonight.ndc,
         tonight.rxcui,
-        tonight.drug_name,
-        mapped.claim_id is not null as rule_drug,
+        nullif(trim(tonight.drug_name), '') as drug_name,
+        mapped.by_ndc is not null as rule_drug,
         tonight.ndc in (select mapping_ndcs.ndc from mapping_ndcs) as ndc_maps,
         tonight.rxcui in (select rxcui_crosswalk.rxcui from rxcui_crosswalk) as rxcui_maps,
-        tonight.drug_name in (select map_name.drug_name from map_name) as name_maps,
+        nullif(trim(tonight.drug_name), '') in (select map_name.drug_name from map_name) as name_maps,
         coalesce(mapped.by_ndc, false) as by_ndc,
         coalesce(mapped.by_rxcui, false) as by_rxcui,
         coalesce(mapped.by_name, false) as by_name
     from tonight
-    left join mapped on tonight.claim_id = mapped.claim_id and tonight.patient_id = mapped.patient_id
+    left join mapped
+        on
+            tonight.ndc is not distinct from mapped.ndc
+            and tonight.rxcui is not distinct from mapped.rxcui
+            and tonight.drug_name is not distinct from mapped.drug_name
 ),
 
 fields as (
     select
         fills.source_file,
+        fills.n,
         'ndc' as field,
         fills.ndc_maps as field_maps,
         fills.by_ndc as by_field,
@@ -69,6 +77,7 @@ fields as (
     union all
     select
         fills.source_file,
+        fills.n,
         'rxcui' as field,
         fills.rxcui_maps as field_maps,
         fills.by_rxcui as by_field,
@@ -78,6 +87,7 @@ fields as (
     union all
     select
         fills.source_file,
+        fills.n,
         'drug_name' as field,
         fills.name_maps as field_maps,
         fills.by_name as by_field,
@@ -90,11 +100,11 @@ select
     $run_id as run_id,
     fields.source_file,
     fields.field,
-    count(*) as fills,
-    count(*) filter (where fields.field_maps) as field_maps,
-    count(*) filter (where fields.by_field) as mapped_by_field,
-    count(*) filter (where fields.beside_name) as beside_name,
-    count(*) filter (where fields.beside_name and fields.field_maps) as beside_name_by_code
+    sum(fields.n)::bigint as fills,
+    coalesce(sum(fields.n) filter (where fields.field_maps), 0)::bigint as field_maps,
+    coalesce(sum(fields.n) filter (where fields.by_field), 0)::bigint as mapped_by_field,
+    coalesce(sum(fields.n) filter (where fields.beside_name), 0)::bigint as beside_name,
+    coalesce(sum(fields.n) filter (where fields.beside_name and fields.field_maps), 0)::bigint as beside_name_by_code
 from fields
 group by fields.source_file, fields.field
 order by fields.source_file, fields.field

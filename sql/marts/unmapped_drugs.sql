@@ -7,8 +7,11 @@ select
     count(*) as fills,
     count(distinct claims.patient_id) as patients
 from claims
-anti join fill_ingredients
-    on claims.claim_id = fill_ingredients.claim_id and claims.patient_id = fill_ingredients.patient_id
+anti join product_ingredients
+    on
+        claims.ndc is not distinct from product_ingredients.ndc
+        and claims.rxcui is not distinct from product_ingredients.rxcui
+        and claims.drug_name is not distinct from product_ingredients.drug_name
 where claims.run_id = $run_id
 group by claims.drug_name, claims.ndc
 order by fills desc, claims.drug_name, claims.ndc
