@@ -2,13 +2,12 @@
 
 It reads the staging view `stg_raw` (transforms/ingest), which streams from the input files: first the
 batch-wide facts (`stg_repeats`, `stg_loaded`: repeated claim ids and ids earlier nights loaded, both
-small), then the row checks of sql/staging/stg_checked.sql, streamed into `claims` (stg_claims.sql: the
-rows that break no rule), then, for the rows `claims` did not take (stg_unaccepted.sql: the batch less
-the accepted rows, by file and row), the same checks again into `quarantine` (stg_quarantine.sql). The
-checks of nearly every row are computed once and no copy of the batch is kept (a typed copy of 10M
-claims cost as much as writing them to `claims`; of 100M it wrote 35 GB of temporary files). Both
-inserts see the same batch-wide facts, so a row lands in exactly one of the two tables, and the counts
-must add up to the rows read.
+small), then the row checks of sql/staging/stg_checked.sql, split by two inserts (stg_claims.sql,
+stg_quarantine.sql). A batch that fits in half the memory limit is checked once into a typed copy
+(`stg_checked`; a row's raw text only when it is quarantined) that the inserts read (25% faster at 10M
+claims); a larger one is checked twice, streaming, so that it never spills: a copy of 100M claims wrote
+35 GB of temporary files. Both passes see the same batch-wide facts, so a row lands in exactly one of the
+two tables.
 """
 
 from __future__ import annotations
@@ -19,11 +18,13 @@ from datetime import date
 import duckdb
 
 from serosurv.core.config import SourceConfig
-from serosurv.core.warehouse import count_rows
+from serosurv.core.warehouse import count_rows, memory_limit_bytes
 from transforms import ingest
 from transforms.sql import create_macros, create_table, drop_tables, fetch, insert_into, run
 
 BATCH_TABLES = ("stg_repeats", "stg_loaded")
+STAGING_TABLES = (*BATCH_TABLES, "stg_checked")
+CHECKED_ROW_BYTES = 200  # a checked row held in memory (measured: 10M rows, 2 GB)
 
 
 @dataclass(frozen=True)
@@ -60,27 +61,24 @@ def check_claims(
         "max_field_length": max_field_length,
         "unknown_ids": list(unknown_ids),
     }
-    params = {**limits, "run_id": run_id}
-    checked = {"stg_checked": "staging/stg_checked.sql"}
+    # Streaming: each insert reads the checks as a subquery over stg_raw (parameters and all).
+    checked, params = {"stg_checked": "staging/stg_checked.sql"}, {**limits, "run_id": run_id}
     inputs = ingest.staged_inputs(con)
     create_macros(con, "normalise_ndc", "bounded_text", "source_id", "known_id")
     try:
         read = count_rows(con, "stg_raw")  # from the files' metadata
         for table in BATCH_TABLES:
             create_table(con, table, f"staging/{table}.sql", temp=True)
+        if read * CHECKED_ROW_BYTES <= memory_limit_bytes(con) // 2:
+            create_table(con, "stg_checked", "staging/stg_checked.sql", limits, temp=True)
+            checked, params = {}, {"run_id": run_id}
+        quarantined = insert_into(con, "quarantine", "staging/stg_quarantine.sql", params, inputs=checked)
         accepted = insert_into(con, "claims", "staging/stg_claims.sql", params, inputs=checked)
-        quarantined = insert_into(
-            con,
-            "quarantine",
-            "staging/stg_quarantine.sql",
-            params,
-            inputs={"stg_raw": "staging/stg_unaccepted.sql", **checked},
-        )
     except duckdb.Error as exc:
         ingest.unreadable_input(con, exc, inputs)
         raise
     if read != accepted + quarantined:  # never commit a night that lost rows
         raise RuntimeError(f"validation lost rows: {read:,} read, {accepted:,} + {quarantined:,} stored")
-    drop_tables(con, *BATCH_TABLES)
+    drop_tables(con, *STAGING_TABLES)
     reasons = dict(fetch(con, "analyses/quarantine_reason_counts.sql", {"run_id": run_id}))
     return ValidationCounts(read, accepted, quarantined, reasons)
