@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from serosurv import api
 from serosurv.cli import main
 from serosurv.core.config import (
     DEFAULT_CONFIG_FILE,
@@ -89,6 +90,7 @@ def test_a_runs_recorded_parameters_give_back_its_configuration():
         (["run", "--claims", "nope.csv"], "Claims file nope.csv does not exist."),
         (["run", "--claims", "x.csv", "--as-of", "31/12/2025"], "is not a date"),
         (["generate", "--out", "x", "--patients", "0"], "is not a whole number above 0"),
+        (["generate", "--out", "x", "--workload", "oncology"], "invalid choice: 'oncology'"),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -111,3 +113,14 @@ def test_generate_writes_the_three_files(tmp_path, capsys):
     out = capsys.readouterr().out
     for name in ("claims.parquet", "patients.parquet", "truth.parquet"):
         assert (tmp_path / name).is_file() and name in out
+
+
+def test_generate_passes_the_workload_to_the_generator(tmp_path):
+    assert (
+        main(["generate", "--patients", "300", "--out", str(tmp_path / "cli"), "--workload", "serotonergic"])
+        == 0
+    )
+    api_written = api.generate(tmp_path / "api", patients=300, workload="serotonergic")
+    assert (tmp_path / "cli" / "claims.parquet").read_bytes() == api_written.claims.read_bytes()
+    general = api.generate(tmp_path / "general", patients=300)
+    assert general.claims.read_bytes() != api_written.claims.read_bytes()

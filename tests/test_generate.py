@@ -11,7 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from serosurv.core.drugnames import map_drug_name
 from serosurv.core.errors import SerosurvError
+from serosurv.core.rules import load_rules
 from transforms.synthetic import generate
 
 START, END = date(2025, 1, 1), date(2025, 12, 31)
@@ -77,11 +79,12 @@ def ingredient_of(name: str) -> str:
     raise AssertionError(f"planted fill with an unexpected drug name: {name}")
 
 
-@pytest.fixture(scope="module")
-def population(tmp_path_factory) -> dict:
+@pytest.fixture(scope="module", params=["general", "serotonergic"])
+def population(request, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("population")
-    result = generate(out, patients=20_000, seed=42)
+    result = generate(out, patients=20_000, seed=42, workload=request.param)
     return {
+        "workload": request.param,
         "result": result,
         "claims": pl.read_parquet(result["claims"]),
         "patients": pl.read_parquet(result["patients"]),
@@ -302,7 +305,9 @@ def test_planted_fills_produce_the_stated_overlap_or_washout_gap(population):
 
 
 def test_small_chunks_keep_ids_consistent_and_plant_the_same_cases(tmp_path: Path, population):
-    result = generate(tmp_path, patients=20_000, seed=42, chunk_patients=3_000)
+    result = generate(
+        tmp_path, patients=20_000, seed=42, chunk_patients=3_000, workload=population["workload"]
+    )
     claims, patients = pl.read_parquet(result["claims"]), pl.read_parquet(result["patients"])
     truth = pl.read_parquet(result["truth"])
     assert patients["patient_id"].is_unique().all() and patients.height == 20_000
@@ -364,6 +369,45 @@ def assert_planted_cases_hold(claims: pl.DataFrame, truth: pl.DataFrame) -> None
             assert case["cross_prescriber"] == set(pr_a).isdisjoint(set(pr_b)), case
         # clean 30-day fills (acute linezolid and ondansetron are one 14- or 10-day fill)
         assert set(side_a["days_supply"]) | set(side_b["days_supply"]) <= {30, 14, 10}
+
+
+def serotonergic_share(claims: pl.DataFrame) -> float:
+    """Share of paid fills whose drug name maps (through serosurv's name mapping) to an ingredient some
+    serotonergic rule names."""
+    ruleset = load_rules()
+    pairs = ruleset.pair_table()
+    ruled = set(pairs["ingredient_a"]) | set(pairs["ingredient_b"])
+    names = claims.filter(pl.col("claim_status") == "paid")["drug_name"].drop_nulls()
+    sero = {n for n in names.unique() if {i for i, _ in map_drug_name(n, ruleset)} & ruled}
+    return names.is_in(sorted(sero)).mean()
+
+
+def test_the_workload_sets_the_share_of_serotonergic_fills(population):
+    share = serotonergic_share(population["claims"])
+    if population["workload"] == "serotonergic":
+        assert 0.45 <= share <= 0.55
+    else:
+        assert 0.12 <= share <= 0.22
+
+
+def test_the_serotonergic_workload_plants_the_same_patients_with_the_same_fills(tmp_path: Path):
+    general = generate(tmp_path / "general", patients=2_000, seed=5)
+    heavy = generate(tmp_path / "serotonergic", patients=2_000, seed=5, workload="serotonergic")
+    assert general["truth"].read_bytes() == heavy["truth"].read_bytes()
+    truth = pl.read_parquet(general["truth"])
+
+    def planted(result) -> pl.DataFrame:
+        # claim ids and Rx numbers are numbered across the whole file, so they shift with the background
+        claims = pl.read_parquet(result["claims"]).drop("claim_id", "rx_reference")
+        return claims.filter(pl.col("patient_id").is_in(truth["patient_id"].implode())).sort(pl.all())
+
+    assert planted(general).equals(planted(heavy))
+    assert heavy["n_claims"] != general["n_claims"]
+
+
+def test_an_unknown_workload_is_refused_in_one_sentence(tmp_path: Path):
+    with pytest.raises(SerosurvError, match="Unknown workload 'oncology': give one of general, serotonergic"):
+        generate(tmp_path, patients=100, workload="oncology")
 
 
 def test_too_short_a_period_is_refused_in_one_sentence(tmp_path: Path):

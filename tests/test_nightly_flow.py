@@ -29,6 +29,26 @@ def night(prefect_harness, generated, tmp_path_factory):
     return result, Reader(out / "serosurv.duckdb"), out
 
 
+@pytest.fixture(scope="module", params=["general", "serotonergic"])
+def planted_night(request, prefect_harness, generated, tmp_path_factory):
+    """A night's warehouse and the truth of its planted cases, on each workload of the generator."""
+    if request.param == "general":
+        _, con, _ = request.getfixturevalue("night")
+        return con, generated["truth"]
+    from transforms.synthetic import generate
+
+    out = tmp_path_factory.mktemp("serotonergic-night")
+    data = generate(out / "data", 1500, seed=7, workload="serotonergic")
+    api.run(
+        [data["claims"]],
+        patients=data["patients"],
+        out_dir=out,
+        warehouse=out / "serosurv.duckdb",
+        as_of=AS_OF,
+    )
+    return Reader(out / "serosurv.duckdb"), data["truth"]
+
+
 class Reader:
     """Read-only queries that close their connection, so a later run can open the warehouse."""
 
@@ -48,8 +68,8 @@ class Rows(list):
         return list(self)
 
 
-def test_every_planted_interaction_is_found_with_severity_kind_and_fragmentation(night, generated):
-    _, con, _ = night
+def test_every_planted_interaction_is_found_with_severity_kind_and_fragmentation(planted_night):
+    con, truth = planted_night
     missed = con.execute(
         """
         SELECT t.patient_id, t.ingredient_a, t.ingredient_b, t.severity, t.kind, t.cross_prescriber
@@ -60,17 +80,15 @@ def test_every_planted_interaction_is_found_with_severity_kind_and_fragmentation
               AND i.ingredient_b = t.ingredient_b AND i.severity = t.severity AND i.kind = t.kind
               AND i.cross_prescriber IS NOT DISTINCT FROM t.cross_prescriber)
         """,
-        {"truth": str(generated["truth"])},
+        {"truth": str(truth)},
     ).fetchall()
-    planted = con.execute(
-        "SELECT count(*) FROM read_parquet($t) WHERE expect_flag", {"t": str(generated["truth"])}
-    )
+    planted = con.execute("SELECT count(*) FROM read_parquet($t) WHERE expect_flag", {"t": str(truth)})
     assert planted.fetchall()[0][0] >= 40
     assert missed == []
 
 
-def test_no_planted_near_miss_is_flagged(night, generated):
-    _, con, _ = night
+def test_no_planted_near_miss_is_flagged(planted_night):
+    con, truth = planted_night
     flagged = con.execute(
         """
         SELECT t.patient_id, t.ingredient_a, t.ingredient_b, i.kind, i.severity
@@ -78,10 +96,10 @@ def test_no_planted_near_miss_is_flagged(night, generated):
         JOIN interactions AS i USING (patient_id, ingredient_a, ingredient_b)
         WHERE NOT t.expect_flag
         """,
-        {"truth": str(generated["truth"])},
+        {"truth": str(truth)},
     ).fetchall()
     near_misses = con.execute(
-        "SELECT count(*) FROM read_parquet($t) WHERE NOT expect_flag", {"t": str(generated["truth"])}
+        "SELECT count(*) FROM read_parquet($t) WHERE NOT expect_flag", {"t": str(truth)}
     )
     assert near_misses.fetchall()[0][0] >= 6
     assert flagged == []

@@ -4,7 +4,8 @@ Writes three Parquet files:
 
 * `claims.parquet`   -- canonical claim lines (PRODUCT.md 2.1): a realistic background population with
   refill jitter, duplicates, reversals, missing prescribers, pharmacy-style drug names and ~0.1 % malformed
-  rows of every kind the canonical contract forbids;
+  rows of every kind the canonical contract forbids; what the background takes is its workload (WORKLOADS:
+  a general health plan, or a behavioural-health plan in which about half of the fills are serotonergic);
 * `patients.parquet` -- birth year, sex and coverage period of every patient;
 * `truth.parquet`    -- one row per planted patient: the ingredient pair, the severity the reference assigns
   to it, the kind (overlap/washout), `cross_prescriber` and `expect_flag` (false for near misses).
@@ -492,6 +493,52 @@ _TRIPTANS = {"sumatriptan": 3, "rizatriptan": 2}
 _MAOIS = {"phenelzine": 3, "tranylcypromine": 2, "selegiline_oral": 2, "selegiline_patch": 1.5}
 
 
+@dataclass(frozen=True)
+class Workload:
+    """How the background population is drawn: who takes what, and how often.
+
+    `general` is a general health plan (about 1 fill in 6 is a serotonergic rule drug); `serotonergic` a
+    behavioural-health plan in which about half of the fills are: many chronic antidepressant users (some
+    on two), more acute tramadol, ondansetron and triptans, fewer chronic non-serotonergic medicines,
+    MAOIs still rare. Planted patients are the same in every workload."""
+
+    chronic_courses: float  # Poisson mean of chronic non-serotonergic courses per patient
+    chronic: dict[str, float]
+    antidepressant_users: float  # share of patients on a chronic antidepressant
+    second_antidepressant: float  # share of those on a second one
+    antidepressants: dict[str, float]
+    maoi_users: float
+    acute_courses: float  # Poisson mean of acute courses per patient
+    acute: dict[str, float]
+    triptan_users: float
+
+
+WORKLOADS = {
+    "general": Workload(
+        chronic_courses=1.45,
+        chronic=_NOISE,
+        antidepressant_users=0.17,
+        second_antidepressant=0.25,
+        antidepressants=_ANTIDEPRESSANTS,
+        maoi_users=0.001,
+        acute_courses=0.35,
+        acute=_ACUTE,
+        triptan_users=0.03,
+    ),
+    "serotonergic": Workload(
+        chronic_courses=0.85,
+        chronic=_NOISE,
+        antidepressant_users=0.5,
+        second_antidepressant=0.35,
+        antidepressants=_ANTIDEPRESSANTS,
+        maoi_users=0.002,
+        acute_courses=0.5,
+        acute={**_ACUTE, "tramadol": 40, "oxycodone": 10, "hydrocodone": 8, "ondansetron": 25},
+        triptan_users=0.08,
+    ),
+}
+
+
 def _chronic(rng, patient, product, cov_start, cov_end, long_supply_share, gap_share) -> _Courses:
     n = len(patient)
     supply = np.where(rng.random(n) < long_supply_share, 90, 30)
@@ -512,23 +559,27 @@ def _chronic(rng, patient, product, cov_start, cov_end, long_supply_share, gap_s
     return _Courses(patient, product, start, stop, supply, intervals, np.full(n, k))
 
 
-def _background_courses(rng, background: np.ndarray, cov_start, cov_end) -> list[_Courses]:
+def _background_courses(
+    rng, background: np.ndarray, cov_start, cov_end, workload: Workload
+) -> list[_Courses]:
     bg = np.flatnonzero(background)
     out = []
     # chronic non-serotonergic medicines
-    n_noise = rng.poisson(1.45, len(bg))
+    n_noise = rng.poisson(workload.chronic_courses, len(bg))
     p = np.repeat(bg, n_noise)
-    out.append(_chronic(rng, p, _pick(rng, _NOISE, len(p)), cov_start, cov_end, 0.3, 0.05))
+    out.append(_chronic(rng, p, _pick(rng, workload.chronic, len(p)), cov_start, cov_end, 0.3, 0.05))
     # chronic antidepressant users (some on two, e.g. SSRI + trazodone at night)
-    users = bg[rng.random(len(bg)) < 0.17]
-    p = np.concatenate([users, users[rng.random(len(users)) < 0.25]])
-    out.append(_chronic(rng, p, _pick(rng, _ANTIDEPRESSANTS, len(p)), cov_start, cov_end, 0.25, 0.15))
+    users = bg[rng.random(len(bg)) < workload.antidepressant_users]
+    p = np.concatenate([users, users[rng.random(len(users)) < workload.second_antidepressant]])
+    out.append(
+        _chronic(rng, p, _pick(rng, workload.antidepressants, len(p)), cov_start, cov_end, 0.25, 0.15)
+    )
     # rare MAOI users
-    p = bg[rng.random(len(bg)) < 0.001]
+    p = bg[rng.random(len(bg)) < workload.maoi_users]
     out.append(_chronic(rng, p, _pick(rng, _MAOIS, len(p)), cov_start, cov_end, 0.0, 0.1))
     # acute courses: one fill, sometimes a refill or two
-    p = np.repeat(bg, rng.poisson(0.35, len(bg)))
-    prod = _pick(rng, _ACUTE, len(p))
+    p = np.repeat(bg, rng.poisson(workload.acute_courses, len(bg)))
+    prod = _pick(rng, workload.acute, len(p))
     lo = np.array([_ACUTE_SUPPLY.get(g, (30, 30))[0] for g in _GROUP])[prod]
     hi = np.array([_ACUTE_SUPPLY.get(g, (30, 30))[1] for g in _GROUP])[prod]
     supply = lo + (rng.random(len(p)) * (hi - lo + 1)).astype(np.int64)
@@ -539,7 +590,7 @@ def _background_courses(rng, background: np.ndarray, cov_start, cov_end) -> list
     fills = np.where(rng.random(len(p)) < 0.75, 1, rng.integers(2, 4, len(p)))
     out.append(_Courses(p, prod, start, cov_end[p], supply, intervals, fills))
     # PRN triptans: irregular fills of a small quantity
-    p = bg[rng.random(len(bg)) < 0.03]
+    p = bg[rng.random(len(bg)) < workload.triptan_users]
     supply = np.where(rng.random(len(p)) < 0.5, 30, 15)
     k = 10
     intervals = supply[:, None] + rng.exponential(45, (len(p), k)).astype(np.int64)
@@ -775,6 +826,7 @@ def _chunk(
     planted: dict[int, int],
     total_patients: int,
     counters: _Counters,
+    workload: Workload,
 ) -> tuple[pa.Table, pa.Table, list[dict]]:
     rng = np.random.default_rng([seed, chunk_index])
     prescriber_pool = max(4, total_patients // 20)
@@ -804,7 +856,7 @@ def _chunk(
 
     parts = []
     rx_next = counters.rx
-    for courses in _background_courses(rng, background, cov_start, cov_end):
+    for courses in _background_courses(rng, background, cov_start, cov_end, workload):
         if not len(courses.patient):
             continue
         fills = _expand(courses, rx_next)
@@ -919,14 +971,18 @@ def generate(
     start: date = date(2025, 1, 1),
     end: date = date(2025, 12, 31),
     chunk_patients: int = 50_000,
+    workload: str = "general",
 ) -> dict[str, Path | int]:
     """Write a synthetic population's claims, patients and planted truth as Parquet under `out_dir`.
 
     Returns the three paths (`claims`, `patients`, `truth`) and counts (`n_patients`, `n_claims`,
     `n_planted`, `n_malformed`, `n_duplicates`, `n_reversals`).  The same arguments always give
     byte-identical files.  With fewer patients than templates, only the first `patients` templates are
-    planted.
+    planted. `workload` is `general` or `serotonergic` (WORKLOADS: about half of the fills serotonergic);
+    the planted patients and the truth file are the same in both.
     """
+    if workload not in WORKLOADS:
+        raise SerosurvError(f"Unknown workload {workload!r}: give one of {', '.join(WORKLOADS)}.")
     if patients < 1:
         raise SerosurvError(f"--patients must be at least 1, got {patients}.")
     if chunk_patients < 1:
@@ -949,7 +1005,7 @@ def generate(
         for chunk_index, first in enumerate(range(0, patients, chunk_patients)):
             n = min(chunk_patients, patients - first)
             claims, people, chunk_truth = _chunk(
-                chunk_index, first, n, seed, start_day, end_day, planted, patients, counters
+                chunk_index, first, n, seed, start_day, end_day, planted, patients, counters, WORKLOADS[workload]
             )
             claims_writer.write_table(claims)
             patients_writer.write_table(people)
@@ -973,6 +1029,8 @@ __all__ = [
     "PATIENTS_SCHEMA",
     "TEMPLATES",
     "TRUTH_SCHEMA",
+    "WORKLOADS",
+    "Workload",
     "generate",
     "planted_positions",
 ]

@@ -60,9 +60,14 @@ def generate(
     seed: int = 42,
     start: date | None = None,
     end: date | None = None,
+    workload: str = "general",
 ) -> Generated:
     """Write a synthetic population (claims.parquet, patients.parquet, truth.parquet: the planted
-    interactions with their expected answers) to `out_dir`. The same seed gives the same files."""
+    interactions with their expected answers) to `out_dir`. The same seed gives the same files.
+
+    `workload` is `general` (a general health plan: about 1 fill in 6 is a serotonergic rule drug) or
+    `serotonergic` (a behavioural-health plan: about half of the fills are); the planted patients and
+    truth.parquet are the same in both."""
     from transforms import synthetic
 
     if patients < 1:
@@ -70,7 +75,7 @@ def generate(
     if start and end and end < start:
         raise SerosurvError("--end must not be before --start.")
     dates = {k: v for k, v in (("start", start), ("end", end)) if v}
-    written = synthetic.generate(Path(out_dir), patients, seed=seed, **dates)
+    written = synthetic.generate(Path(out_dir), patients, seed=seed, workload=workload, **dates)
     return Generated(claims=written["claims"], patients=written["patients"], truth=written["truth"])
 
 

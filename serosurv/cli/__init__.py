@@ -138,6 +138,13 @@ def _night_commands(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     gen.add_argument("--start", type=iso_date, help="first fill date (default 2025-01-01)")
     gen.add_argument("--end", type=iso_date, help="last fill date (default 2025-12-31)")
+    gen.add_argument(
+        "--workload",
+        choices=("general", "serotonergic"),
+        default="general",
+        help="general: a general health plan, about 1 fill in 6 a serotonergic drug (default); serotonergic: "
+        "a behavioural-health plan, about half of the fills serotonergic. The planted cases are the same.",
+    )
 
     run = commands.add_parser(
         "run",
@@ -611,7 +618,12 @@ def _run_night(args: argparse.Namespace) -> str:
 
     if args.command == "generate":
         written = api.generate(
-            args.out, patients=args.patients, seed=args.seed, start=args.start, end=args.end
+            args.out,
+            patients=args.patients,
+            seed=args.seed,
+            start=args.start,
+            end=args.end,
+            workload=args.workload,
         )
         return "\n".join(f"{name}: {getattr(written, name)}" for name in ("claims", "patients", "truth"))
     if args.command == "run":
