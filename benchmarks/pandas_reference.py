@@ -5,7 +5,9 @@
 FILLS has one row per paid fill and ingredient (patient_id, ingredient, fill_date, days_supply);
 RULE_PAIRS has ingredient_a, ingredient_b. Same semantics as the engine's defaults for these parts:
 inclusive end, episodes joined while the uncovered gap is at most GRACE days, pairs of episodes of
-two ingredients with a rule that share at least one day. Prints the counts it found.
+two ingredients with a rule that share at least one day, per patient and ingredient pair the first
+shared day and the shared days summed. Prints the counts it found (`episodes=N pairs=M overlap_days=K`,
+the line benchmarks/anchors.py prints for the same inputs).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def episodes(fills: pd.DataFrame) -> pd.DataFrame:
 
 
 def overlapping_pairs(eps: pd.DataFrame, rule_pairs: pd.DataFrame) -> pd.DataFrame:
+    rule_pairs = rule_pairs.drop_duplicates()  # a pair with route-specific rules is one pair here
     ruled = set(rule_pairs["ingredient_a"]) | set(rule_pairs["ingredient_b"])
     eps = eps[eps["ingredient"].isin(ruled)]
     side_a = eps.rename(columns={"ingredient": "ingredient_a", "start": "start_a", "end": "end_a"})
@@ -41,12 +44,12 @@ def overlapping_pairs(eps: pd.DataFrame, rule_pairs: pd.DataFrame) -> pd.DataFra
     pairs = pairs.merge(
         side_b[["patient_id", "ingredient_b", "start_b", "end_b"]], on=["patient_id", "ingredient_b"]
     )
-    first = pairs[["start_a", "start_b"]].max(axis=1)
+    pairs["first"] = pairs[["start_a", "start_b"]].max(axis=1)
     last = pairs[["end_a", "end_b"]].min(axis=1)
-    pairs["overlap_days"] = (last - first).dt.days + 1
+    pairs["overlap_days"] = (last - pairs["first"]).dt.days + 1
     pairs = pairs[pairs["overlap_days"] >= 1]
     return pairs.groupby(["patient_id", "ingredient_a", "ingredient_b"], sort=False).agg(
-        first_overlap=("start_a", "min"), overlap_days=("overlap_days", "sum")
+        first_overlap=("first", "min"), overlap_days=("overlap_days", "sum")
     )
 
 
@@ -56,7 +59,7 @@ def main() -> None:
     rule_pairs = pd.read_parquet(sys.argv[2], columns=["ingredient_a", "ingredient_b"])
     eps = episodes(fills)
     pairs = overlapping_pairs(eps, rule_pairs)
-    print(f"episodes={len(eps)} pairs={len(pairs)}")
+    print(f"episodes={len(eps)} pairs={len(pairs)} overlap_days={int(pairs['overlap_days'].sum())}")
 
 
 if __name__ == "__main__":
