@@ -1,16 +1,19 @@
 """The benchmark's own tools: the pandas baseline and its hand-written DuckDB and Polars anchors agree on
-a case worked by hand."""
+a case worked by hand; two warehouses built from the same claims compare identical, and one row less
+is a difference."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
-from benchmarks import anchors, pandas_reference
+from benchmarks import anchors, compare_warehouses, pandas_reference
 
 
 @pytest.fixture
@@ -65,3 +68,48 @@ def test_the_baseline_and_the_anchors_print_the_same_line(baseline_inputs, modul
     monkeypatch.setattr(sys, "argv", ["benchmark", *argv])
     module.main()
     assert capsys.readouterr().out == EXPECTED + "\n"
+
+
+@pytest.fixture(scope="module")
+def two_nights(prefect_harness, tmp_path_factory) -> tuple[Path, Path]:
+    """The same night run twice on the same generated claims, into two warehouses."""
+    from serosurv import api
+
+    folder = tmp_path_factory.mktemp("two-nights")
+    data = api.generate(folder / "data", patients=400, seed=11, workload="serotonergic")
+    warehouses = []
+    for name in ("a", "b"):
+        warehouse = folder / name / "serosurv.duckdb"
+        api.run(
+            [data.claims],
+            patients=data.patients,
+            out_dir=folder / name,
+            warehouse=warehouse,
+            as_of=date(2025, 12, 31),
+        )
+        warehouses.append(warehouse)
+    return warehouses[0], warehouses[1]
+
+
+def test_two_nights_on_the_same_claims_compare_identical(two_nights, capsys):
+    assert compare_warehouses.main([str(w) for w in two_nights]) == 0
+    out = capsys.readouterr().out
+    assert "all 9 tables agree" in out
+    compared = {r.table: r for r in compare_warehouses.compare(*two_nights)}
+    assert set(compared) == set(compare_warehouses.TABLES)
+    # nothing compared empty: every table holds rows, the same number on both sides
+    assert all(r.rows_a == r.rows_b and r.rows_a > 0 for r in compared.values()), compared
+
+
+def test_a_row_missing_from_one_warehouse_is_a_difference(two_nights, tmp_path, capsys):
+    a, b = two_nights
+    changed = tmp_path / "changed.duckdb"
+    shutil.copy(b, changed)
+    con = duckdb.connect(str(changed))
+    con.execute("DELETE FROM interactions WHERE rowid = (SELECT min(rowid) FROM interactions)")
+    con.close()
+    assert compare_warehouses.main([str(a), str(changed)]) == 1
+    assert "1 of 9 tables differ: interactions" in capsys.readouterr().out
+    interactions = next(r for r in compare_warehouses.compare(a, changed) if r.table == "interactions")
+    assert (interactions.only_a, interactions.only_b) == (1, 0)
+    assert interactions.rows_a == interactions.rows_b + 1
