@@ -206,3 +206,42 @@ def test_a_claims_file_given_twice_is_refused(tmp_path):
     path.write_text("claim_id,patient_id,fill_date,days_supply,ndc\nC1,P1,2025-01-01,30,00093713501\n")
     with pytest.raises(SerosurvError, match="given twice"):
         ingest.check_claims_files([path, tmp_path / "." / "claims.csv"])
+
+
+def test_trimmed_text_is_trim_and_nullif_whatever_the_ends():
+    """The fast path of sql/macros/trimmed_text.sql (a value starting and ending with printable ASCII is
+    taken as it is) gives exactly nullif(trim(value), '') on every kind of end: spaces, Unicode space
+    separators, tabs (which trim keeps), non-ASCII letters, empty and NULL."""
+    import duckdb
+
+    from transforms.sql import create_macros
+
+    con = duckdb.connect()
+    create_macros(con, "trimmed_text")
+    values = [
+        None,
+        "",
+        " ",
+        "   ",
+        "C1",
+        " C1",
+        "C1 ",
+        "  C 1  ",
+        "\u00a0C1",
+        "C1\u00a0",
+        "\u3000C1\u3000",
+        "\u2003",
+        "\tC1\t",
+        "é1",
+        "C1é",
+        " é ",
+        "\u200bC1",
+        "0",
+        " 0 ",
+    ]
+    got = con.execute(
+        "select v, trimmed_text(v), nullif(trim(v), '') from unnest($values::varchar[]) as t (v)",
+        {"values": values},
+    ).fetchall()
+    assert len(got) == len(values)
+    assert all(fast == exact for _, fast, exact in got), [g for g in got if g[1] != g[2]]

@@ -64,7 +64,7 @@ def check_claims(
     # Streaming: each insert reads the checks as a subquery over stg_raw (parameters and all).
     checked, params = {"stg_checked": "staging/stg_checked.sql"}, {**limits, "run_id": run_id}
     inputs = ingest.staged_inputs(con)
-    create_macros(con, "normalise_ndc", "bounded_text", "source_id", "known_id")
+    create_macros(con, "normalise_ndc", "bounded_text", "source_id", "known_id", "trimmed_text")
     try:
         read = count_rows(con, "stg_raw")  # from the files' metadata
         for table in BATCH_TABLES:

@@ -14,7 +14,7 @@
 -- the night, capped: sql/macros/ongoing_end.sql) instead of quarantined as missing_supply; its `ongoing` in
 -- `claims` is true only then (a given end or supply wins).
 -- Macros: normalise_ndc (sql/macros/normalise_ndc.sql), bounded_text (sql/macros/bounded_text.sql),
--- known_id (sql/macros/known_id.sql).
+-- known_id (sql/macros/known_id.sql), trimmed_text (sql/macros/trimmed_text.sql).
 with trimmed as (
     select
         source_file,
@@ -22,21 +22,21 @@ with trimmed as (
         raw,
         reject_code,
         reject_reason,
-        nullif(trim(claim_id), '') as claim_id,
-        nullif(trim(patient_id), '') as patient_id,
-        nullif(trim(fill_date), '') as fill_date_text,
-        nullif(trim(days_supply), '') as days_supply_text,
-        nullif(trim(end_date), '') as end_date_text,
+        trimmed_text(claim_id) as claim_id,
+        trimmed_text(patient_id) as patient_id,
+        trimmed_text(fill_date) as fill_date_text,
+        trimmed_text(days_supply) as days_supply_text,
+        trimmed_text(end_date) as end_date_text,
         nullif(regexp_replace(trim(ndc), '^0+$', ''), '') as ndc_text,
-        nullif(trim(rxcui), '') as rxcui,
-        nullif(trim(drug_name), '') as drug_name,
-        nullif(trim(quantity), '') as quantity_text,
-        nullif(trim(prescriber_id), '') as prescriber_id,
-        nullif(trim(pharmacy_id), '') as pharmacy_id,
-        lower(coalesce(nullif(trim(claim_status), ''), 'paid')) as claim_status,
-        nullif(trim(fill_number), '') as fill_number_text,
-        nullif(trim(rx_reference), '') as rx_reference,
-        nullif(trim(original_claim_id), '') as original_claim_id,
+        trimmed_text(rxcui) as rxcui,
+        trimmed_text(drug_name) as drug_name,
+        trimmed_text(quantity) as quantity_text,
+        trimmed_text(prescriber_id) as prescriber_id,
+        trimmed_text(pharmacy_id) as pharmacy_id,
+        lower(coalesce(trimmed_text(claim_status), 'paid')) as claim_status,
+        trimmed_text(fill_number) as fill_number_text,
+        trimmed_text(rx_reference) as rx_reference,
+        trimmed_text(original_claim_id) as original_claim_id,
         nullif(lower(trim(ongoing)), '') as ongoing_text
     from stg_raw
 ),

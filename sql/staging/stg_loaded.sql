@@ -3,6 +3,6 @@
 -- first.
 select distinct claim_id, patient_id
 from (
-    select nullif(trim(claim_id), '') as claim_id, nullif(trim(patient_id), '') as patient_id from stg_raw
+    select trimmed_text(claim_id) as claim_id, trimmed_text(patient_id) as patient_id from stg_raw
 ) as batch
 semi join claims using (claim_id, patient_id)

@@ -4,8 +4,8 @@
 -- Pairs are counted first and only repeated ones are located: almost every id appears once.
 with ids as not materialized (
     select
-        nullif(trim(claim_id), '') as claim_id,
-        nullif(trim(patient_id), '') as patient_id,
+        trimmed_text(claim_id) as claim_id,
+        trimmed_text(patient_id) as patient_id,
         source_file,
         source_row
     from stg_raw
