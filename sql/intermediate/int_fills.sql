@@ -1,6 +1,19 @@
 -- One row per fill (fill_key): the claims of a fill combined. Same-day claims combined by 'sum'
 -- cover the summed supply from the fill date; by 'max' the longest of them. Parameters: $same_day,
 -- $omop_end. Input: fill_exposure; macro supply_end (sql/macros/supply_end.sql).
+-- With $same_day = 'keep' (the default) every claim is its own fill (fill_key is its claim id, and a claim
+-- has one row per ingredient and route): the rows are taken as they are, without grouping.
+select
+    patient_id,
+    ingredient,
+    route,
+    fill_key,
+    exposure_start as fill_date,
+    days_supply::integer as days_supply,
+    exposure_end
+from fill_exposure
+where $same_day = 'keep'
+union all
 select
     patient_id,
     ingredient,
@@ -14,4 +27,5 @@ select
         else max(exposure_end)
     end as exposure_end
 from fill_exposure
+where $same_day <> 'keep'
 group by patient_id, ingredient, route, fill_key
