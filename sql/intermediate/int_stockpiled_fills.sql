@@ -13,7 +13,7 @@ with numbered as (
         *,
         datediff('day', date '1970-01-01', fill_date) as fill_day,
         supply_days(fill_date, exposure_end, $omop_end) as covered_days,
-        sum(supply_days(fill_date, exposure_end, $omop_end)) over running as supply_so_far
+        (sum(supply_days(fill_date, exposure_end, $omop_end)) over running)::bigint as supply_so_far
     from fills
     window running as (
         partition by patient_id, ingredient order by fill_date, exposure_end, fill_key rows unbounded preceding
