@@ -1,6 +1,7 @@
 """Benchmark: the fixed cost of a night, what every night pays whatever its size.
 
     .venv/bin/python -m benchmarks.fixed_cost --workdir /tmp/fixed [--repeat 3] [--with-server]
+    .venv/bin/python -m benchmarks.fixed_cost --code before=/tmp/main-checkout --code after=. --repeat 5
 
 A two-claim night (`serosurv run` on a 2-row CSV), each in its own process under /usr/bin/time -v:
 with a fresh PREFECT_HOME every time (Prefect creates and migrates its database), with one kept
@@ -13,8 +14,9 @@ the import time of the modules a night loads (`python -X importtime`, cumulative
 Prints, per case, the median over `--repeat` runs of: wall seconds, CPU seconds (user + system, the
 process and the children it waited for, e.g. Prefect's temporary API server), the peak memory of the
 largest process (/usr/bin/time's maximum resident set size) and of all the night's processes together
-(sampled every 50 ms). `--code DIR` measures another checkout of serosurv (e.g. main, for a before and
-after) with this interpreter.
+(sampled every 50 ms). `--code LABEL=DIR` measures another checkout of serosurv with this interpreter;
+given several times (a before and an after), the checkouts take turns run by run, so that a load that
+changes meanwhile (another process on the machine) weighs on each alike.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,54 +126,76 @@ def _night(claims: Path, folder: Path) -> list[str]:
     ]
 
 
-def _row(name: str, samples: list[Sample], expect: int = 0) -> str:
+def _row(name: str, label: str, samples: list[Sample], expect: int = 0) -> str:
     failed = [s for s in samples if s.returncode != expect]
     if failed:
         last = failed[0].stderr.strip().splitlines()[-1:] or [""]
-        return f"| {name} | failed: exit {failed[0].returncode}, expected {expect}: {last[0][:300]} | | | |"
+        return f"| {name} | {label} | failed: exit {failed[0].returncode}, expected {expect}: {last[0][:300]} | | | |"
 
     def median(values: list[float]) -> float:
         return statistics.median(values)
 
     walls = ", ".join(f"{s.wall_s:.1f}" for s in samples)
     return (
-        f"| {name} | {median([s.wall_s for s in samples]):.2f} ({walls}) "
+        f"| {name} | {label} | {median([s.wall_s for s in samples]):.2f} ({walls}) "
         f"| {median([s.cpu_s for s in samples]):.1f} | {median([s.peak_mb for s in samples]):,.0f} "
         f"| {median([s.tree_peak_mb for s in samples]):,.0f} |"
     )
 
 
-def nights(workdir: Path, code: Path, repeat: int, api_url: str | None) -> None:
+def _interleaved(
+    name: str,
+    codes: dict[str, Path],
+    repeat: int,
+    run: Callable[[str, Path, int], Sample],
+    expect: int = 0,
+) -> None:
+    """`repeat` runs of each checkout, alternating (a load that changes meanwhile is shared)."""
+    samples: dict[str, list[Sample]] = {label: [] for label in codes}
+    for i in range(repeat):
+        for label, code in codes.items():
+            samples[label].append(run(label, code, i))
+    for label in codes:
+        print(_row(name, label, samples[label], expect), flush=True)
+
+
+def nights(workdir: Path, codes: dict[str, Path], repeat: int, api_url: str | None) -> None:
     claims = workdir / "claims.csv"
     claims.write_text(CLAIMS, encoding="utf-8")
-    kept = workdir / "prefect-home-kept"
-    default_home = workdir / "home"
-    default_home.mkdir(exist_ok=True)
-    cases: list[tuple[str, dict[str, str]]] = []
-    fresh = [workdir / f"prefect-home-fresh-{i}" for i in range(repeat)]
-    cases.append(("fresh PREFECT_HOME", {}))
-    cases.append(("kept PREFECT_HOME", {"PREFECT_HOME": str(kept)}))
-    cases.append(
-        (
-            "no PREFECT_HOME (default)",
-            {"HOME": str(default_home), "XDG_CACHE_HOME": str(default_home / ".cache")},
-        )
-    )
+
+    def fresh(label: str, i: int) -> dict[str, str]:
+        home = workdir / label / f"prefect-home-fresh-{i}"
+        shutil.rmtree(home, ignore_errors=True)
+        return {"PREFECT_HOME": str(home)}
+
+    def kept(label: str, i: int) -> dict[str, str]:
+        return {"PREFECT_HOME": str(workdir / label / "prefect-home-kept")}
+
+    def default(label: str, i: int) -> dict[str, str]:  # a home of its own, not the user's
+        home = workdir / label / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        return {"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+
+    cases: dict[str, Callable[[str, int], dict[str, str]]] = {
+        "fresh PREFECT_HOME": fresh,
+        "kept PREFECT_HOME": kept,
+        "no PREFECT_HOME (default)": default,
+    }
     if api_url:
-        cases.append(("running server (PREFECT_API_URL)", {"PREFECT_API_URL": api_url}))
-    for name, extra in cases:
-        if name != "fresh PREFECT_HOME":  # one untimed night first: the database exists, as on day 2
-            measure(_night(claims, workdir / "night"), _environment(code, **extra), workdir)
-        samples = []
-        for i in range(repeat):
-            if name == "fresh PREFECT_HOME":
-                shutil.rmtree(fresh[i], ignore_errors=True)
-                extra = {"PREFECT_HOME": str(fresh[i])}
-            samples.append(measure(_night(claims, workdir / "night"), _environment(code, **extra), workdir))
-        print(_row(f"tiny night, {name}", samples), flush=True)
+        cases["running server (PREFECT_API_URL)"] = lambda label, i: {"PREFECT_API_URL": api_url}
+    for name, extra in cases.items():
+
+        def night(label: str, code: Path, i: int, extra=extra) -> Sample:
+            env = _environment(code, **extra(label, i))
+            return measure(_night(claims, workdir / label / "night"), env, workdir)
+
+        if extra is not fresh:  # one untimed night first: the database exists, as on the second night
+            for label, code in codes.items():
+                night(label, code, -1)
+        _interleaved(f"tiny night, {name}", codes, repeat, night)
 
 
-def errors(workdir: Path, code: Path, repeat: int) -> None:
+def errors(workdir: Path, codes: dict[str, Path], repeat: int) -> None:
     folder = workdir / "errors"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "empty.csv").write_bytes(b"")
@@ -181,66 +206,78 @@ def errors(workdir: Path, code: Path, repeat: int) -> None:
         "missing claims file": ["--claims", str(folder / "missing.csv")],
         "empty claims file": ["--claims", str(folder / "empty.csv")],
         "missing required column": ["--claims", str(folder / "no-fill-date.csv")],
-        "unreadable configuration": [
-            "--claims",
-            str(folder / "claims.csv"),
-            "--config",
-            str(folder / "bad.toml"),
-        ],
+        "unreadable configuration": ["--claims", str(folder / "claims.csv")]
+        + ["--config", str(folder / "bad.toml")],
     }
     for name, arguments in cases.items():
         command = [sys.executable, "-m", "serosurv", "run", *arguments, "--as-of", "2025-06-30"]
         command += ["--warehouse", str(folder / "serosurv.duckdb"), "--out", str(folder / "out")]
-        env = _environment(code, PREFECT_HOME=str(workdir / "prefect-home-kept"))
-        print(_row(f"error: {name}", [measure(command, env, workdir) for _ in range(repeat)], 2), flush=True)
+
+        def refused(label: str, code: Path, i: int, command=command) -> Sample:
+            env = _environment(code, PREFECT_HOME=str(workdir / label / "prefect-home-kept"))
+            return measure(command, env, workdir)
+
+        _interleaved(f"error: {name}", codes, repeat, refused, expect=2)
 
 
-def imports(code: Path, repeat: int) -> None:
+def imports(codes: dict[str, Path], repeat: int) -> None:
     for module in IMPORTS:
-        seconds = []
+        seconds: dict[str, list[float]] = {label: [] for label in codes}
         for _ in range(repeat):
-            done = subprocess.run(
-                [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-                capture_output=True,
-                text=True,
-                env=_environment(code),
-                cwd=code,
-                check=True,
-            )
-            last = done.stderr.strip().splitlines()[-1]  # the module itself, cumulative
-            seconds.append(int(last.split("|")[1]) / 1e6)
-        print(f"| import {module} | {statistics.median(seconds):.2f} |", flush=True)
+            for label, code in codes.items():
+                done = subprocess.run(
+                    [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+                    capture_output=True,
+                    text=True,
+                    env=_environment(code),
+                    cwd=code,
+                    check=True,
+                )
+                last = done.stderr.strip().splitlines()[-1]  # the module itself, cumulative
+                seconds[label].append(int(last.split("|")[1]) / 1e6)
+        for label in codes:
+            print(f"| import {module} | {label} | {statistics.median(seconds[label]):.2f} |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/serosurv-fixed-cost"))
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--code", type=Path, default=ROOT, help="the serosurv checkout to measure")
+    parser.add_argument(
+        "--code",
+        action="append",
+        metavar="[LABEL=]DIR",
+        help="a serosurv checkout to measure (default: this one); several are measured in turn, run by run",
+    )
     parser.add_argument("--with-server", action="store_true", help="also a night against a running server")
     parser.add_argument("--only", choices=("nights", "errors", "imports"), help="measure only these")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    code = args.code.resolve()
-    print(f"code: {code}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+    codes = {}
+    for given in args.code or [str(ROOT)]:
+        label, _, folder = given.rpartition("=")
+        codes[label or Path(folder).name] = Path(folder).resolve()
+    print(
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+        + ", ".join(f"{label}: {code}" for label, code in codes.items()),
+        flush=True,
+    )
     if args.only in (None, "nights", "errors"):
-        print(
-            "| case | wall s, median (each run) | CPU s | peak MB, largest process | peak MB, all processes |"
-        )
-        print("|---|---|---|---|---|")
+        print("| case | code | wall s, median (each run) | CPU s | peak MB, largest process | peak MB, all |")
+        print("|---|---|---|---|---|---|")
     if args.only in (None, "nights"):
         server = prefect_server(args.workdir) if args.with_server else None
         api_url = server.__enter__() if server else None
         try:
-            nights(args.workdir, code, args.repeat, api_url)
+            nights(args.workdir, codes, args.repeat, api_url)
         finally:
             if server:
                 server.__exit__(None, None, None)
     if args.only in (None, "errors"):
-        errors(args.workdir, code, args.repeat)
+        errors(args.workdir, codes, args.repeat)
     if args.only in (None, "imports"):
-        print("\n| import (own process, -X importtime) | s |\n|---|---|")
-        imports(code, args.repeat)
+        print("\n| import (own process, -X importtime) | code | s |\n|---|---|---|")
+        imports(codes, args.repeat)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
