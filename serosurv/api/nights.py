@@ -118,25 +118,25 @@ def run(
     check_key(config.privacy)  # a missing key stops the night before Prefect starts
     from flows.prefect_api import prefect_api
 
-    with prefect_api() as api_ready:  # a temporary server starts now, while the flows are imported
+    target = warehouse_path(warehouse, config)
+    # Taken here too (re-entrant in the flow) so a busy warehouse is waited for before Prefect starts.
+    with warehouse_lock(target, "run", busy_wait(config)), prefect_api() as api_ready:
+        # A temporary server (when no Prefect server is configured) starts now, while the flows are imported.
         from flows.nightly import configured, import_gate_in_background
 
         nightly = configured(config.engine)
-        target = warehouse_path(warehouse, config)
-        # Taken here too (re-entrant in the flow) so a busy warehouse is waited for before Prefect starts.
-        with warehouse_lock(target, "run", busy_wait(config)):
-            import_gate_in_background()
-            api_ready()
-            result = nightly(
-                claims=[str(Path(p).resolve()) for p in claims],
-                warehouse=str(target),
-                out_dir=str(out_dir),
-                as_of=as_of.isoformat() if as_of else None,
-                config_file=str(config_file) if config_file else None,
-                patients=str(Path(patients).resolve()) if patients else None,
-                fmt=fmt,
-                backfill_from=backfill_from.isoformat() if backfill_from else None,
-            )
+        import_gate_in_background()
+        api_ready()
+        result = nightly(
+            claims=[str(Path(p).resolve()) for p in claims],
+            warehouse=str(target),
+            out_dir=str(out_dir),
+            as_of=as_of.isoformat() if as_of else None,
+            config_file=str(config_file) if config_file else None,
+            patients=str(Path(patients).resolve()) if patients else None,
+            fmt=fmt,
+            backfill_from=backfill_from.isoformat() if backfill_from else None,
+        )
     return _night_result(result, target)
 
 
