@@ -83,7 +83,8 @@ class TemporaryServer:
         self.timeout = timeout
         self.process: subprocess.Popen | None = None
         self.port = 0
-        self.ready = False
+        self.started = 0.0
+        self.ready = False  # it answered since it was last started
         self._guard = threading.Lock()
 
     @property
@@ -113,10 +114,10 @@ class TemporaryServer:
     def wait(self) -> str:
         """Block until the server answers (or raise SerosurvError) and return its API URL."""
         with self._guard:
-            if self.ready and self.process is not None and self.process.poll() is None:
+            if self.process is not None and self.process.poll() is None and self.ready:
                 return self.url
-            if self.process is None or self.process.poll() is not None:
-                self.start()  # never started, or gone since (a later night of this process)
+            if self.process is None:
+                self.start()
             retries = 3
             while True:
                 code = self.process.poll()
@@ -199,8 +200,8 @@ def prefect_api() -> Iterator[Callable[[], None]]:
             _server.stop()
         _server = TemporaryServer(environment, home, float(settings.server.ephemeral.startup_timeout_seconds))
     server = _server
-    if server.process is None:
-        server.start()
+    if server.process is None or server.process.poll() is not None:
+        server.start()  # the first night of this process; or its server stopped since the last one
     saved = os.environ.get("PREFECT_API_URL")
     with contextlib.ExitStack() as scope:
 

@@ -52,21 +52,50 @@ def _servers_of(home: Path) -> list[psutil.Process]:
     return found
 
 
+# Two nights in one process (`serosurv run` twice, as the Python API may run them), counting the
+# temporary servers started.
+TWO_NIGHTS = """
+import sys
+from flows import prefect_api
+from serosurv.cli import main
+
+starts, start = [], prefect_api.TemporaryServer.start
+prefect_api.TemporaryServer.start = lambda server: starts.append(1) or start(server)
+claims, out = sys.argv[1:]
+codes = [
+    main(["run", "--claims", claims, "--as-of", "2025-06-30", "--out", out, "--warehouse", f"{out}/{n}.duckdb"])
+    for n in (1, 2)
+]
+print(codes, len(starts))
+"""
+
+
 def test_without_prefect_home_the_temporary_server_keeps_its_database_in_the_users_cache(tmp_path):
     """So that creating and migrating it is paid once, not by every night; and the user's own Prefect
     database (~/.prefect/prefect.db, which `prefect server start` uses) is never touched. The server's
-    services that record task runs are off; it is gone when the night's process ends."""
+    services that record task runs are off; the nights of one process share it; it is gone when the
+    process ends."""
     import prefect
 
     home, cache = tmp_path / "home", tmp_path / "cache"
     home.mkdir()
-    run = _run(tmp_path, _environment(HOME=str(home), XDG_CACHE_HOME=str(cache)))
+    (tmp_path / "claims.csv").write_text(CLAIMS)
+    run = subprocess.run(
+        [sys.executable, "-c", TWO_NIGHTS, str(tmp_path / "claims.csv"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=_environment(HOME=str(home), XDG_CACHE_HOME=str(cache)),
+        cwd=ROOT,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
-    assert "1 rows read, 1 accepted" in run.stdout
+    assert run.stdout.count("1 rows read, 1 accepted") == 2, run.stdout
+    assert run.stdout.strip().splitlines()[-1] == "[0, 0] 1"  # two nights, one server
     kept = cache / "serosurv" / f"prefect-{prefect.__version__}"
     with sqlite3.connect(kept / "prefect.db") as db:
         assert db.execute("SELECT flow.name FROM flow_run JOIN flow ON flow.id = flow_id").fetchall() == [
-            ("serosurv-nightly",)
+            ("serosurv-nightly",),
+            ("serosurv-nightly",),
         ]
         assert db.execute("SELECT count(*) FROM task_run").fetchone() == (0,)  # its recorder is off
     assert not (home / ".prefect" / "prefect.db").exists()
