@@ -19,6 +19,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -310,13 +311,19 @@ def serve_nightly(config_file: Path | str | None = None) -> None:
     serve(deployment, pause_on_shutdown=True)
 
 
-def run_once(config_file: Path | str | None = None, as_of: date | None = None) -> dict[str, Any]:
+def run_once(
+    config_file: Path | str | None = None,
+    as_of: date | None = None,
+    before_night: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
     """One scheduled night now, in this process, exactly as the schedule runs it (files from the
-    patterns, retries on transient errors): the night `as_of`, else the one the current time names."""
+    patterns, retries on transient errors): the night `as_of`, else the one the current time names.
+    `before_night` is called once the settings and files are checked (it waits for the Prefect API)."""
     settings, config_path = schedule_settings(config_file)
     if as_of:  # a named night's files are there or not: say so before Prefect starts
         _files_for("claims", settings.claims, as_of, scheduled=False)
         _patients_file(settings, as_of, scheduled=False)
+    before_night()
     return scheduled_night(
         schedule=asdict(settings),
         config_file=config_path,

@@ -192,3 +192,82 @@ def test_a_prefect_server_that_does_not_start_in_time_is_one_sentence_and_touche
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run against a Prefect server (PREFECT_API_URL)."
     )
     assert not warehouse.exists()
+
+
+# What `serosurv run` loaded by the time it exited: the command's own process, as a user runs it, then the
+# top-level packages of Prefect (and of its server), Great Expectations and uvicorn that it imported.
+LOADED_PROBE = """
+import sys
+from serosurv.cli import main
+code = main(sys.argv[1:])
+print(sorted({name.split(".")[0] for name in sys.modules} & {"prefect", "great_expectations", "uvicorn"}))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "arguments", "expected"),
+    [
+        ({}, ("--claims", "{tmp}/missing.csv"), "Claims file {tmp}/missing.csv does not exist."),
+        ({"claims.csv": ""}, ("--claims", "{tmp}/claims.csv"), "the file is empty (no header row)"),
+        (
+            {"claims.csv": "claim_id,patient_id,days_supply,ndc\nC1,PATZ1,30,1\n"},
+            ("--claims", "{tmp}/claims.csv"),
+            "required column 'fill_date' is missing",
+        ),
+        (
+            {"good.csv": "claim_id,patient_id,fill_date,days_supply,ndc\n", "bad.toml": "[engine\n"},
+            ("--claims", "{tmp}/good.csv", "--config", "{tmp}/bad.toml"),
+            "{tmp}/bad.toml: not valid TOML",
+        ),
+        (
+            {"good.csv": "claim_id,patient_id,fill_date,days_supply,ndc\n"},
+            ("--claims", "{tmp}/good.csv", "--config", "{tmp}/missing.toml"),
+            "Configuration file {tmp}/missing.toml does not exist.",
+        ),
+        (
+            {
+                "good.csv": "claim_id,patient_id,fill_date,days_supply,ndc\n",
+                "rules.toml": '[rules]\ndirectory = "{tmp}/no-rules"\n',
+            },
+            ("--claims", "{tmp}/good.csv", "--config", "{tmp}/rules.toml"),
+            "{tmp}/no-rules/agents.csv is missing",
+        ),
+        (
+            {"good.csv": "claim_id,patient_id,fill_date,days_supply,ndc\n"},
+            ("--claims", "{tmp}/good.csv", "--patients", "{tmp}/patients.csv"),
+            "Patients file {tmp}/patients.csv does not exist.",
+        ),
+    ],
+    ids=[
+        "missing-file",
+        "empty-file",
+        "missing-column",
+        "unreadable-config",
+        "missing-config",
+        "missing-rules",
+        "missing-patients",
+    ],
+)
+def test_input_errors_are_refused_before_prefect_is_imported(
+    tmp_path_factory, tmp_path, files, arguments, expected
+):
+    """Errors a night can tell from its inputs alone come in a second, not after Prefect's start-up (a
+    temporary API server, 5-20 s): the command that refuses them never imported Prefect, let alone
+    started its server, nor Great Expectations."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text.replace("{tmp}", str(tmp_path)))
+    run = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, "run", *(a.replace("{tmp}", str(tmp_path)) for a in arguments)]
+        + ["--as-of", "2025-06-30", "--out", str(tmp_path), "--warehouse", str(tmp_path / "serosurv.duckdb")],
+        capture_output=True,
+        text=True,
+        env=_environment(tmp_path_factory),
+        cwd=ROOT,
+        timeout=300,
+    )
+    line = one_error_line(run.stderr)
+    assert run.returncode == 2, run.stderr
+    assert expected.replace("{tmp}", str(tmp_path)) in line, line
+    assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout  # nothing of Prefect, GX, uvicorn
+    assert not (tmp_path / "serosurv.duckdb").exists()

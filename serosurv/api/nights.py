@@ -12,6 +12,7 @@ from serosurv.core.config import busy_wait, load_config, warehouse_path
 from serosurv.core.errors import SerosurvError
 from serosurv.core.lock import warehouse_lock
 from serosurv.core.permissions import owner_only
+from serosurv.core.rules import load_rules
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,6 @@ class NightResult:
 # How long a night waits for Prefect's temporary API server to start (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 # overrides it).
 PREFECT_STARTUP_SECONDS = 120
-PREFECT_STARTUP_FAILED = "Timed out while attempting to connect to ephemeral Prefect API server"
 
 
 def quiet_environment() -> None:
@@ -114,37 +114,34 @@ def run(
         raise SerosurvError(f"Patients file {patients} does not exist.")
     if backfill_from and as_of and backfill_from > as_of:
         raise SerosurvError("--from must not be after --as-of.")
+    # A broken rule folder too (30 ms; the night reads it again).
+    rules_dir = Path(config.rules.directory) if config.rules.directory else None
+    load_rules(
+        rules_dir, include_related=config.rules.include_related, jurisdiction=config.rules.jurisdiction
+    )
     quiet_environment()
     check_key(config.privacy)  # a missing key stops the night before Prefect starts
-    from flows.nightly import configured, import_gate_in_background
+    from flows.prefect_api import prefect_api
 
-    nightly = configured(config.engine)
     target = warehouse_path(warehouse, config)
     # Taken here too (re-entrant in the flow) so a busy warehouse is waited for before Prefect starts.
-    with warehouse_lock(target, "run", busy_wait(config)):
+    with warehouse_lock(target, "run", busy_wait(config)), prefect_api() as api_ready:
+        # A temporary server (when no Prefect server is configured) starts now, while the flows are imported.
+        from flows.nightly import configured, import_gate_in_background
+
+        nightly = configured(config.engine)
         import_gate_in_background()
-        try:
-            result = nightly(
-                claims=[str(Path(p).resolve()) for p in claims],
-                warehouse=str(target),
-                out_dir=str(out_dir),
-                as_of=as_of.isoformat() if as_of else None,
-                config_file=str(config_file) if config_file else None,
-                patients=str(Path(patients).resolve()) if patients else None,
-                fmt=fmt,
-                backfill_from=backfill_from.isoformat() if backfill_from else None,
-            )
-        except RuntimeError as exc:
-            if not str(exc).startswith(PREFECT_STARTUP_FAILED):
-                raise
-            waited = os.environ.get(
-                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", PREFECT_STARTUP_SECONDS
-            )
-            raise SerosurvError(
-                f"Prefect's temporary API server did not start within {waited} s (a busy machine), so the night "
-                "did not start and the warehouse is as it was. Run it again, wait longer with "
-                "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or run against a Prefect server (PREFECT_API_URL)."
-            ) from None
+        api_ready()
+        result = nightly(
+            claims=[str(Path(p).resolve()) for p in claims],
+            warehouse=str(target),
+            out_dir=str(out_dir),
+            as_of=as_of.isoformat() if as_of else None,
+            config_file=str(config_file) if config_file else None,
+            patients=str(Path(patients).resolve()) if patients else None,
+            fmt=fmt,
+            backfill_from=backfill_from.isoformat() if backfill_from else None,
+        )
     return _night_result(result, target)
 
 
@@ -180,13 +177,18 @@ def serve(
     if not (dry_run or once):
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")  # served nights log to the server's UI
     quiet_environment()
+    if once:
+        from flows.prefect_api import prefect_api
+
+        with prefect_api() as api_ready:  # a temporary server starts now, while the flows are imported
+            from flows import serve as serving
+
+            result = serving.run_once(config_file, as_of, before_night=api_ready)
+        return _night_result(result, Path(serving.warehouse_for(str(config_file) if config_file else None)))
     from flows import serve as serving
 
     if dry_run:
         return serving.describe(*serving.schedule_settings(config_file))
-    if once:
-        result = serving.run_once(config_file, as_of)
-        return _night_result(result, Path(serving.warehouse_for(str(config_file) if config_file else None)))
     serving.serve_nightly(config_file)
     return None
 
