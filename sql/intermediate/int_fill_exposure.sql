@@ -41,32 +41,9 @@ exposures as (
     where fill_ingredients.ingredient in (select rule_ingredients.ingredient from rule_ingredients)
 ),
 
--- Exact duplicates share the hash of their key: only claims whose key hash repeats (a few percent) are
--- compared field by field, the rest cannot have a duplicate (a hash collision only sends two different
--- claims to the exact comparison, which keeps both).
-hashed as (
-    select
-        *,
-        hash(patient_id, ingredient, route, product, exposure_start, exposure_end, prescriber_id, pharmacy_id)
-            as duplicate_key
-    from exposures
-),
-
-repeated_keys as (
-    select duplicate_key
-    from hashed
-    group by duplicate_key
-    having count(*) > 1
-),
-
 distinct_claims as (
-    select * exclude (duplicate_key)
-    from hashed
-    anti join repeated_keys using (duplicate_key)
-    union all
-    select * exclude (duplicate_key)
-    from hashed
-    semi join repeated_keys using (duplicate_key)
+    select *
+    from exposures
     qualify row_number() over (
         partition by patient_id, ingredient, route, product, exposure_start, exposure_end, prescriber_id, pharmacy_id
         order by claim_id
