@@ -208,11 +208,19 @@ interactions as (
 -- A combination product never interacts with itself: an interaction whose fills on both sides are all
 -- claims of products holding both ingredients (Auvelity alone: dextromethorphan + bupropion; Adderall
 -- alone) is not one. A second, separate product on either side keeps it.
+-- (Claims with several ingredients are found first and only theirs are listed: a list per claim for
+-- every fill costs twice as much.)
 combination_claims as (
-    select patient_id, claim_id, list(ingredient) as ingredients
+    select fill_exposure.patient_id, fill_exposure.claim_id, list(fill_exposure.ingredient) as ingredients
     from fill_exposure
-    group by patient_id, claim_id
-    having count(*) > 1
+    semi join (
+        select patient_id, claim_id
+        from fill_exposure
+        group by patient_id, claim_id
+        having count(*) > 1
+    ) as several
+        on fill_exposure.patient_id = several.patient_id and fill_exposure.claim_id = several.claim_id
+    group by fill_exposure.patient_id, fill_exposure.claim_id
 ),
 
 combination_patients as (
