@@ -39,20 +39,21 @@ by_rxcui as (
             and products.drug_name is not distinct from by_ndc.drug_name
 ),
 
+code_mapped as (
+    select ndc, rxcui, drug_name from by_ndc
+    union
+    select ndc, rxcui, drug_name from by_rxcui
+),
+
 by_name as (
     select distinct products.ndc, products.rxcui, products.drug_name, map_name.ingredient, map_name.route, map_name.mapped_by
     from products
     inner join map_name on products.drug_name = map_name.drug_name
-    anti join by_ndc
+    anti join code_mapped
         on
-            products.ndc is not distinct from by_ndc.ndc
-            and products.rxcui is not distinct from by_ndc.rxcui
-            and products.drug_name is not distinct from by_ndc.drug_name
-    anti join by_rxcui
-        on
-            products.ndc is not distinct from by_rxcui.ndc
-            and products.rxcui is not distinct from by_rxcui.rxcui
-            and products.drug_name is not distinct from by_rxcui.drug_name
+            products.ndc is not distinct from code_mapped.ndc
+            and products.rxcui is not distinct from code_mapped.rxcui
+            and products.drug_name is not distinct from code_mapped.drug_name
 ),
 
 mapped as (
