@@ -45,6 +45,11 @@ def _run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     return fetch_one(con, "analyses/run_by_id.sql", {"run_id": run_id}) or {"run_id": run_id}
 
 
+# The claims mapped only by an approximate drug name, which the worklist and the period report name on
+# an alert: one definition, read by both queries as an input.
+APPROXIMATE_CLAIMS = {"approximate_claims": "intermediate/int_approximate_claims.sql"}
+
+
 def _stage_worklist(
     con: duckdb.DuckDBPyConnection, run_id: str, as_of: date | None, unreviewed_rank: int
 ) -> None:
@@ -56,6 +61,7 @@ def _stage_worklist(
         "marts/worklist.sql",
         {"run_id": run_id, "as_of": as_of, "unreviewed_rank": unreviewed_rank},
         temp=True,
+        inputs=APPROXIMATE_CLAIMS,
     )
 
 

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from reports.audit import (
+    APPROXIMATE_CLAIMS,
     FRAGMENTATION_WORDS,
     _parameters,
     night_rules,
@@ -57,6 +58,7 @@ def period_audit_data(con: duckdb.DuckDBPyConnection, date_from: date, date_to: 
         con,
         "analyses/period_interactions.sql",
         {"date_from": date_from, "date_to": date_to, "clinical_significance": codes},
+        inputs=APPROXIMATE_CLAIMS,
     )
     charted = [_card(row, info.get("as_of")) for row in frame.head(MAX_CARDS).to_dicts()]
     fills, episodes, washouts = timeline_data(con, charted, night_rules(info))

@@ -88,10 +88,12 @@ def create_table(
     name: str,
     params: dict[str, Any] | None = None,
     temp: bool = False,
+    inputs: dict[str, str] | None = None,
 ) -> None:
-    """Replace `table` with the result of the SELECT in sql/NAME (a session-only table when `temp`)."""
+    """Replace `table` with the result of the SELECT in sql/NAME (a session-only table when `temp`);
+    `inputs` as for `statement`."""
     kind = "temp table" if temp else "table"
-    con.execute(f"create or replace {kind} {table} as {sql_text(name)}", params or {})
+    con.execute(f"create or replace {kind} {table} as {statement(name, inputs)}", params or {})
 
 
 def insert_into(
@@ -186,10 +188,13 @@ def table_dicts(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, An
 
 
 def fetch_frame(
-    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: dict[str, Any] | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> pl.DataFrame:
-    """The result of the query in sql/NAME as a Polars DataFrame."""
-    return con.sql(sql_text(name), params=params or {}).pl()
+    """The result of the query in sql/NAME as a Polars DataFrame; `inputs` as for `statement`."""
+    return con.sql(statement(name, inputs), params=params or {}).pl()
 
 
 def copy_to(

@@ -7,7 +7,8 @@
 -- listed this interaction first; its latest state, priority and latest action), the NCPDP DUR fields
 -- of an alert, the rule's guidance and the drug names among its claims that were matched approximately.
 -- Reads only. Parameters: $date_from, $date_to, $clinical_significance (the NCPDP code of each severity
--- rank, rules/severity_scale.csv). Inputs: interactions, alerts, rules_catalog, fill_ingredients, claims.
+-- rank, rules/severity_scale.csv). Inputs: interactions, alerts, rules_catalog, approximate_claims
+-- (sql/intermediate/int_approximate_claims.sql, given as an input).
 with period as (
     select *
     from interactions
@@ -41,14 +42,6 @@ alerted as (
             coalesce(list_contains(alerts.interaction_ids, period.interaction_id), false) desc,
             alerts.opened_on, alerts.alert_id
     ) = 1
-),
-
-approximate_claims as (
-    select distinct claims.patient_id, claims.claim_id, claims.drug_name
-    from fill_ingredients
-    inner join claims
-        on fill_ingredients.claim_id = claims.claim_id and fill_ingredients.patient_id = claims.patient_id
-    where fill_ingredients.mapped_by = 'name_approx'
 ),
 
 approximate as (

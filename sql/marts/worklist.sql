@@ -4,7 +4,8 @@
 -- contraindicated; 0: none) that nobody ever acted on stay on the worklist of later nights as
 -- "resolved, never reviewed" (`unreviewed`), until someone records an action.
 -- `position` is the worklist's order. Parameters: $run_id, $as_of (the run's night; NULL for every
--- night of the run), $unreviewed_rank.
+-- night of the run), $unreviewed_rank. Input besides the tables: approximate_claims
+-- (sql/intermediate/int_approximate_claims.sql).
 with night_rows as (
     select *
     from alert_history
@@ -34,14 +35,6 @@ listed as (
 ),
 
 -- drug names matched only approximately (misspellings) among the alerts' claims: shown on the alert
-approximate_claims as (
-    select distinct claims.patient_id, claims.claim_id, claims.drug_name
-    from fill_ingredients
-    inner join claims
-        on fill_ingredients.claim_id = claims.claim_id and fill_ingredients.patient_id = claims.patient_id
-    where fill_ingredients.mapped_by = 'name_approx'
-),
-
 approximate as (
     select listed_claims.alert_id, list(distinct approximate_claims.drug_name order by approximate_claims.drug_name)
         as approximate_names
