@@ -18,6 +18,17 @@ os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="serosurv-test-prefect-")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def query(warehouse: Path | str, sql: str, params: dict | None = None) -> list[tuple]:
+    """Rows of `sql` on a warehouse file a night wrote, opened read-only and closed again."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or {}).fetchall()
+    finally:
+        con.close()
+
+
 @pytest.fixture
 def warehouse(tmp_path):
     from serosurv.core.warehouse import connect

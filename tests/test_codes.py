@@ -25,14 +25,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from serosurv import api
 from serosurv.core.crosswalks import shipped_ndc, shipped_rxcui
 from serosurv.core.drugnames import map_rxnorm_name
 from serosurv.core.rules import load_rules
-from tests.conftest import SHARED, write_csv
+from tests.conftest import SHARED, query, write_csv
 
 AS_OF = date(2025, 3, 31)
 HEADER = "claim_id,patient_id,fill_date,days_supply,ndc,rxcui,drug_name,prescriber_id,pharmacy_id"
@@ -74,14 +73,6 @@ def claims_file(folder: Path) -> Path:
         prescriber = "DR1" if claim == "R-SCD" else "DR2"
         lines.append(f"{claim},{patient},2025-03-20,30,{ndc},{rxcui},{name},{prescriber},PH1")
     return write_csv(folder / "claims.csv", HEADER, *lines)
-
-
-def query(path: Path, sql: str):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

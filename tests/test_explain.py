@@ -16,7 +16,6 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -25,6 +24,7 @@ from serosurv.cli import main
 from serosurv.core.errors import SerosurvError
 from serosurv.core.rules import default_rules_dir, load_rules
 from tests import oracle
+from tests.conftest import query
 
 NIGHT = date(2025, 6, 30)
 HEADER = "claim_id,patient_id,fill_date,days_supply,drug_name,prescriber_id,pharmacy_id,claim_status,original_claim_id"
@@ -155,14 +155,6 @@ def verdict(found, a, b):
 def fate(found, claim_id):
     (match,) = [c for c in found.claims if c.claim_id == claim_id]
     return match
-
-
-def query(warehouse, sql, params=None):
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or {}).fetchall()
-    finally:
-        con.close()
 
 
 # ---------------------------------------------------------------------------- verdicts

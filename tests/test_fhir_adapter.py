@@ -22,6 +22,7 @@ import duckdb
 import pytest
 
 from serosurv.core.errors import SerosurvError
+from tests.conftest import query
 from transforms import ingest, validate
 from transforms.adapters import FORMATS, adapt
 
@@ -312,14 +313,6 @@ def smart(prefect_harness, tmp_path_factory):
         [SMART], fmt="fhir", as_of=date(2015, 1, 27), out_dir=out, warehouse=out / "serosurv.duckdb"
     )
     return result, out / "serosurv.duckdb"
-
-
-def query(warehouse, sql):
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @needs_smart

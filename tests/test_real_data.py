@@ -10,10 +10,10 @@ import gzip
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from tests.conftest import SHARED, query
+
 DATASETS = SHARED / "datasets"
 MIMIC = DATASETS / "mimic-iv-demo" / "hosp"
 OMOP = DATASETS / "synthea27nj-omop"
@@ -23,14 +23,6 @@ pytestmark = pytest.mark.skipif(
     not (MIMIC / "prescriptions.csv.gz").is_file() or not (OMOP / "drug_exposure.csv").is_file(),
     reason=f"real datasets not found under {DATASETS}",
 )
-
-
-def query(warehouse, sql, params=None):
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or {}).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

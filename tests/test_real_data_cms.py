@@ -13,7 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from tests.conftest import SHARED, query
+
 DATASETS = SHARED / "datasets"
 PDE = DATASETS / "cms-bfd-pde"
 SYNPUF = DATASETS / "synpuf50-omop"
@@ -22,14 +23,6 @@ pytestmark = pytest.mark.skipif(
     not (PDE / "pde.csv").is_file() or not (SYNPUF / "drug_exposure.csv").is_file(),
     reason=f"real datasets cms-bfd-pde and synpuf50-omop not found under {DATASETS}",
 )
-
-
-def query(warehouse, sql, params=None):
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, params or {}).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
