@@ -648,11 +648,15 @@ class _Book:
         if c["claim_status"] != "reversed":
             for ingredient in ingredients:
                 self.accepted.setdefault(ingredient, []).append(result)
+        self._remember_guesses(result, guesses)
+        return result
+
+    def _remember_guesses(self, result: ClaimFate, guesses: list[dict[str, Any]]) -> None:
+        """A row's likely rule ingredients (from its unmapped name), for the verdicts on those ingredients."""
         for guess in guesses:
             for ingredient in guess["ingredients"].split(";"):
                 if ingredient in self.rule_ingredients:
                     self.guessed.setdefault(ingredient, []).append((result, guess))
-        return result
 
     def _fate(
         self, c: dict[str, Any], mapped: list[dict[str, Any]], ingredients: list[str]
@@ -886,10 +890,7 @@ class _Book:
         )
         for ingredient in ingredients:
             self.quarantined.setdefault(ingredient, []).append(result)
-        for guess in guesses:
-            for ingredient in guess["ingredients"].split(";"):
-                if ingredient in self.rule_ingredients:
-                    self.guessed.setdefault(ingredient, []).append((result, guess))
+        self._remember_guesses(result, guesses)
         return result
 
     # ------------------------------------------------------------------ verdicts
