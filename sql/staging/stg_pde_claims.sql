@@ -14,7 +14,7 @@
 -- unsupported_dml: serosurv does not apply them. Ids are read by source_id; a derived claim id is
 -- made from the values as written.
 -- Parameters: $has_pde_id, $unknown_ids ([source] unknown_ids). Input: pde (the file as trimmed text,
--- NULL for an absent column; __row, raw). Macros: iso_date, derived_claim_id, source_id, known_id.
+-- NULL for an absent column; __row, raw). Macros: iso_date, derived_claim_id, source_id, known_id, qualified_id.
 with events as (
     select
         *,
@@ -58,20 +58,8 @@ select
     null as rxcui,
     drug_name,
     qty_dspnsd_num as quantity,
-    case
-        when prescriber is null or prescriber_kind is null or prescriber_kind = '01' then prescriber
-        else case prescriber_kind
-            when '06' then 'UPIN' when '07' then 'NCPDP' when '08' then 'STATE-LICENSE' when '11' then 'TIN'
-            when '12' then 'DEA' when '99' then 'OTHER' else 'QUALIFIER-' || prescriber_kind
-        end || ':' || prescriber
-    end as prescriber_id,
-    case
-        when pharmacy is null or pharmacy_kind is null or pharmacy_kind = '01' then pharmacy
-        else case pharmacy_kind
-            when '06' then 'UPIN' when '07' then 'NCPDP' when '08' then 'STATE-LICENSE' when '11' then 'TIN'
-            when '12' then 'DEA' when '99' then 'OTHER' else 'QUALIFIER-' || pharmacy_kind
-        end || ':' || pharmacy
-    end as pharmacy_id,
+    qualified_id(prescriber, prescriber_kind) as prescriber_id,
+    qualified_id(pharmacy, pharmacy_kind) as pharmacy_id,
     case
         when code is null then 'paid'
         when code = 'A' then 'adjusted'

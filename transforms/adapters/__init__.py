@@ -31,7 +31,7 @@ from transforms.sql import create_macros
 
 FORMATS = ("canonical", "omop", "scdm", "pde", "mimic-iv", "fhir", "mapping:FILE")
 # The macros the adapters' statements use (sql/macros/).
-MACROS = ("iso_date", "sas_date", "derived_claim_id", "source_id", "known_id")
+MACROS = ("iso_date", "sas_date", "derived_claim_id", "source_id", "known_id", "qualified_id")
 
 
 @dataclass(frozen=True)
