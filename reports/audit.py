@@ -422,7 +422,7 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
         night=as_of,
         generated=datetime.now(),
         counts={s: totals.get((s, False), 0) for s in STATUS_ORDER},
-        changes=night_changes(con, as_of),
+        changes=night_changes(con, as_of, recorded_config(info.get("parameters")).alerts.lookback_days),
         top=review[:TOP_ALERTS],
         read=read,
         accepted=accepted,
@@ -473,11 +473,20 @@ def render_report(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
     )
 
 
-def night_changes(con: duckdb.DuckDBPyConnection, night: date | None) -> dict[str, Any]:
+def night_changes(
+    con: duckdb.DuckDBPyConnection, night: date | None, lookback_days: int = 30
+) -> dict[str, Any]:
     """What changed since the last night before `night` (the report's first page): the night before, the
     alerts that were open then, and tonight's alerts by status, new ones by severity, changed ones by
-    reason. Counts the night's own alerts (staged `report_worklist`), not those carried over."""
+    reason. Counts the night's own alerts (staged `report_worklist`), not those carried over. On a first
+    night, also the interactions that ended more than `lookback_days` ([alerts] lookback_days) before it,
+    by severity: history no worklist shows."""
     previous = fetch_one(con, "analyses/previous_alert_night.sql", {"as_of": night}) or {}
+    earlier = []
+    if not previous.get("as_of") and night is not None:
+        earlier = fetch_dicts(
+            con, "analyses/interactions_before_lookback.sql", {"as_of": night, "lookback_days": lookback_days}
+        )
     new_by_severity: dict[str, int] = {}
     reasons: dict[str, int] = {}
     statuses: dict[str, int] = {}
@@ -493,6 +502,10 @@ def night_changes(con: duckdb.DuckDBPyConnection, night: date | None) -> dict[st
         "statuses": statuses,
         "new_by_severity": [(s, new_by_severity[s]) for s in SEVERITIES if new_by_severity.get(s)],
         "reasons": sorted(reasons.items(), key=lambda item: (-item[1], item[0])),
+        "earlier": earlier,
+        "earlier_total": sum(e["interactions"] for e in earlier),
+        "earlier_first": min((e["first_overlap_date"] for e in earlier), default=None),
+        "lookback_days": lookback_days,
     }
 
 

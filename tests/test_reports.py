@@ -23,6 +23,7 @@ from serosurv.cli import main
 from serosurv.core.config import ResearchConfig
 from serosurv.core.rules import load_rules
 from serosurv.core.severity import SEVERITIES
+from tests.conftest import write_csv
 from tests.test_prevalence import recoverable, two_way
 from transforms.dashboard import dashboard_data
 from transforms.suppression import suppress_cells
@@ -1015,3 +1016,25 @@ def test_the_reports_filters_work_offline_in_chromium_and_match_the_warehouse(ni
         < dom.index('id="top"')
         < dom.index('id="review"')
     )
+
+
+def test_a_first_night_names_the_earlier_interactions_no_worklist_shows(prefect_harness, tmp_path):
+    """A warehouse's first night over a long history: an interaction that ended months before the night is
+    on no worklist ([alerts] lookback_days), and the first page says how many there are, how severe, and
+    how to review them, instead of a bare '0 new'."""
+
+    claims = write_csv(
+        tmp_path / "claims.csv",
+        "claim_id,patient_id,fill_date,days_supply,drug_name,prescriber_id,pharmacy_id",
+        "C1,P1,2025-01-01,30,sertraline 50 mg,D1,PH1",
+        "C2,P1,2025-01-05,10,tramadol 50 mg,D2,PH1",
+        "C3,P2,2025-06-29,30,sertraline 50 mg,D1,PH1",
+    )
+    result = api.run(
+        [claims], as_of=date(2025, 6, 30), out_dir=tmp_path / "out", warehouse=tmp_path / "w.duckdb"
+    )
+    page = result.reports["report"].read_text(encoding="utf-8")
+    assert result.counts.get("alerts_new", 0) == 0
+    assert "1 earlier interaction(s) are on no worklist" in page
+    assert "more than 30 days before this night ([alerts] lookback_days), 1 moderate" in page
+    assert "serosurv audit --from 2025-01-05 --to 2025-06-30" in page
