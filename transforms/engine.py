@@ -76,7 +76,12 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
         con,
         "episode_fills",
         "intermediate/int_episode_fills.sql",
-        {"grace_days": grace_days, "grace_percent": grace_percent, "extension_days": settings.extension_days},
+        {
+            "grace_days": grace_days,
+            "grace_percent": grace_percent,
+            "extension_days": settings.extension_days,
+            "same_day": settings.same_day,
+        },
         temp=True,
     )
     replace_rows(

@@ -51,5 +51,7 @@ def stockpile_capped(con: duckdb.DuckDBPyConnection, cap_days: int, max_overlap_
         exposure_start=pl.Series(epoch + new_start.astype("timedelta64[D]")).cast(pl.Date),
         exposure_end=pl.Series(epoch + (new_start + covered - 1).astype("timedelta64[D]")).cast(pl.Date),
         supply_end=pl.Series(epoch + supply_end.astype("timedelta64[D]")).cast(pl.Date),
+        prescriber_id=fills["prescriber_id"],
+        pharmacy_id=fills["pharmacy_id"],
     )
     table_from_frame(con, "stockpiled_fills", result)

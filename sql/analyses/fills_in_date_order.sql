@@ -11,6 +11,8 @@ select
     days_supply,
     exposure_end,
     datediff('day', date '1970-01-01', fill_date) as start_day,
-    supply_days(fill_date, exposure_end, false) as covered_days
+    supply_days(fill_date, exposure_end, false) as covered_days,
+    prescriber_id,
+    pharmacy_id
 from fills
 order by patient_id, ingredient, fill_date, exposure_end, fill_key

@@ -5,18 +5,22 @@
 -- "owns" (until the next fill of its episode starts), so that every episode day can be traced to
 -- the claims, prescribers and pharmacies behind it. One row per claim, with its fill's carried-over
 -- supply end (where washouts are measured from).
+-- The fills are sorted twice, not five times: the first pass gives each fill what came before it and the
+-- next fill's start, which is enough to know whether the next fill starts an episode (its uncovered days
+-- count from everything up to this one, its grace from this one's supply) and so the days this fill owns;
+-- the second numbers the episodes. With $same_day = 'keep' a fill is one claim (fill_key is its id), whose
+-- prescriber and pharmacy the fills carry; combined fills are joined back to their claims in fill_exposure.
+-- Parameters: $grace_days, $grace_percent, $extension_days, $same_day.
 -- Inputs: stockpiled_fills (one row per fill), fill_exposure (claims with their fill_key).
 with ordered as (
     select
         *,
-        max(exposure_end) over (
-            partition by patient_id, ingredient order by exposure_start, exposure_end, fill_key
-            rows between unbounded preceding and 1 preceding
-        ) as covered_until,
-        lag(days_supply) over (
-            partition by patient_id, ingredient order by exposure_start, exposure_end, fill_key
-        ) as previous_supply
+        max(exposure_end) over (by_start rows between unbounded preceding and 1 preceding) as covered_until,
+        max(exposure_end) over (by_start rows unbounded preceding) as covered_through,
+        lag(days_supply) over by_start as previous_supply,
+        lead(exposure_start) over by_start as next_start
     from stockpiled_fills
+    window by_start as (partition by patient_id, ingredient order by exposure_start, exposure_end, fill_key)
 ),
 
 flagged as (
@@ -27,7 +31,13 @@ flagged as (
             when datediff('day', covered_until + $extension_days, exposure_start) - 1
                 > greatest($grace_days, floor(previous_supply * $grace_percent / 100.0)) then 1
             else 0
-        end as starts_episode
+        end as starts_episode,
+        case
+            when next_start is null then exposure_end
+            when datediff('day', covered_through + $extension_days, next_start) - 1
+                > greatest($grace_days, floor(days_supply * $grace_percent / 100.0)) then exposure_end
+            else greatest(exposure_end, next_start - 1)
+        end as owned_end
     from ordered
 ),
 
@@ -39,37 +49,34 @@ numbered as (
             rows unbounded preceding
         ) as episode_no
     from flagged
-),
-
-owned as (
-    select
-        *,
-        greatest(
-            exposure_end,
-            coalesce(
-                lead(exposure_start) over (
-                    partition by patient_id, ingredient, episode_no order by exposure_start, exposure_end, fill_key
-                ) - 1,
-                exposure_end
-            )
-        ) as owned_end
-    from numbered
 )
 
+-- a kept fill is its claim (fill_key is the claim id); a combined fill's claims are in fill_exposure
 select
-    owned.patient_id,
-    owned.ingredient,
+    patient_id, ingredient, route, fill_key as claim_id, prescriber_id, pharmacy_id, fill_key, exposure_start, exposure_end,
+    episode_no, supply_end,
+    md5(patient_id || '|' || ingredient || '|' || episode_no::varchar) as episode_id,
+    owned_end
+from numbered
+where $same_day = 'keep'
+union all
+select
+    numbered.patient_id,
+    numbered.ingredient,
     fill_exposure.route,
     fill_exposure.claim_id,
     fill_exposure.prescriber_id,
     fill_exposure.pharmacy_id,
-    owned.fill_key,
-    owned.exposure_start,
-    owned.exposure_end,
-    owned.episode_no,
-    owned.supply_end,
-    md5(owned.patient_id || '|' || owned.ingredient || '|' || owned.episode_no::varchar) as episode_id,
-    owned.owned_end
-from owned
-inner join fill_exposure on owned.fill_key = fill_exposure.fill_key and owned.ingredient = fill_exposure.ingredient
-    and owned.patient_id = fill_exposure.patient_id
+    numbered.fill_key,
+    numbered.exposure_start,
+    numbered.exposure_end,
+    numbered.episode_no,
+    numbered.supply_end,
+    md5(numbered.patient_id || '|' || numbered.ingredient || '|' || numbered.episode_no::varchar) as episode_id,
+    numbered.owned_end
+from numbered
+inner join fill_exposure
+    on
+        numbered.fill_key = fill_exposure.fill_key and numbered.ingredient = fill_exposure.ingredient
+        and numbered.patient_id = fill_exposure.patient_id
+where $same_day <> 'keep'

@@ -7,6 +7,7 @@
 -- washouts are measured from (a truncated early refill must not shorten a washout).
 -- In the OMOP end convention ($omop_end, which allows no stockpiling) a fill's end is the day after its
 -- supply, so the days carried are one fewer and the carried end moves one day on, as its ends do.
+-- A fill's prescriber and pharmacy (its claim's, when every claim is its own fill) are carried along.
 -- Parameters: $stockpiling, $omop_end. Input: fills; macro supply_days (sql/macros/supply_days.sql).
 with numbered as (
     select
@@ -44,5 +45,7 @@ select
         when $stockpiling = 'carryover' then date '1970-01-01' + carried_end_day::integer
         else exposure_end
     end as exposure_end,
-    date '1970-01-01' + (carried_end_day + (case when $omop_end then 1 else 0 end))::integer as supply_end
+    date '1970-01-01' + (carried_end_day + (case when $omop_end then 1 else 0 end))::integer as supply_end,
+    prescriber_id,
+    pharmacy_id
 from carried
