@@ -707,6 +707,19 @@ def test_a_row_with_more_fields_than_the_header_is_quarantined_not_cut(tmp_path,
     assert (outcome.accepted, outcome.reasons) == (1, {"too_many_fields": 2})
 
 
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("claim_id", ["C2", ""])
+def test_a_last_row_too_wide_without_a_line_break_is_quarantined(tmp_path, compress, claim_id):
+    """A delimiter at the end of the last line, with no line break after it: Polars reads the row as if the
+    delimiter were not there (found by the fuzz test: the row was accepted, or quarantined for its empty
+    claim id instead), while a row shifted by one looks the same."""
+    text = f"{HEADER}\nC1,PATZ1,2025-01-01,30,x\n{claim_id},PATZ1,2025-01-01,30,tramadol,"
+    data = gzip.compress(text.encode()) if compress else text.encode()
+    claims = ClaimsFile("claims.csv.gz" if compress else "claims.csv", data, 2, long_rows={2})
+    outcome = stage_and_check(tmp_path, [claims])
+    assert (outcome.accepted, outcome.reasons) == (1, {"too_many_fields": 1})
+
+
 def test_bare_cr_line_endings_are_rows_not_one_long_header(tmp_path):
     data = f"{HEADER},quantity\rC1,PATZ1,2025-01-01,30,x,1\rC2,PATZ2,2025-01-01,30,y,2\r".encode()
     outcome = stage_and_check(tmp_path, [ClaimsFile("claims.csv", data, 2, claim_ids={1: "C1", 2: "C2"})])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import re
 import sys
 from collections.abc import Collection, Iterator
@@ -154,11 +155,14 @@ def _csv_to_parquet(
                 *(pl.col(names[i]).alias(name) for name, i in positions.items()),
                 pl.lit(False).alias(OVERFLOW),
             ).with_row_index(ROW, offset=1).sink_parquet(target, optimizations=EVERY_FIELD)
+            ragged = _last_row_too_wide(readable, options, len(header))
         except pl.exceptions.ComputeError as exc:
             if how.strict and "utf-8" in str(exc).lower():
                 raise _not_utf8(path) from None
             if not str(exc).startswith("found more fields than defined"):
                 raise
+            ragged = True
+        if ragged:
             log.info("%s: some rows have more fields than the header; reading it row by row", path.name)
             # Another file: the failed sink's threads may still be writing the first one.
             target = target.with_name(target.stem + "-rows.parquet")
@@ -167,6 +171,48 @@ def _csv_to_parquet(
             except UnicodeDecodeError:
                 raise _not_utf8(path) from None
     return target, list(positions), len(header), how
+
+
+def _last_row_too_wide(path: Path, options: dict[str, Any], width: int) -> bool:
+    """Whether the file's last row, when no line break ends it, has more fields than the header: Polars
+    refuses any other such row, but reads that one as if a delimiter at its end were not there. Only the bytes after
+    the last line break are kept (a gzip file is decompressed to find them); when they hold an odd number
+    of quotes (a quoted field that may span lines) the row-by-row reader decides."""
+    eol = options["eol_char"].encode()
+    tail = _after_last_line_break(path, eol)
+    if not tail:
+        return False
+    if tail.count(b'"') % 2:
+        return True
+    row = next(csv.reader([tail.decode("utf-8", "replace")], delimiter=options["separator"]), [])
+    return len(row) > width
+
+
+def _after_last_line_break(path: Path, eol: bytes) -> bytes:
+    """The bytes after the file's last `eol` (empty when a line break ends the file)."""
+    with path.open("rb") as head:
+        compressed = head.read(2) == b"\x1f\x8b"
+    if compressed:
+        tail = b""
+        with text_encoding.open_bytes(path) as handle:
+            while chunk := handle.read(1 << 20):
+                tail += chunk
+                end = tail.rfind(eol)
+                if end >= 0:
+                    tail = tail[end + 1 :]
+        return tail
+    with path.open("rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        tail = b""
+        while position > 0:
+            step = min(1 << 16, position)
+            position -= step
+            handle.seek(position)
+            tail = handle.read(step) + tail
+            end = tail.rfind(eol)
+            if end >= 0:
+                return tail[end + 1 :]
+        return tail
 
 
 def _csv_reading(path: Path, encoding: str) -> text_encoding.Reading:
