@@ -254,6 +254,26 @@ def test_the_washout_after_an_maoi_before_fluoxetine_is_the_other_direction(sour
     ]
 
 
+def test_a_washout_each_way_on_one_day_has_one_initiation_order(source):
+    # phenelzine (a) 1-30, sertraline (b) 32-40, then both again from day 44 (no grace: new episodes).
+    # On day 44 sertraline starts 14 days after phenelzine's end (a first) and phenelzine 4 days after
+    # sertraline's (b first): one washout interaction that day, whose order is a tie. The oracle calls it
+    # ambiguous (None); the engine breaks the tie the same way every time (alphabetically: a_first),
+    # never by the order rows happen to arrive in (it once varied between runs of the same claims).
+    claims = [
+        claim("C1", "phenelzine", 1, 30),
+        claim("C2", "sertraline", 32, 9),
+        claim("C3", "phenelzine", 44, 30, fill_number=1),
+        claim("C4", "sertraline", 44, 30, fill_number=1),
+    ]
+    _, _, interactions = outcome(source, claims, Params(grace_days=0, merge_gap_days=0))
+    assert interactions == [
+        overlap("phenelzine+sertraline", 44, 73, order="same_day"),
+        washout("phenelzine+sertraline", 32, 2, "a_first"),
+        washout("phenelzine+sertraline", 44, 4, "a_first" if source == "engine" else None),
+    ]
+
+
 # Fluoxetine refilled early three times (30-day fills on Aug 1, Aug 21 and Sep 10, days 214, 234, 254):
 # without stockpiling the overlap model ends it on Oct 9 (day 283), but taking every dispensed dose the
 # patient runs out on Oct 29 (day 303), and the label's 5 weeks before an MAOI count from there.
@@ -385,7 +405,7 @@ def test_a_grace_gap_belongs_to_the_fill_before_it(source):
 # Known engine bugs -------------------------------------------------------------------------------
 # Two paid claims with one key (patient, pharmacy, fill date, Rx reference, fill number) and one
 # adjustment without original_claim_id: the adjustment should cancel one of them (the lowest claim
-# id), as a reversal does and as int_active_claims.sql's own comment says.
+# id), as a reversal does and as int_cancelled_claims.sql's own comment says.
 ADJUSTMENT_BY_KEY = [
     claim("C1", "sertraline", 1, 30, prescriber="DR1"),
     claim("C2", "sertraline", 1, 30, prescriber="DR2"),

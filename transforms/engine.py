@@ -40,20 +40,16 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
     omop = settings.end_convention == "omop"
     create_macros(con, *MACROS)
     create_table(
-        con, "candidate_claims", "intermediate/int_candidate_claims.sql", {"as_of": as_of}, temp=True
+        con, "cancelled_claims", "intermediate/int_cancelled_claims.sql", {"as_of": as_of}, temp=True
     )
-    create_table(con, "active_claims", "intermediate/int_active_claims.sql", temp=True)
-    replace_rows(
+    create_table(
         con,
-        "fill_exposure",
-        "intermediate/int_fill_exposure.sql",
-        {
-            "omop_end": omop,
-            "same_day": settings.same_day,
-            "as_of": as_of,
-            "ongoing_max_days": settings.ongoing_max_days,
-        },
+        "claim_exposures",
+        "intermediate/int_claim_exposures.sql",
+        {"omop_end": omop, "as_of": as_of, "ongoing_max_days": settings.ongoing_max_days},
+        temp=True,
     )
+    replace_rows(con, "fill_exposure", "intermediate/int_fill_exposure.sql", {"same_day": settings.same_day})
     create_table(
         con,
         "fills",
@@ -91,7 +87,7 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
         {"extension_days": settings.extension_days, "min_episode_days": settings.min_episode_days},
     )
     run(con, "intermediate/int_episode_fills__drop_short.sql")
-    counts = fetch_one(con, "analyses/episode_attrition.sql")
+    counts = fetch_one(con, "analyses/episode_attrition.sql", {"as_of": as_of})
     assert counts is not None
     return counts
 

@@ -91,8 +91,7 @@ VERDICTS = {
 VERDICT_ORDER = tuple(VERDICTS)
 FOUND = ("alerted", "interaction_found", "outside_lookback")
 TRACE_TABLES = (
-    "candidate_claims",
-    "active_claims",
+    "cancelled_claims",
     "fill_exposure",
     "fills",
     "stockpiled_fills",
@@ -597,8 +596,7 @@ class _Book:
         self.rule_ingredients, self.claims, self.mapping = rule_ingredients, claims, mapping
         self.by_id = {c["claim_id"]: c for c in claims}
         t = trace.tables
-        self.candidate = {r["claim_id"] for r in t["candidate_claims"]}
-        self.active = {r["claim_id"] for r in t["active_claims"]}
+        self.cancelled = {r["claim_id"] for r in t["cancelled_claims"]}
         self.exposure = {(r["claim_id"], r["ingredient"]): r for r in t["fill_exposure"]}
         self.members: dict[tuple[str, str], list[str]] = {}
         for r in t["fill_exposure"]:
@@ -685,7 +683,7 @@ class _Book:
                 f"accepted; {names} is named by no active rule, so it is not followed",
                 guesses,
             )
-        if c["claim_id"] not in self.active:
+        if c["claim_id"] in self.cancelled:
             return "cancelled", self._cancelled_words(c), guesses
         prefix = (
             f"an adjustment replacing claim {c['original_claim_id']}; "

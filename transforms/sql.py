@@ -4,7 +4,7 @@ Every statement the product runs lives in a file under sql/, one statement per f
 a `--` header saying what it builds or returns, its parameters (`$name`) and its inputs:
 
 - `sql/staging/stg_*.sql`, `sql/intermediate/int_*.sql`: a SELECT named after the table it builds, with
-  the layer's prefix (`int_candidate_claims.sql` builds `candidate_claims`; staging tables keep the
+  the layer's prefix (`int_cancelled_claims.sql` builds `cancelled_claims`; staging tables keep the
   prefix in their names: `stg_repeats.sql` builds `stg_repeats`; `stg_claims.sql` fills the contract
   table `claims`). An input adapter's mapping is staging too (`stg_<format>_claims.sql`).
 - `sql/marts/<table>.sql`: a SELECT named exactly after the table it builds.

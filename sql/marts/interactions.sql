@@ -192,7 +192,9 @@ interactions as (
         ingredient_b,
         kind,
         interaction_no,
-        arg_max(rule_id, severity_rank) as rule_id,
+        -- ties broken as the rule is chosen per episode pair (most severe, then the lowest rule id), and
+        -- the initiation order by the earliest event, then alphabetically (a washout each way on one day)
+        arg_min(rule_id, (-severity_rank, rule_id)) as rule_id,
         arg_max(severity, severity_rank) as severity,
         max(severity_rank) as severity_rank,
         min(event_start) as first_overlap_date,
@@ -200,7 +202,7 @@ interactions as (
         sum(overlap_days)::integer as overlap_days,
         max(overlap_days)::integer as longest_overlap_days,
         min(washout_gap_days)::integer as washout_gap_days,
-        arg_min(initiation_order, event_start) as initiation_order
+        arg_min(initiation_order, (event_start, initiation_order)) as initiation_order
     from clustered
     group by patient_id, ingredient_a, ingredient_b, kind, interaction_no
 ),
