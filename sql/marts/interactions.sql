@@ -10,8 +10,6 @@
 with same_patient as materialized (
     select
         a.patient_id,
-        a.episode_id as episode_a,
-        b.episode_id as episode_b,
         a.ingredient as ingredient_a,
         b.ingredient as ingredient_b,
         a.episode_start as start_a,
@@ -50,8 +48,11 @@ episode_pairs as (
             and same_patient.ingredient_b = rule_pairs.ingredient_b
             and (rule_pairs.route_a is null or list_contains(same_patient.routes_a, rule_pairs.route_a))
             and (rule_pairs.route_b is null or list_contains(same_patient.routes_b, rule_pairs.route_b))
+    -- one row per pair of episodes (an episode is its patient, ingredient and start: the episodes of one
+    -- ingredient never overlap), keyed by those rather than by the episodes' md5 ids, which are slower to sort
     qualify row_number() over (
-        partition by same_patient.episode_a, same_patient.episode_b
+        partition by same_patient.patient_id, same_patient.ingredient_a, same_patient.ingredient_b,
+            same_patient.start_a, same_patient.start_b
         order by rule_pairs.severity_rank desc, rule_pairs.rule_id
     ) = 1
 ),
