@@ -77,6 +77,7 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
             "grace_percent": grace_percent,
             "extension_days": settings.extension_days,
             "same_day": settings.same_day,
+            "omop_end": omop,
         },
         temp=True,
     )

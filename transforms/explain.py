@@ -760,14 +760,18 @@ class _Book:
                     )
                 )
             else:
+                # without stockpiling the carried-over end is computed with the episodes (episode_fills)
+                runs_out = stock["supply_end"] or self.in_episode.get((c["claim_id"], ingredient), {}).get(
+                    "supply_end"
+                )
                 statements.append(
                     (
                         "early_refill_truncated",
                         f"{ingredient}: refilled {_days(early)} before the supply on hand ran out; counted from "
                         f"its fill date (episodes.stockpiling = {self.settings.stockpiling}), so "
                         f"{_days(early)} of supply {'is' if early == 1 else 'are'} not carried forward; washouts "
-                        f"still count {'it' if early == 1 else 'them'} (the patient runs out on "
-                        f"{stock['supply_end']})",
+                        f"still count {'it' if early == 1 else 'them'}"
+                        + (f" (the patient runs out on {runs_out})" if runs_out else ""),
                     )
                 )
         member = self.in_episode.get((c["claim_id"], ingredient))

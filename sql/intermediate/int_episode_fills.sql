@@ -10,15 +10,22 @@
 -- count from everything up to this one, its grace from this one's supply) and so the days this fill owns;
 -- the second numbers the episodes. With $same_day = 'keep' a fill is one claim (fill_key is its id), whose
 -- prescriber and pharmacy the fills carry; combined fills are joined back to their claims in fill_exposure.
--- Parameters: $grace_days, $grace_percent, $extension_days, $same_day.
--- Inputs: stockpiled_fills (one row per fill), fill_exposure (claims with their fill_key).
+-- A fill without a supply_end (stockpiling 'none', sql/intermediate/int_stockpiled_fills.sql) gets its
+-- carried-over end here, from the same closed form in the same two passes: end_i = S_i + max over j <= i of
+-- (start_j - 1 - S_(j-1)), S = running supply (the fills are in fill date order, as stockpiling orders
+-- them; the OMOP end convention, $omop_end, carries one day further, as there).
+-- Parameters: $grace_days, $grace_percent, $extension_days, $same_day, $omop_end.
+-- Inputs: stockpiled_fills (one row per fill), fill_exposure (claims with their fill_key); macro supply_days.
 with ordered as (
     select
         *,
         max(exposure_end) over (by_start rows between unbounded preceding and 1 preceding) as covered_until,
         max(exposure_end) over (by_start rows unbounded preceding) as covered_through,
         lag(days_supply) over by_start as previous_supply,
-        lead(exposure_start) over by_start as next_start
+        lead(exposure_start) over by_start as next_start,
+        supply_days(exposure_start, exposure_end, $omop_end) as covered_days,
+        (sum(supply_days(exposure_start, exposure_end, $omop_end)) over (by_start rows unbounded preceding))::bigint
+            as supply_so_far
     from stockpiled_fills
     window by_start as (partition by patient_id, ingredient order by exposure_start, exposure_end, fill_key)
 ),
@@ -44,17 +51,26 @@ flagged as (
 numbered as (
     select
         *,
-        sum(starts_episode) over (
-            partition by patient_id, ingredient order by exposure_start, exposure_end, fill_key
-            rows unbounded preceding
-        ) as episode_no
+        sum(starts_episode) over running as episode_no,
+        coalesce(
+            supply_end,
+            date '1970-01-01' + (
+                supply_so_far
+                + max(datediff('day', date '1970-01-01', exposure_start) - 1 - (supply_so_far - covered_days))
+                    over running
+                + (case when $omop_end then 1 else 0 end)
+            )::integer
+        ) as carried_supply_end
     from flagged
+    window running as (
+        partition by patient_id, ingredient order by exposure_start, exposure_end, fill_key rows unbounded preceding
+    )
 )
 
 -- a kept fill is its claim (fill_key is the claim id); a combined fill's claims are in fill_exposure
 select
     patient_id, ingredient, route, fill_key as claim_id, prescriber_id, pharmacy_id, fill_key, exposure_start, exposure_end,
-    episode_no, supply_end,
+    episode_no, carried_supply_end as supply_end,
     md5(patient_id || '|' || ingredient || '|' || episode_no::varchar) as episode_id,
     owned_end
 from numbered
@@ -71,7 +87,7 @@ select
     numbered.exposure_start,
     numbered.exposure_end,
     numbered.episode_no,
-    numbered.supply_end,
+    numbered.carried_supply_end as supply_end,
     md5(numbered.patient_id || '|' || numbered.ingredient || '|' || numbered.episode_no::varchar) as episode_id,
     numbered.owned_end
 from numbered
