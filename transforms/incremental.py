@@ -131,9 +131,10 @@ def mapping_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> Iterator[None]
 def patient_scope(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Run the engine on the affected patients only, then replace their rows in the warehouse."""
     scope = "select patient_id from affected_patients"
-    # A view, read once by the engine's first step; `fill_ingredients` is only ever joined to it.
+    # A copy, not a view: the engine reads `claims` several times (cancellations, exposures, counts) and a
+    # view would scan the whole table each time. `fill_ingredients` is only ever joined to it.
     claims = _warehouse_table(con, "claims")
-    con.execute(f"create temp view claims as select * from {claims} where patient_id in ({scope})")
+    con.execute(f"create temp table claims as select * from {claims} where patient_id in ({scope})")
     for table in ENGINE_OUTPUTS:
         con.execute(f"create temp table {table} as select * from {_warehouse_table(con, table)} limit 0")
     try:
@@ -143,6 +144,6 @@ def patient_scope(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
             con.execute(f"delete from {stored} where patient_id in ({scope})")
             con.execute(f"insert into {stored} select * from temp.main.{table}")
     finally:
-        con.execute("drop view if exists temp.main.claims")
+        con.execute("drop table if exists temp.main.claims")
         for table in ENGINE_OUTPUTS:
             con.execute(f"drop table if exists temp.main.{table}")
