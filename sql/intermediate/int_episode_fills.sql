@@ -5,7 +5,7 @@
 -- "owns" (until the next fill of its episode starts), so that every episode day can be traced to
 -- the claims, prescribers and pharmacies behind it. One row per claim, with its fill's carried-over
 -- supply end (where washouts are measured from).
--- The fills are sorted twice, not five times: the first pass gives each fill what came before it and the
+-- The fills are sorted twice (once per pass): the first gives each fill what came before it and the
 -- next fill's start, which is enough to know whether the next fill starts an episode (its uncovered days
 -- count from everything up to this one, its grace from this one's supply) and so the days this fill owns;
 -- the second numbers the episodes. With $same_day = 'keep' a fill is one claim (fill_key is its id), whose
