@@ -480,10 +480,14 @@ def night_changes(
     alerts that were open then, and tonight's alerts by status, new ones by severity, changed ones by
     reason. Counts the night's own alerts (staged `report_worklist`), not those carried over. On a first
     night, also the interactions that ended more than `lookback_days` ([alerts] lookback_days) before it,
-    by severity: history no worklist shows."""
+    by severity: history no worklist shows; and, when later nights already ran (a backfill run out of date
+    order), the first of them."""
     previous = fetch_one(con, "analyses/previous_alert_night.sql", {"as_of": night}) or {}
+    neighbours = fetch_one(con, "analyses/neighbour_nights.sql", {"as_of": night}) or {}
+    # an earlier night without alerts has no alert_history rows: the night before is the last successful run
+    previous_night = previous.get("as_of") or neighbours.get("previous_night")
     earlier = []
-    if not previous.get("as_of") and night is not None:
+    if not previous_night and night is not None:
         earlier = fetch_dicts(
             con, "analyses/interactions_before_lookback.sql", {"as_of": night, "lookback_days": lookback_days}
         )
@@ -497,8 +501,9 @@ def night_changes(
         for reason in status_reasons or []:
             reasons[reason.replace("_", " ")] = reasons.get(reason.replace("_", " "), 0) + n
     return {
-        "previous_night": previous.get("as_of"),
-        "previous_open": previous.get("open_alerts") or 0,
+        "previous_night": previous_night,
+        "previous_open": (previous.get("open_alerts") or 0) if previous.get("as_of") == previous_night else 0,
+        "next_night": neighbours.get("next_night"),
         "statuses": statuses,
         "new_by_severity": [(s, new_by_severity[s]) for s in SEVERITIES if new_by_severity.get(s)],
         "reasons": sorted(reasons.items(), key=lambda item: (-item[1], item[0])),

@@ -1038,3 +1038,31 @@ def test_a_first_night_names_the_earlier_interactions_no_worklist_shows(prefect_
     assert "1 earlier interaction(s) are on no worklist" in page
     assert "more than 30 days before this night ([alerts] lookback_days), 1 moderate" in page
     assert "serosurv audit --from 2025-01-05 --to 2025-06-30" in page
+
+
+def test_the_night_before_is_the_last_run_even_without_alerts_and_a_backfill_says_later_nights_exist(
+    prefect_harness, tmp_path
+):
+    """'What changed since' compares with the last successful night, even one without alerts (it has no
+    alert_history rows); a night run before an existing one (a backfill out of date order) does not call
+    itself the warehouse's first night."""
+    warehouse, out = tmp_path / "w.duckdb", tmp_path / "out"
+    header = "claim_id,patient_id,fill_date,days_supply,drug_name,prescriber_id,pharmacy_id"
+    quiet = write_csv(tmp_path / "quiet.csv", header, "C1,P1,2025-02-01,30,sertraline 50 mg,D1,PH1")
+    api.run([quiet], as_of=date(2025, 3, 1), out_dir=out, warehouse=warehouse)
+    busy = write_csv(
+        tmp_path / "busy.csv",
+        header,
+        "C2,P2,2025-06-01,30,sertraline 50 mg,D1,PH1",
+        "C3,P2,2025-06-20,10,tramadol 50 mg,D2,PH2",
+    )
+    result = api.run([busy], as_of=date(2025, 6, 30), out_dir=out, warehouse=warehouse)
+    page = result.reports["report"].read_text(encoding="utf-8")
+    assert result.counts.get("alerts_new") == 1
+    assert "What changed since the night of 2025-03-01" in page and "first night" not in page
+    assert "0 alert(s) were open on the night of 2025-03-01" in page
+    early = write_csv(tmp_path / "early.csv", header, "C4,P3,2025-01-10,30,sertraline 50 mg,D1,PH1")
+    result = api.run([early], as_of=date(2025, 1, 31), out_dir=out, warehouse=warehouse)
+    page = result.reports["report"].read_text(encoding="utf-8")
+    assert "no earlier night in this warehouse (it already holds later nights, from 2025-03-01)" in page
+    assert "first night" not in page
