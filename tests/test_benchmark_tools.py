@@ -113,3 +113,24 @@ def test_a_row_missing_from_one_warehouse_is_a_difference(two_nights, tmp_path, 
     interactions = next(r for r in compare_warehouses.compare(a, changed) if r.table == "interactions")
     assert (interactions.only_a, interactions.only_b) == (1, 0)
     assert interactions.rows_a == interactions.rows_b + 1
+
+
+def test_the_engine_alone_recounts_the_nights_results_and_leaves_the_warehouse_as_it_was(
+    two_nights, tmp_path, monkeypatch, capsys
+):
+    from benchmarks import engine_only
+
+    warehouse = tmp_path / "copy.duckdb"
+    shutil.copy(two_nights[0], warehouse)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    episodes, interactions = (
+        con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("episodes", "interactions")
+    )
+    con.close()
+    argv = ["engine_only", str(warehouse), "2025-12-31", "--threads", "1", "--statements"]
+    monkeypatch.setattr(sys, "argv", argv)
+    engine_only.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith(f"episodes={episodes} interactions={interactions} ")
+    assert any("insert into interactions by name" in line for line in lines[:-1])
+    assert compare_warehouses.main([str(two_nights[0]), str(warehouse)]) == 0  # rolled back
