@@ -2,11 +2,12 @@
 -- the supply on hand is not carried forward). 'carryover': an early refill's supply starts when
 -- the supply on hand runs out; the recursion end_i = max(fill_date_i - 1, end_(i-1)) + days_i has
 -- the closed form end_i = S_i + max over j <= i of (fill_date_j - 1 - S_(j-1)), S = running supply.
--- (Capped carry-over is computed in transforms/stockpiling.py.) Whatever the mode, supply_end is the
--- carried-over end: the day the patient runs out taking every dose dispensed so far, which is where
+-- (Capped carry-over is computed in transforms/stockpiling.py.) Whatever the mode, a fill's supply end is
+-- the carried-over end: the day the patient runs out taking every dose dispensed so far, which is where
 -- washouts are measured from (a truncated early refill must not shorten a washout). With 'none' (the
--- default) the fills are taken as they are and supply_end is left empty: the episode step computes it in
--- the passes it makes anyway (sql/intermediate/int_episode_fills.sql), in the same order, saving two sorts.
+-- default) the fills are taken as they are and supply_end is left empty here: the episode step computes
+-- that end in the passes it makes anyway (sql/intermediate/int_episode_fills.sql), in the same order,
+-- saving two sorts.
 -- In the OMOP end convention ($omop_end, which allows no stockpiling) a fill's end is the day after its
 -- supply, so the days carried are one fewer and the carried end moves one day on, as its ends do.
 -- A fill's prescriber and pharmacy (its claim's, when every claim is its own fill) are carried along.
