@@ -26,6 +26,7 @@ import os
 import re
 import sys
 from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,18 +151,22 @@ def _csv_to_parquet(
         header, positions = _csv_header(path, how, options, known)
         frame = pl.scan_csv(readable, **options)
         names = frame.collect_schema().names()
-        try:
-            frame.select(
-                *(pl.col(names[i]).alias(name) for name, i in positions.items()),
-                pl.lit(False).alias(OVERFLOW),
-            ).with_row_index(ROW, offset=1).sink_parquet(target, optimizations=EVERY_FIELD)
-            ragged = _last_row_too_wide(readable, options, len(header))
-        except pl.exceptions.ComputeError as exc:
-            if how.strict and "utf-8" in str(exc).lower():
-                raise _not_utf8(path) from None
-            if not str(exc).startswith("found more fields than defined"):
-                raise
-            ragged = True
+        # The file's last bytes, found while Polars reads it (a gzip file is decompressed a second time to
+        # find them; zlib lets other threads run meanwhile).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            tail = pool.submit(_after_last_line_break, readable, options["eol_char"].encode())
+            try:
+                frame.select(
+                    *(pl.col(names[i]).alias(name) for name, i in positions.items()),
+                    pl.lit(False).alias(OVERFLOW),
+                ).with_row_index(ROW, offset=1).sink_parquet(target, optimizations=EVERY_FIELD)
+                ragged = _last_row_too_wide(tail.result(), options["separator"], len(header))
+            except pl.exceptions.ComputeError as exc:
+                if how.strict and "utf-8" in str(exc).lower():
+                    raise _not_utf8(path) from None
+                if not str(exc).startswith("found more fields than defined"):
+                    raise
+                ragged = True
         if ragged:
             log.info("%s: some rows have more fields than the header; reading it row by row", path.name)
             # Another file: the failed sink's threads may still be writing the first one.
@@ -173,26 +178,22 @@ def _csv_to_parquet(
     return target, list(positions), len(header), how
 
 
-def _last_row_too_wide(path: Path, options: dict[str, Any], width: int) -> bool:
-    """Whether the file's last row, when no line break ends it, has more fields than the header: Polars
-    refuses any other such row, but reads that one as if a delimiter at its end were not there. Only the bytes after
-    the last line break are kept (a gzip file is decompressed to find them); when they hold an odd number
-    of quotes (a quoted field that may span lines) the row-by-row reader decides."""
-    eol = options["eol_char"].encode()
-    tail = _after_last_line_break(path, eol)
+def _last_row_too_wide(tail: bytes, separator: str, width: int) -> bool:
+    """Whether the file's last row, when no line break ends it (`tail`: the bytes after the last one), has
+    more fields than the header: Polars refuses any other such row, but reads that one as if a delimiter at
+    its end were not there. When the tail holds an odd number of quotes (a quoted field that may span lines)
+    the row-by-row reader decides."""
     if not tail:
         return False
     if tail.count(b'"') % 2:
         return True
-    row = next(csv.reader([tail.decode("utf-8", "replace")], delimiter=options["separator"]), [])
+    row = next(csv.reader([tail.decode("utf-8", "replace")], delimiter=separator), [])
     return len(row) > width
 
 
 def _after_last_line_break(path: Path, eol: bytes) -> bytes:
     """The bytes after the file's last `eol` (empty when a line break ends the file)."""
-    with path.open("rb") as head:
-        compressed = head.read(2) == b"\x1f\x8b"
-    if compressed:
+    if text_encoding.is_gzip(path):
         tail = b""
         with text_encoding.open_bytes(path) as handle:
             while chunk := handle.read(1 << 20):

@@ -47,11 +47,15 @@ class Reading:
         return self.codec != "utf-8"
 
 
-def open_bytes(path: Path):
-    """The file's bytes, decompressed when it is gzip (recognised by its magic number, not its name)."""
+def is_gzip(path: Path) -> bool:
+    """Whether the file is gzip, recognised by its magic number, not its name."""
     with path.open("rb") as head:
-        compressed = head.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if compressed else path.open("rb")
+        return head.read(2) == b"\x1f\x8b"
+
+
+def open_bytes(path: Path):
+    """The file's bytes, decompressed when it is gzip."""
+    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
 
 
 def reading(path: Path, encoding: str) -> Reading:
