@@ -12,10 +12,8 @@
 with active_claims as (
     select
         claims.*,
-        coalesce(claims.ongoing, false) as is_ongoing,
         case
-            when coalesce(claims.ongoing, false) then ongoing_end(claims.fill_date, $as_of, $ongoing_max_days)
-            else claims.end_date
+            when claims.ongoing then ongoing_end(claims.fill_date, $as_of, $ongoing_max_days) else claims.end_date
         end as given_end
     from claims
     anti join cancelled_claims
@@ -37,7 +35,7 @@ select
         as days_supply,
     coalesce(active_claims.ndc, active_claims.drug_name, active_claims.rxcui) as product,
     active_claims.quantity,
-    active_claims.is_ongoing as ongoing
+    coalesce(active_claims.ongoing, false) as ongoing
 from active_claims
 inner join fill_ingredients
     on active_claims.claim_id = fill_ingredients.claim_id and active_claims.patient_id = fill_ingredients.patient_id
