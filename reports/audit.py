@@ -482,10 +482,8 @@ def night_changes(
     night, also the interactions that ended more than `lookback_days` ([alerts] lookback_days) before it,
     by severity: history no worklist shows; and, when later nights already ran (a backfill run out of date
     order), the first of them."""
-    previous = fetch_one(con, "analyses/previous_alert_night.sql", {"as_of": night}) or {}
     neighbours = fetch_one(con, "analyses/neighbour_nights.sql", {"as_of": night}) or {}
-    # an earlier night without alerts has no alert_history rows: the night before is the last successful run
-    previous_night = previous.get("as_of") or neighbours.get("previous_night")
+    previous_night = neighbours.get("previous_night")
     earlier = []
     if not previous_night and night is not None:
         earlier = fetch_dicts(
@@ -502,7 +500,7 @@ def night_changes(
             reasons[reason.replace("_", " ")] = reasons.get(reason.replace("_", " "), 0) + n
     return {
         "previous_night": previous_night,
-        "previous_open": (previous.get("open_alerts") or 0) if previous.get("as_of") == previous_night else 0,
+        "previous_open": neighbours.get("previous_open") or 0,
         "next_night": neighbours.get("next_night"),
         "statuses": statuses,
         "new_by_severity": [(s, new_by_severity[s]) for s in SEVERITIES if new_by_severity.get(s)],
