@@ -87,7 +87,8 @@ def build_episodes(con: duckdb.DuckDBPyConnection, as_of: date, settings: Episod
         "intermediate/int_episodes.sql",
         {"extension_days": settings.extension_days, "min_episode_days": settings.min_episode_days},
     )
-    run(con, "intermediate/int_episode_fills__drop_short.sql")
+    if settings.min_episode_days > 1:  # every episode lasts at least a day
+        run(con, "intermediate/int_episode_fills__drop_short.sql")
     counts = fetch_one(con, "analyses/episode_attrition.sql", {"as_of": as_of})
     assert counts is not None
     return counts

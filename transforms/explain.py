@@ -604,7 +604,8 @@ class _Book:
         self.fills = {(r["fill_key"], r["ingredient"]): r for r in t["fills"]}
         self.stockpiled = {(r["fill_key"], r["ingredient"]): r for r in t["stockpiled_fills"]}
         self.in_episode = {(r["claim_id"], r["ingredient"]): r for r in t["episode_fills"]}
-        self.episodes = {r["episode_id"]: r for r in t["episodes"]}
+        # each claim's episode of each ingredient (an episode lists its claims)
+        self.episode_of = {(claim_id, r["ingredient"]): r for r in t["episodes"] for claim_id in r["claim_ids"]}
         self.settings = facts.config.episodes
         # per ingredient: the fates behind it, for the verdicts
         self.accepted: dict[str, list[ClaimFate]] = {}
@@ -784,7 +785,7 @@ class _Book:
                 )
             )
         else:
-            episode = self.episodes.get(member["episode_id"], {})
+            episode = self.episode_of.get((c["claim_id"], ingredient), {})
             ongoing = (
                 f" ({ONGOING_ORDER}, at most episodes.ongoing_max_days = {self.settings.ongoing_max_days} days)"
                 if exposure.get("ongoing")

@@ -71,7 +71,6 @@ numbered as (
 select
     patient_id, ingredient, route, fill_key as claim_id, prescriber_id, pharmacy_id, fill_key, exposure_start, exposure_end,
     episode_no, carried_supply_end as supply_end,
-    md5(patient_id || '|' || ingredient || '|' || episode_no::varchar) as episode_id,
     owned_end
 from numbered
 where $same_day = 'keep'
@@ -88,7 +87,6 @@ select
     numbered.exposure_end,
     numbered.episode_no,
     numbered.carried_supply_end as supply_end,
-    md5(numbered.patient_id || '|' || numbered.ingredient || '|' || numbered.episode_no::varchar) as episode_id,
     numbered.owned_end
 from numbered
 inner join fill_exposure

@@ -4,13 +4,15 @@
 -- plus the extension: washouts after the episode are measured from it, never from a truncated end.
 -- Parameters: $extension_days, $min_episode_days. Input: episode_fills.
 -- (n_fills is the length of the distinct claim ids: claim ids are never null, and counting them
--- again with count(distinct) costs a third of the step.)
+-- again with count(distinct) costs a third of the step. The episode id is made here, once per episode,
+-- from the episode's number among its patient's episodes of the ingredient: made for every fill in
+-- episode_fills, it cost a fifth of that step.)
 select
-    episode_id, patient_id, ingredient, episode_start, episode_end, len(claim_ids)::integer as n_fills,
-    claim_ids, prescriber_ids, pharmacy_ids, routes, supply_end
+    md5(patient_id || '|' || ingredient || '|' || episode_no::varchar) as episode_id,
+    patient_id, ingredient, episode_start, episode_end, len(claim_ids)::integer as n_fills, claim_ids, prescriber_ids, pharmacy_ids, routes, supply_end
 from (
     select
-        episode_id,
+        episode_no,
         patient_id,
         ingredient,
         min(exposure_start) as episode_start,
@@ -21,6 +23,6 @@ from (
         list_sort(list_distinct(list(pharmacy_id))) as pharmacy_ids,
         list_sort(list_distinct(list(route))) as routes
     from episode_fills
-    group by episode_id, patient_id, ingredient
+    group by patient_id, ingredient, episode_no
     having datediff('day', min(exposure_start), max(exposure_end) + $extension_days) + 1 >= $min_episode_days
 )
