@@ -605,7 +605,9 @@ class _Book:
         self.stockpiled = {(r["fill_key"], r["ingredient"]): r for r in t["stockpiled_fills"]}
         self.in_episode = {(r["claim_id"], r["ingredient"]): r for r in t["episode_fills"]}
         # each claim's episode of each ingredient (an episode lists its claims)
-        self.episode_of = {(claim_id, r["ingredient"]): r for r in t["episodes"] for claim_id in r["claim_ids"]}
+        self.episode_of = {
+            (claim_id, r["ingredient"]): r for r in t["episodes"] for claim_id in r["claim_ids"]
+        }
         self.settings = facts.config.episodes
         # per ingredient: the fates behind it, for the verdicts
         self.accepted: dict[str, list[ClaimFate]] = {}
