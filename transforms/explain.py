@@ -546,6 +546,11 @@ def _map_row(row: dict[str, Any], ruleset: RuleSet, facts: Facts) -> list[dict[s
 # ---------------------------------------------------------------------------- words
 
 
+def _fill_key(exposure: dict[str, Any]) -> str:
+    """The fill a fill_exposure row belongs to: its claim's own (fill_key empty) or a combined one."""
+    return exposure["fill_key"] or exposure["claim_id"]
+
+
 def _days(n: int) -> str:
     return f"{n} day" if abs(n) == 1 else f"{n:,} days"
 
@@ -600,7 +605,7 @@ class _Book:
         self.exposure = {(r["claim_id"], r["ingredient"]): r for r in t["fill_exposure"]}
         self.members: dict[tuple[str, str], list[str]] = {}
         for r in t["fill_exposure"]:
-            self.members.setdefault((r["fill_key"], r["ingredient"]), []).append(r["claim_id"])
+            self.members.setdefault((_fill_key(r), r["ingredient"]), []).append(r["claim_id"])
         self.fills = {(r["fill_key"], r["ingredient"]): r for r in t["fills"]}
         self.stockpiled = {(r["fill_key"], r["ingredient"]): r for r in t["stockpiled_fills"]}
         self.in_episode = {(r["claim_id"], r["ingredient"]): r for r in t["episode_fills"]}
@@ -737,7 +742,7 @@ class _Book:
                 if kept
                 else f"{ingredient}: an exact duplicate of another claim: dropped"
             )
-        key = (exposure["fill_key"], ingredient)
+        key = (_fill_key(exposure), ingredient)
         fill = self.fills.get(key)
         stock = self.stockpiled.get(key)
         statements: list[tuple[str, str]] = []

@@ -94,6 +94,8 @@ SCHEMA = {
     "approximate_names": """
         run_id VARCHAR, drug_name VARCHAR, likely_match VARCHAR, ingredients VARCHAR, fills BIGINT,
         patients BIGINT""",
+    # fill_key: the claims combined into one fill (episodes.same_day sum or max); empty when the claim is
+    # its own fill (keep, the default).
     "fill_exposure": """
         patient_id VARCHAR, ingredient VARCHAR, route VARCHAR, claim_id VARCHAR, prescriber_id VARCHAR,
         pharmacy_id VARCHAR, exposure_start DATE, exposure_end DATE, days_supply INTEGER, fill_key VARCHAR, quantity DOUBLE,
