@@ -375,3 +375,28 @@ def test_an_old_warehouse_gains_the_new_columns(tmp_path):
         assert {"snapshot", "priority_parts", "status_reasons", "patient_id"} <= names
         assert rows(con, "SELECT alert_id, status FROM alert_history") == [("x", "new")]
         con.close()
+
+
+def test_history_rows_written_before_alerts_kept_their_state_take_it_from_alerts(rules_registered):
+    con = rules_registered
+    for as_of, fills in STORY[:2]:
+        for fill in fills:
+            add_fill(con, *fill)
+        night(con, as_of)
+    (alert_id, patient, first, opened), *_ = rows(
+        con, "SELECT alert_id, patient_id, first_overlap_date, opened_on FROM alert_history ORDER BY as_of"
+    )
+    # as an older serosurv wrote them: no patient, pair, dates or baseline on the history rows
+    con.execute(
+        "UPDATE alert_history SET patient_id = NULL, ingredient_a = NULL, ingredient_b = NULL, "
+        "first_overlap_date = NULL, opened_on = NULL, baseline_overlap_days = NULL"
+    )
+    as_of, fills = STORY[2]
+    for fill in fills:  # a new prescriber
+        add_fill(con, *fill)
+    night(con, as_of)  # completes the old rows, then continues the alert
+    assert rows(
+        con,
+        "SELECT DISTINCT alert_id, patient_id, ingredient_a, first_overlap_date, opened_on FROM alert_history",
+    ) == [(alert_id, patient, "sertraline", first, opened)]
+    assert states(con, "2025-01-31")[0][:2] == (alert_id, "changed")

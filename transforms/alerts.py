@@ -48,6 +48,7 @@ from transforms.sql import (
     fetch_dicts,
     fetch_frame,
     fetch_one,
+    fetch_value,
     insert_into,
     replace_rows,
     run,
@@ -182,6 +183,8 @@ def refresh_alerts(con: duckdb.DuckDBPyConnection) -> None:
 
 def _adopt_legacy_history(con: duckdb.DuckDBPyConnection) -> None:
     """History rows written before alerts kept their state get it from `alerts` (latest state only)."""
+    if not fetch_value(con, "analyses/legacy_history_rows.sql"):
+        return
     # list_position gives rank 1 to the first severity: lowest rank first.
     run(con, "marts/alert_history__adopt_legacy.sql", {"levels": sorted(SEVERITIES, key=SEVERITIES.get)})
 
