@@ -100,7 +100,14 @@ assigned as (
             and c.ingredient_b = new_ids.ingredient_b
 ),
 
-grouped as (
+-- An alert continued or opened by one interaction (nearly all) takes that interaction's values as they are
+-- (its lists are already sorted and distinct: interactions.sql); only the alerts of several interactions
+-- combine theirs. Aggregating every alert cost twice as much (3.8 against 2.2 s for 127,736 new alerts).
+several as (
+    select alert_id from assigned group by alert_id having count(*) > 1
+),
+
+grouped_several as (
     select
         alert_id,
         bool_and(opened_tonight) as opened_tonight,
@@ -136,7 +143,49 @@ grouped as (
         -- the interactions in id order: sorted as a list keyed by id (an ordered list aggregate costs twice as much)
         list_transform(list_sort(list(struct_pack(k := c.interaction_id, v := c))), lambda s: s.v) as snapshot
     from assigned
+    where alert_id in (select several.alert_id from several)
     group by alert_id
+),
+
+grouped_one as (
+    select
+        alert_id,
+        opened_tonight,
+        c.patient_id,
+        c.ingredient_a,
+        c.ingredient_b,
+        c.rule_id,
+        c.severity,
+        c.severity_rank,
+        c.kind,
+        c.first_overlap_date,
+        c.last_overlap_date,
+        c.overlap_days::integer as overlap_days,
+        c.longest_overlap_days::integer as longest_overlap_days,
+        c.washout_gap_days::integer as washout_gap_days,
+        c.initiation_order,
+        c.prescriber_ids_a,
+        c.prescriber_ids_b,
+        c.pharmacy_ids_a,
+        c.pharmacy_ids_b,
+        c.claim_ids_a,
+        c.claim_ids_b,
+        c.n_serotonergic_prescribers::integer as n_serotonergic_prescribers,
+        c.interaction_id,
+        [c.interaction_id] as interaction_ids,
+        c.last_fill_date_a,
+        c.last_fill_quantity_a,
+        c.last_fill_date_b,
+        c.last_fill_quantity_b,
+        [c] as snapshot
+    from assigned
+    where alert_id not in (select several.alert_id from several)
+),
+
+grouped as (
+    select * from grouped_one
+    union all by name
+    select * from grouped_several
 ),
 
 fragmentation as (
