@@ -1,6 +1,7 @@
 -- Tonight's current interactions, the raw material of the alerts: every interaction whose last
 -- co-exposure day is within $lookback_days of the run date (and that has begun by then), with the
--- newest fill on each side (date, quantity, days supply) among the fills that cover it, for the
+-- newest fill on each side (date, quantity, days supply; on one day the highest claim id) among the fills
+-- that cover it (one arg_max per side, not a window: 0.7-0.85 s against 0.9-1.2 s for 127,790 interactions), for the
 -- NCPDP-style "previous fill of the other drug" fields and the recency part of the priority.
 -- The columns are exactly alert_history.snapshot's fields, in order. Parameters: $as_of, $lookback_days.
 with current_interactions as (
@@ -21,17 +22,19 @@ last_fills as (
     select
         side_claims.interaction_id,
         side_claims.side,
-        fill_exposure.exposure_start as fill_date,
-        fill_exposure.quantity,
-        fill_exposure.days_supply
+        arg_max(
+            struct_pack(
+                fill_date := fill_exposure.exposure_start,
+                quantity := fill_exposure.quantity,
+                days_supply := fill_exposure.days_supply
+            ),
+            (fill_exposure.exposure_start, fill_exposure.claim_id)
+        ) as fill
     from side_claims
     inner join fill_exposure
         on side_claims.patient_id = fill_exposure.patient_id and side_claims.claim_id = fill_exposure.claim_id
     where fill_exposure.exposure_start <= $as_of
-    qualify row_number() over (
-        partition by side_claims.interaction_id, side_claims.side
-        order by fill_exposure.exposure_start desc, fill_exposure.claim_id desc
-    ) = 1
+    group by side_claims.interaction_id, side_claims.side
 )
 
 select
@@ -56,12 +59,12 @@ select
     coalesce(i.claim_ids_a, []::varchar[]) as claim_ids_a,
     coalesce(i.claim_ids_b, []::varchar[]) as claim_ids_b,
     coalesce(i.n_serotonergic_prescribers, 0)::integer as n_serotonergic_prescribers,
-    fill_a.fill_date as last_fill_date_a,
-    fill_a.quantity::double as last_fill_quantity_a,
-    fill_a.days_supply::integer as last_fill_days_supply_a,
-    fill_b.fill_date as last_fill_date_b,
-    fill_b.quantity::double as last_fill_quantity_b,
-    fill_b.days_supply::integer as last_fill_days_supply_b
+    fill_a.fill.fill_date as last_fill_date_a,
+    fill_a.fill.quantity::double as last_fill_quantity_a,
+    fill_a.fill.days_supply::integer as last_fill_days_supply_a,
+    fill_b.fill.fill_date as last_fill_date_b,
+    fill_b.fill.quantity::double as last_fill_quantity_b,
+    fill_b.fill.days_supply::integer as last_fill_days_supply_b
 from current_interactions as i
 left join last_fills as fill_a on i.interaction_id = fill_a.interaction_id and fill_a.side = 'a'
 left join last_fills as fill_b on i.interaction_id = fill_b.interaction_id and fill_b.side = 'b'
