@@ -78,6 +78,14 @@ def night(con, as_of, growth=30):
     )
 
 
+def play(con, nights):
+    """Run the nights of a story in order, each after adding its fills."""
+    for as_of, fills in nights:
+        for fill in fills:
+            add_fill(con, *fill)
+        night(con, as_of)
+
+
 def states(con, as_of):
     """(alert_id, status, reasons) of one night."""
     return rows(
@@ -183,10 +191,7 @@ def test_one_alert_through_its_life_and_a_recurrence_is_a_new_alert(rules_regist
 
 def test_alert_fields_carry_the_ncpdp_flags_and_the_priority_parts(rules_registered):
     con = rules_registered
-    for as_of, fills in STORY[:3]:
-        for fill in fills:
-            add_fill(con, *fill)
-        night(con, as_of)
+    play(con, STORY[:3])
     (alert,) = alerts.worklist(con)
     assert alert["other_prescriber_indicator"] == "2"  # D1 vs D2, D3
     assert alert["other_pharmacy_indicator"] == "1"  # both at PH1
@@ -379,10 +384,7 @@ def test_an_old_warehouse_gains_the_new_columns(tmp_path):
 
 def test_history_rows_written_before_alerts_kept_their_state_take_it_from_alerts(rules_registered):
     con = rules_registered
-    for as_of, fills in STORY[:2]:
-        for fill in fills:
-            add_fill(con, *fill)
-        night(con, as_of)
+    play(con, STORY[:2])
     (alert_id, patient, first, opened), *_ = rows(
         con, "SELECT alert_id, patient_id, first_overlap_date, opened_on FROM alert_history ORDER BY as_of"
     )
@@ -391,10 +393,7 @@ def test_history_rows_written_before_alerts_kept_their_state_take_it_from_alerts
         "UPDATE alert_history SET patient_id = NULL, ingredient_a = NULL, ingredient_b = NULL, "
         "first_overlap_date = NULL, opened_on = NULL, baseline_overlap_days = NULL"
     )
-    as_of, fills = STORY[2]
-    for fill in fills:  # a new prescriber
-        add_fill(con, *fill)
-    night(con, as_of)  # completes the old rows, then continues the alert
+    play(con, STORY[2:3])  # a new prescriber; the night completes the old rows, then continues the alert
     assert rows(
         con,
         "SELECT DISTINCT alert_id, patient_id, ingredient_a, first_overlap_date, opened_on FROM alert_history",
