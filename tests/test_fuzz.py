@@ -662,6 +662,15 @@ def test_a_truncated_gzip_is_refused_with_one_sentence(tmp_path):
     assert outcome.error and "claims.csv.gz: cannot be read as CSV" in outcome.error
 
 
+def test_a_utf16_crlf_file_is_checked_before_the_night_as_staging_reads_it(tmp_path):
+    # UTF-16 with a byte-order mark and CRLF (as Excel's "Unicode text"): its raw CR is followed by a NUL,
+    # not an LF. Taken for a bare-CR file, the check before the night split it at the CR and refused as
+    # unreadable a second line that began with a quoted comma, which staging reads (found by the long fuzz).
+    text = "drug_name,claim_id,patient_id,fill_date,days_supply\r\n" + '",",C1,P1,2025-01-01,30\r\n'
+    outcome = stage_and_check(tmp_path, [ClaimsFile("claims.csv", text.encode("utf-16"), 1)])
+    assert (outcome.error, outcome.rows_read) == (None, 1)
+
+
 def test_a_file_of_only_a_bom_is_refused_as_empty(tmp_path):
     outcome = stage_and_check(tmp_path, [ClaimsFile("claims.csv", b"\xef\xbb\xbf", 0, must_read=False)])
     assert outcome.error and "claims.csv: the file is empty" in outcome.error

@@ -139,7 +139,7 @@ def _csv_to_parquet(
         if how.transcode:
             readable = workdir / (path.name.replace(".", "_") + ".utf-8.txt")
             text_encoding.transcode(path, how.codec, readable)
-        options = _csv_options(path, how, readable)
+        options = _csv_options(path, how)
         if options["separator"] != default_separator(path):
             log.info(
                 "%s: read as %s-separated (its header's columns are separated by %s, not by %ss)",
@@ -265,14 +265,14 @@ def sniff_separator(path: Path, how: text_encoding.Reading) -> str:
     return best if names(best) > names(default) else default
 
 
-def _csv_options(path: Path, how: text_encoding.Reading, readable: Path) -> dict[str, Any]:
+def _csv_options(path: Path, how: text_encoding.Reading) -> dict[str, Any]:
     return {
         "separator": sniff_separator(path, how),
         "infer_schema": False,
         # Under "auto" a byte that is not UTF-8 stops the read (and the file is refused); a file in a
         # declared encoding keeps U+FFFD for such bytes, and the rows holding one are quarantined.
         "encoding": "utf8" if how.strict else "utf8-lossy",
-        "eol_char": _line_end(readable),
+        "eol_char": _line_end(path, how),
     }
 
 
@@ -331,18 +331,18 @@ def check_claims_files(paths: list[Path], source: SourceConfig | None = None) ->
         if file_kind(path) == "csv":
             with _csv_errors(path):
                 how = _csv_reading(path, source.encoding)
-                _csv_header(path, how, _csv_options(path, how, path), CANONICAL_COLUMNS)
+                _csv_header(path, how, _csv_options(path, how), CANONICAL_COLUMNS)
         else:
             with duckdb.connect() as con:
                 _parquet_fields(con, path, CANONICAL_COLUMNS, source)
 
 
-def _line_end(path: Path) -> str:
+def _line_end(path: Path, how: text_encoding.Reading) -> str:
     """'\r' when the file's first line ends with a bare carriage return (old Mac exports; Polars would
-    read the whole file as one header line), else '\n' (which reads CRLF too)."""
+    read the whole file as one header line), else '\n' (which reads CRLF too). Told from the decoded
+    start: in UTF-16 a CRLF is b'\r\x00\n\x00', whose CR no LF byte follows."""
     try:
-        with text_encoding.open_bytes(path) as handle:
-            start = handle.read(1 << 16)
+        start = text_encoding.start_as_utf8(path, how.codec)
     except (OSError, EOFError):
         return "\n"  # the reader will name the problem
     return "\r" if text_encoding.line_break(start) == b"\r" else "\n"
