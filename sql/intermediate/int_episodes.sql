@@ -9,7 +9,8 @@
 -- episode_fills, it cost a fifth of that step.)
 select
     md5(patient_id || '|' || ingredient || '|' || episode_no::varchar) as episode_id,
-    patient_id, ingredient, episode_start, episode_end, len(claim_ids)::integer as n_fills, claim_ids, prescriber_ids, pharmacy_ids, routes, supply_end
+    patient_id, ingredient, episode_start, episode_end, len(claim_ids)::integer as n_fills,
+    claim_ids, prescriber_ids, pharmacy_ids, routes, supply_end
 from (
     select
         episode_no,

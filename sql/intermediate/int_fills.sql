@@ -1,9 +1,10 @@
 -- One row per fill (fill_key): the claims of a fill combined. Same-day claims combined by 'sum'
 -- cover the summed supply from the fill date; by 'max' the longest of them. Parameters: $same_day,
 -- $omop_end. Input: fill_exposure; macro supply_end (sql/macros/supply_end.sql).
--- With $same_day = 'keep' (the default) every claim is its own fill (its fill_key is empty in fill_exposure
--- and its claim id here, and a claim has one row per ingredient and route): the rows are taken as they are, without grouping, with the claim's
--- prescriber and pharmacy (combined fills have several: the episode step finds them in fill_exposure).
+-- With $same_day = 'keep' (the default) every claim is its own fill (its fill_key is empty in
+-- fill_exposure and its claim id here, and a claim has one row per ingredient and route): the rows are
+-- taken as they are, without grouping, with the claim's prescriber and pharmacy (combined fills have
+-- several: the episode step finds them in fill_exposure).
 select
     patient_id,
     ingredient,

@@ -1,8 +1,8 @@
 -- Tonight's current interactions, the raw material of the alerts: every interaction whose last
 -- co-exposure day is within $lookback_days of the run date (and that has begun by then), with the
--- newest fill on each side (date, quantity, days supply; on one day the highest claim id) among the fills
--- that cover it (one arg_max per side, not a window: 0.7-0.85 s against 0.9-1.2 s for 127,790 interactions), for the
--- NCPDP-style "previous fill of the other drug" fields and the recency part of the priority.
+-- newest fill on each side (date, quantity, days supply; on one day the highest claim id) among the
+-- fills that cover it (one arg_max per side, not a window: 0.7-0.85 s against 0.9-1.2 s for 127,790
+-- interactions), for the NCPDP-style "previous fill of the other drug" fields and the recency part of the priority.
 -- The columns are exactly alert_history.snapshot's fields, in order. Parameters: $as_of, $lookback_days.
 with current_interactions as (
     select *
