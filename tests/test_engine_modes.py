@@ -127,6 +127,46 @@ def test_same_day_fills_are_kept_summed_or_maxed(con):
     assert rows(con, "SELECT count(*) FROM fill_exposure") == [(2,)]
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"stockpiling": "carryover"},
+        {"same_day": "sum"},
+        {"same_day": "max", "stockpiling": "carryover"},
+        {"end_convention": "omop"},
+    ],
+    ids=["defaults", "carryover", "sum", "max-carryover", "omop"],
+)
+def test_the_fills_give_the_same_episodes_streamed_or_stored_for_an_explanation(con, settings):
+    # By default the fills and their carried-over starts stream into the episode step; an explanation
+    # (trace) stores them as session tables to show them. Both must give the same episodes and counts.
+    early_refill(con)
+    fill(con, "C4", 45, 10, prescriber="D2")  # same day as C3
+    fill(con, "C5", 45, 10, prescriber="D2")  # an exact duplicate of C4
+    fill(con, "C6", 120, 30)
+    config = EpisodeConfig(grace_days=5, **settings)
+    results = []
+    for trace in (False, True):
+        counts = engine.build_episodes(con, AS_OF, config, trace=trace)
+        results.append(
+            (
+                counts,
+                rows(con, "SELECT * FROM episode_fills ORDER BY claim_id"),
+                rows(con, "SELECT * FROM episodes ORDER BY episode_start"),
+            )
+        )
+    assert results[0] == results[1]
+    counts, _, found = results[0]
+    assert counts["duplicate_fills_dropped"] == 1
+    assert counts["same_day_fills_combined"] == (0 if settings.get("same_day", "keep") == "keep" else 1)
+    assert rows(con, "SELECT claim_id FROM episode_fills ORDER BY 1") == [
+        (c,) for c in ("C1", "C2", "C3", "C4", "C6")
+    ]
+    assert len(found) == 2
+    assert rows(con, "SELECT count(*) FROM stockpiled_fills") == [(4 if "same_day" in settings else 5,)]
+
+
 def test_grace_in_percent_of_the_previous_supply(con):
     fill(con, "C1", 0, 30)  # covers 0-29
     fill(con, "C2", 45, 30)  # 15 uncovered days

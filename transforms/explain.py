@@ -323,7 +323,7 @@ def replay(facts: Facts, ruleset: RuleSet, unmapped_names: list[str]) -> Trace:
         if mapping.height:
             insert_frame(con, "fill_ingredients", mapping)
         engine.register_rules(con, ruleset.pair_table(), ruleset.burden_ingredients())
-        engine.build_episodes(con, facts.night, facts.config.episodes)
+        engine.build_episodes(con, facts.night, facts.config.episodes, trace=True)
         engine.find_interactions(con, facts.config.interactions, facts.config.episodes)
         tables = {name: table_dicts(con, name) for name in TRACE_TABLES}
         nearest = _nearest_agents(con, ruleset, unmapped_names)

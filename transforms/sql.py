@@ -163,18 +163,25 @@ def fetch_value(
 
 
 def fetch_one(
-    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: dict[str, Any] | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
-    """The first row of the query in sql/NAME as a dict of column -> value (None when it has none)."""
-    records = fetch_dicts(con, name, params)
+    """The first row of the query in sql/NAME as a dict of column -> value (None when it has none);
+    `inputs` as for `statement`."""
+    records = fetch_dicts(con, name, params, inputs)
     return records[0] if records else None
 
 
 def fetch_dicts(
-    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: dict[str, Any] | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows of the query in sql/NAME as dicts of column -> value."""
-    cursor = con.execute(sql_text(name), params or {})
+    """The rows of the query in sql/NAME as dicts of column -> value; `inputs` as for `statement`."""
+    cursor = con.execute(statement(name, inputs), params or {})
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

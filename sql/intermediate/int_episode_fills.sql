@@ -15,7 +15,8 @@
 -- (start_j - 1 - S_(j-1)), S = running supply (the fills are in fill date order, as stockpiling orders
 -- them; the OMOP end convention, $omop_end, carries one day further, as there).
 -- Parameters: $grace_days, $grace_percent, $extension_days, $same_day, $omop_end.
--- Inputs: stockpiled_fills (one row per fill), fill_exposure (claims with their fill_key); macro supply_days.
+-- Inputs: stockpiled_fills (one row per fill; stored, or streamed from its file with fills by
+-- transforms/engine.py), fill_exposure (claims with their fill_key); macro supply_days.
 with ordered as (
     select
         *,

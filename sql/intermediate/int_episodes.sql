@@ -2,7 +2,8 @@
 -- pharmacies that built them. supply_end is the day the patient would run out taking every dose
 -- dispensed up to the episode's last fill (early refills carried over, whatever the stockpiling mode),
 -- plus the extension: washouts after the episode are measured from it, never from a truncated end.
--- Parameters: $extension_days, $min_episode_days. Input: episode_fills.
+-- Parameters: $extension_days, $min_episode_days. Input: episode_fills; macro sorted_distinct
+-- (sql/macros/sorted_distinct.sql).
 -- (n_fills is the length of the distinct claim ids: claim ids are never null, and counting them
 -- again with count(distinct) costs a third of the step. The episode id is made here, once per episode,
 -- from the episode's number among its patient's episodes of the ingredient: made for every fill in
@@ -19,10 +20,10 @@ from (
         min(exposure_start) as episode_start,
         max(exposure_end) + $extension_days as episode_end,
         max(supply_end) + $extension_days as supply_end,
-        list_sort(list_distinct(list(claim_id))) as claim_ids,
-        list_sort(list_distinct(list(prescriber_id))) as prescriber_ids,
-        list_sort(list_distinct(list(pharmacy_id))) as pharmacy_ids,
-        list_sort(list_distinct(list(route))) as routes
+        sorted_distinct(list(claim_id)) as claim_ids,
+        sorted_distinct(list(prescriber_id)) as prescriber_ids,
+        sorted_distinct(list(pharmacy_id)) as pharmacy_ids,
+        sorted_distinct(list(route)) as routes
     from episode_fills
     group by patient_id, ingredient, episode_no
     having datediff('day', min(exposure_start), max(exposure_end) + $extension_days) + 1 >= $min_episode_days
