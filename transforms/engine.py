@@ -61,7 +61,7 @@ def build_episodes(
     # storing the two steps cost a sixth of the episode step (4.7M fills)
     streamed = {} if trace or settings.stockpiling == "capped" else dict(STEPS)
     if not streamed:
-        create_table(con, "fills", "intermediate/int_fills.sql", fill_params, temp=True)
+        create_table(con, "fills", STEPS["fills"], fill_params, temp=True)
         if settings.stockpiling == "capped":
             stockpiling.stockpile_capped(
                 con, settings.stockpile_cap_days, settings.stockpile_max_overlap_percent
@@ -70,7 +70,7 @@ def build_episodes(
             create_table(
                 con,
                 "stockpiled_fills",
-                "intermediate/int_stockpiled_fills.sql",
+                STEPS["stockpiled_fills"],
                 {"stockpiling": settings.stockpiling, "omop_end": omop},
                 temp=True,
             )
