@@ -271,3 +271,143 @@ def test_input_errors_are_refused_before_prefect_is_imported(
     assert expected.replace("{tmp}", str(tmp_path)) in line, line
     assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout  # nothing of Prefect, GX, uvicorn
     assert not (tmp_path / "serosurv.duckdb").exists()
+
+
+def _parquet(columns: dict[str, list[str]]) -> bytes:
+    import io
+
+    import polars as pl
+
+    buffer = io.BytesIO()
+    pl.DataFrame(columns).write_parquet(buffer)
+    return buffer.getvalue()
+
+
+OMOP_EXPOSURE = "drug_exposure_id,person_id,drug_concept_id,drug_exposure_start_date,days_supply\n1,PATZ1,2,2025-01-01,30\n"
+CONCEPT = "concept_id,concept_name,vocabulary_id,concept_code\n2,sertraline,RxNorm,36437\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "arguments", "expected"),
+    [
+        (
+            {"prescriptions.csv": "subject_id,start_time,drug\nPATZ1,2150-01-01 08:00:00,Sertraline\n"},
+            ("--format", "mimic-iv", "--claims", "{tmp}/prescriptions.csv"),
+            "{tmp}/prescriptions.csv: required column 'starttime' of the MIMIC-IV prescriptions layout is missing"
+            " (found: subject_id, start_time, drug)",
+        ),
+        (
+            {
+                "prescriptions.csv": "subject_id,starttime,drug\nPATZ1,2150-01-01 08:00:00,Sertraline\n",
+                "patients.csv": "gender,anchor_age\nF,50\n",
+            },
+            (
+                "--format",
+                "mimic-iv",
+                "--claims",
+                "{tmp}/prescriptions.csv",
+                "--patients",
+                "{tmp}/patients.csv",
+            ),
+            "required column 'subject_id' of the MIMIC-IV patients layout is missing",
+        ),
+        (
+            {"omop/drug_exposure.csv": OMOP_EXPOSURE, "omop/concept.csv": "concept_id,concept_name\n2,x\n"},
+            ("--format", "omop", "--claims", "{tmp}/omop"),
+            "{tmp}/omop/concept.csv: required column 'vocabulary_id' of the OMOP concept layout is missing",
+        ),
+        (
+            {"omop/drug_exposure.csv": OMOP_EXPOSURE},
+            ("--format", "omop", "--claims", "{tmp}/omop"),
+            "{tmp}/omop: the OMOP concept table (concept.csv or .parquet, or CONCEPT.csv in a vocabulary folder) is"
+            " missing",
+        ),
+        (
+            {
+                "omop/drug_exposure.parquet": _parquet({"person_id": ["PATZ1"], "drug_concept_id": ["2"]}),
+                "omop/concept.csv": CONCEPT,
+            },
+            ("--format", "omop", "--claims", "{tmp}/omop"),
+            "required column 'drug_exposure_id' of the OMOP drug_exposure layout is missing",
+        ),
+        (
+            {
+                "omop/drug_exposure.csv": OMOP_EXPOSURE,
+                "omop/concept.csv": CONCEPT,
+                "omop/person.csv": "year_of_birth\n1970\n",
+            },
+            ("--format", "omop", "--claims", "{tmp}/omop"),
+            "{tmp}/omop/person.csv: required column 'person_id' of the OMOP person layout is missing",
+        ),
+        (
+            {"pde.csv": "BENE_ID|SRVC_DT|PROD_SRVC_ID\nPATZ1|20210101|00093721001\n"},
+            ("--format", "pde", "--claims", "{tmp}/pde.csv"),
+            "required column 'DAYS_SUPLY_NUM' of the CMS PDE layout is missing",
+        ),
+        (
+            {"dispensing.csv": "PatID,RxDate,Rx\nPATZ1,2025-01-01,00093721001\n"},
+            ("--format", "scdm", "--claims", "{tmp}/dispensing.csv"),
+            "required column 'RxSup' of the SCDM Dispensing layout is missing",
+        ),
+        (
+            {
+                "dispensing.csv": "PatID,RxDate,Rx,RxSup\nPATZ1,2025-01-01,00093721001,30\n",
+                "other.csv": "a,b\n1,2\n",
+            },
+            ("--format", "scdm", "--claims", "{tmp}/dispensing.csv", "{tmp}/other.csv"),
+            "{tmp}/other.csv: not an SCDM Dispensing (RxDate), Enrollment (Enr_Start) or Demographic (Birth_Date)",
+        ),
+        (
+            {"bundle.txt": "{}"},
+            ("--format", "fhir", "--claims", "{tmp}/bundle.txt"),
+            "{tmp}/bundle.txt: not a FHIR file",
+        ),
+        (
+            {
+                "feed.csv": "member,disp_date,ndc,days\nPATZ1,2025-01-01,00093721001,30\n",
+                "map.toml": '[columns]\npatient_id = "member"\nfill_date = "DispDate"\nndc = "ndc"\n'
+                'days_supply = "days"\n',
+            },
+            ("--format", "mapping:{tmp}/map.toml", "--claims", "{tmp}/feed.csv"),
+            "{tmp}/feed.csv: column 'DispDate' (mapped to fill_date by {tmp}/map.toml) is missing",
+        ),
+    ],
+    ids=[
+        "mimic",
+        "mimic-patients",
+        "omop-concept-columns",
+        "omop-no-concept",
+        "omop-parquet",
+        "omop-person",
+        "pde",
+        "scdm",
+        "scdm-unknown-table",
+        "fhir",
+        "mapping",
+    ],
+)
+def test_a_layouts_bad_header_is_refused_before_prefect_is_imported(
+    tmp_path_factory, tmp_path, files, arguments, expected
+):
+    """The other layouts' inputs (--format) are checked from their headers before Prefect is imported,
+    with the sentence the adapter itself would say inside the night 15-20 s later."""
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            (tmp_path / name).write_bytes(content)
+        else:
+            (tmp_path / name).write_text(content)
+    run = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, "run", *(a.replace("{tmp}", str(tmp_path)) for a in arguments)]
+        + ["--as-of", "2025-06-30", "--out", str(tmp_path), "--warehouse", str(tmp_path / "serosurv.duckdb")],
+        capture_output=True,
+        text=True,
+        env=_environment(tmp_path_factory),
+        cwd=ROOT,
+        timeout=300,
+    )
+    line = one_error_line(run.stderr)
+    assert run.returncode == 2, run.stderr
+    assert expected.replace("{tmp}", str(tmp_path)) in line, line
+    assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout  # nothing of Prefect, GX, uvicorn
+    assert not (tmp_path / "serosurv.duckdb").exists()

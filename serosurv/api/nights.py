@@ -99,7 +99,7 @@ def run(
     `backfill_from`, the worklist is also built for every night from that date up to the run date, in
     order, each from the claims dated up to that night. The warehouse is `warehouse`, else the one
     default of every command (serosurv.core.config.warehouse_path)."""
-    from transforms.adapters import check_format
+    from transforms.adapters import check_format, check_inputs
     from transforms.ingest import check_claims_files
     from transforms.pseudonymise import check_key
 
@@ -112,6 +112,8 @@ def run(
         raise SerosurvError(f"Claims file {missing[0]} does not exist.")
     if patients is not None and not Path(patients).is_file():
         raise SerosurvError(f"Patients file {patients} does not exist.")
+    if fmt != "canonical":  # a bad header too: the tables each input names, from their headers
+        check_inputs(fmt, [Path(p) for p in claims], Path(patients) if patients is not None else None)
     if backfill_from and as_of and backfill_from > as_of:
         raise SerosurvError("--from must not be after --as-of.")
     # A broken rule folder too (30 ms; the night reads it again).

@@ -20,6 +20,7 @@ with the delimiter their header line shows (comma, tab, pipe or semicolon: `_sou
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -67,7 +68,7 @@ def adapt(
     try:
         create_macros(con, *MACROS)
         unknown = tuple(unknown_ids)
-        if patients is not None and _is_canonical_patients(con, patients, workdir):
+        if patients is not None and _is_canonical_patients(patients):
             adapted = adapter(con, [Path(p) for p in claims], None, workdir, unknown)
             return replace(adapted, patients=None)
         return adapter(con, [Path(p) for p in claims], patients, workdir, unknown)
@@ -75,39 +76,54 @@ def adapt(
         con.close()
 
 
+# Each layout's module, with its `adapt_<name>` and `check_<name>` functions (imported when used).
+LAYOUTS = {
+    "omop": ("transforms.adapters.omop", "omop"),
+    "scdm": ("transforms.adapters.scdm", "scdm"),
+    "pde": ("transforms.adapters.pde", "pde"),
+    "mimic-iv": ("transforms.adapters.mimic", "mimic"),
+    "fhir": ("transforms.adapters.fhir", "fhir"),
+}
+
+
+def _layout(fmt: str, kind: str) -> Callable:
+    """The layout's `adapt_…` or `check_…` function (`kind`)."""
+    if fmt not in LAYOUTS:
+        raise SerosurvError(f"Unknown input format '{fmt}'; supported: {', '.join(FORMATS)}.")
+    module, name = LAYOUTS[fmt]
+    return getattr(importlib.import_module(module), f"{kind}_{name}")
+
+
 def _adapter(fmt: str) -> Adapter:
     if fmt.startswith("mapping:"):
         from transforms.adapters.mapping import mapping_adapter
 
         return mapping_adapter(Path(fmt.removeprefix("mapping:")))
-    if fmt == "omop":
-        from transforms.adapters.omop import adapt_omop
-
-        return adapt_omop
-    if fmt == "scdm":
-        from transforms.adapters.scdm import adapt_scdm
-
-        return adapt_scdm
-    if fmt == "pde":
-        from transforms.adapters.pde import adapt_pde
-
-        return adapt_pde
-    if fmt == "mimic-iv":
-        from transforms.adapters.mimic import adapt_mimic
-
-        return adapt_mimic
-    if fmt == "fhir":
-        from transforms.adapters.fhir import adapt_fhir
-
-        return adapt_fhir
-    raise SerosurvError(f"Unknown input format '{fmt}'; supported: {', '.join(FORMATS)}.")
+    return _layout(fmt, "adapt")
 
 
-def _is_canonical_patients(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> bool:
+def check_inputs(fmt: str, claims: list[Path], patients: Path | None) -> None:
+    """What can be told of a layout's input files before a night starts, from their names and headers
+    alone: the tables each input names are there, CSV or Parquet, readable, and have the columns the
+    layout requires (the same sentences as `adapt`). A night then refuses a bad header in a second, not
+    after Prefect's start-up; the rows themselves are read by the night."""
+    claims = [Path(p) for p in claims]
+    patients = Path(patients) if patients is not None else None
+    if patients is not None and _is_canonical_patients(patients):
+        patients = None
+    if fmt.startswith("mapping:"):
+        from transforms.adapters.mapping import check_mapping
+
+        check_mapping(Path(fmt.removeprefix("mapping:")), claims)
+    else:
+        _layout(fmt, "check")(claims, patients)
+
+
+def _is_canonical_patients(path: Path) -> bool:
     """A CSV or Parquet patients file with a patient_id column (other files, e.g. FHIR's, are the format's)."""
-    from transforms.adapters._source import Source, is_table_file
+    from transforms.adapters._source import Header, is_table_file
 
-    return is_table_file(path) and Source(con, path, workdir, "patients").has("patient_id")
+    return is_table_file(path) and Header(path, "patients").has("patient_id")
 
 
 def check_format(fmt: str) -> None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import gzip
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,62 +54,65 @@ def sniff_delimiter(path: Path) -> str:
     return best if counts[best] else ","
 
 
-class Source:
-    """One source table as a DuckDB view of text columns plus `__row` (1-based data row in the file)."""
+def _csv_scan(path: Path, separator: str) -> pl.LazyFrame:
+    """A text table as text columns, as every adapter reads it (a ragged line is cut, not refused)."""
+    return pl.scan_csv(
+        path, separator=separator, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True
+    )
 
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        path: Path,
-        workdir: Path,
-        what: str,
-        delimiter: str | None = None,
-    ) -> None:
-        self.con = con
+
+def _clean_name(name: str) -> str:
+    return name.strip().lstrip("\ufeff")
+
+
+class Header:
+    """A source table's column names, from the start of its file alone (a CSV's header line, a Parquet
+    file's schema): what a night can check before it starts (`transforms.adapters.check_inputs`), with the
+    same sentences as `Source`, which reads the whole table."""
+
+    def __init__(self, path: Path, what: str, delimiter: str | None = None) -> None:
         self.path = Path(path)
         self.what = what  # e.g. "MIMIC-IV prescriptions", used in error messages
+        if self._kind() == "csv":
+            separator = delimiter or sniff_delimiter(self.path)
+            with self._csv_errors():
+                names = _csv_scan(self.path, separator).collect_schema().names()
+            self._name_columns([_clean_name(n) for n in names])
+        else:
+            with duckdb.connect() as con:
+                self._name_columns(self._described(con, self.path))
+
+    def _kind(self) -> str:
         if not self.path.is_file():
-            raise SerosurvError(f"{what} file {self.path} does not exist.")
-        self.view = f"src_{next(_views)}"
+            raise SerosurvError(f"{self.what} file {self.path} does not exist.")
         name = self.path.name.lower()
         if name.endswith(PARQUET_SUFFIXES):
-            parquet, row = self.path, "file_row_number + 1"
-        elif name.endswith(CSV_SUFFIXES):
-            parquet, row = self._csv_to_parquet(workdir, delimiter), ROW
-        else:
-            raise SerosurvError(
-                f"{self.path}: unknown file type; {what} must be CSV (.csv, .tsv, optionally .gz) or Parquet."
-            )
-        try:
-            described = fetch(con, "analyses/parquet_columns.sql", {"p": str(parquet)})
-        except duckdb.Error as exc:
-            raise SerosurvError(f"{self.path}: cannot be read ({str(exc).splitlines()[0]}).") from None
-        self.original = [c for c, *_ in described if c not in (ROW, "file_row_number")]
-        self.columns = {c.strip().lower(): c for c in self.original}
-        select = ", ".join(f"cast({quote(c)} as varchar) as {quote(c)}" for c in self.original)
-        con.execute(
-            f"create or replace temp view {self.view} as select {row} as {ROW}, {select} "
-            f"from read_parquet({literal(str(parquet))}, file_row_number = true)"
+            return "parquet"
+        if name.endswith(CSV_SUFFIXES):
+            return "csv"
+        raise SerosurvError(
+            f"{self.path}: unknown file type; {self.what} must be CSV (.csv, .tsv, optionally .gz) or Parquet."
         )
 
-    def _csv_to_parquet(self, workdir: Path, delimiter: str | None) -> Path:
-        separator = delimiter or sniff_delimiter(self.path)
-        target = workdir / f"{self.view}_{self.path.name.replace('.', '_')}.parquet"
+    @contextmanager
+    def _csv_errors(self) -> Iterator[None]:
         try:
-            frame = pl.scan_csv(
-                self.path,
-                separator=separator,
-                infer_schema=False,
-                encoding="utf8-lossy",
-                truncate_ragged_lines=True,
-            )
-            frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.collect_schema().names()})
-            frame.with_row_index(ROW, offset=1).sink_parquet(target)
+            yield
         except pl.exceptions.NoDataError:
             raise SerosurvError(f"{self.path}: the file is empty (no header row).") from None
         except (pl.exceptions.ComputeError, OSError) as exc:
             raise SerosurvError(f"{self.path}: cannot be read as CSV ({str(exc).splitlines()[0]}).") from None
-        return target
+
+    def _described(self, con: duckdb.DuckDBPyConnection, parquet: Path) -> list[str]:
+        try:
+            described = fetch(con, "analyses/parquet_columns.sql", {"p": str(parquet)})
+        except duckdb.Error as exc:
+            raise SerosurvError(f"{self.path}: cannot be read ({str(exc).splitlines()[0]}).") from None
+        return [c for c, *_ in described if c not in (ROW, "file_row_number")]
+
+    def _name_columns(self, original: list[str]) -> None:
+        self.original = original
+        self.columns = {c.strip().lower(): c for c in original}
 
     # ------------------------------------------------------------------ columns
 
@@ -129,6 +133,42 @@ class Source:
                     f"{self.path}: required column {wanted} of the {self.what} layout is missing "
                     f"({header_note(self.original)})."
                 )
+
+
+class Source(Header):
+    """One source table as a DuckDB view of text columns plus `__row` (1-based data row in the file)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        workdir: Path,
+        what: str,
+        delimiter: str | None = None,
+    ) -> None:
+        self.con = con
+        self.path = Path(path)
+        self.what = what
+        self.view = f"src_{next(_views)}"
+        if self._kind() == "parquet":
+            parquet, row = self.path, "file_row_number + 1"
+        else:
+            parquet, row = self._csv_to_parquet(workdir, delimiter), ROW
+        self._name_columns(self._described(con, parquet))
+        select = ", ".join(f"cast({quote(c)} as varchar) as {quote(c)}" for c in self.original)
+        con.execute(
+            f"create or replace temp view {self.view} as select {row} as {ROW}, {select} "
+            f"from read_parquet({literal(str(parquet))}, file_row_number = true)"
+        )
+
+    def _csv_to_parquet(self, workdir: Path, delimiter: str | None) -> Path:
+        separator = delimiter or sniff_delimiter(self.path)
+        target = workdir / f"{self.view}_{self.path.name.replace('.', '_')}.parquet"
+        with self._csv_errors():
+            frame = _csv_scan(self.path, separator)
+            frame = frame.rename({c: _clean_name(c) for c in frame.collect_schema().names()})
+            frame.with_row_index(ROW, offset=1).sink_parquet(target)
+        return target
 
     def col(self, *names: str) -> str:
         """Trimmed text of the first present column (empty = NULL), or NULL when none is present."""

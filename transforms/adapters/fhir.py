@@ -135,8 +135,17 @@ def adapt_fhir(
     return Adapted(outputs, people, absent)
 
 
-def fhir_files(paths: list[Path]) -> list[Path]:
-    """The FHIR files named by --claims: files as given, folders as their NDJSON and JSON files."""
+def check_fhir(claims: list[Path], patients: Path | None) -> None:
+    """The files named are FHIR files, or folders holding some (transforms.adapters.check_inputs); their
+    JSON is read by the night."""
+    fhir_files(claims, say_skipped=False)
+    if patients is not None:
+        _fhir_file(patients, "--patients")
+
+
+def fhir_files(paths: list[Path], say_skipped: bool = True) -> list[Path]:
+    """The FHIR files named by --claims: files as given, folders as their NDJSON and JSON files.
+    `say_skipped`: log the NDJSON files of other resource types left out of a folder."""
     found: list[Path] = []
     for path in paths:
         if not path.is_dir():
@@ -146,7 +155,7 @@ def fhir_files(paths: list[Path]) -> list[Path]:
         ndjson = [p for p in files if _kind(p) == "ndjson"]
         named = [p for p in ndjson if _named_type(p) in READ]
         skipped = [p for p in ndjson if named and p not in named]
-        if skipped:
+        if skipped and say_skipped:
             log.info(
                 "FHIR input %s: %d NDJSON file(s) named after resource types serosurv does not read skipped "
                 "(%s)",

@@ -44,7 +44,7 @@ import duckdb
 from serosurv.core.errors import SerosurvError, header_note
 from serosurv.core.warehouse import CANONICAL_COLUMNS
 from transforms.adapters import Adapted, Adapter
-from transforms.adapters._source import ROW, Source, literal, output_name, write_claims
+from transforms.adapters._source import ROW, Header, Source, literal, output_name, write_claims
 
 SECTIONS = ("columns", "drug", "date_formats", "constants", "values", "source")
 CODE_TYPES = ("ndc", "rxcui", "drug_name")
@@ -133,6 +133,24 @@ def load_mapping(path: Path) -> dict:
     return {**spec, "columns": columns}
 
 
+def check_mapping(mapping_file: Path, claims: list[Path]) -> None:
+    """The mapping is valid and each claims file has the columns it maps, from the file's header
+    (transforms.adapters.check_inputs)."""
+    spec = load_mapping(mapping_file)
+    for path in claims:
+        header = Header(path, f"mapping {mapping_file.name}", spec.get("source", {}).get("delimiter"))
+        _require_mapped(header, spec, mapping_file)
+
+
+def _require_mapped(table: Header, spec: dict, mapping_file: Path) -> None:
+    for field, column in spec["columns"].items():
+        if not table.has(column):
+            raise SerosurvError(
+                f"{table.path}: column '{column}' (mapped to {field} by {mapping_file}) is missing "
+                f"({header_note(table.original)})."
+            )
+
+
 def _adapt(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -146,13 +164,8 @@ def _adapt(
     read by the macros source_id and known_id (sql/macros/) after any recoding; a derived claim id is
     made from the values as written, so it does not change."""
     s = Source(con, path, workdir, f"mapping {mapping_file.name}", spec.get("source", {}).get("delimiter"))
+    _require_mapped(s, spec, mapping_file)
     columns: dict[str, str] = spec["columns"]
-    for field, column in columns.items():
-        if not s.has(column):
-            raise SerosurvError(
-                f"{path}: column '{column}' (mapped to {field} by {mapping_file}) is missing "
-                f"({header_note(s.original)})."
-            )
     fields = {field: s.col(column) for field, column in columns.items()}
     for field, value in spec.get("constants", {}).items():
         fields.setdefault(field, literal(value))

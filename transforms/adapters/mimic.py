@@ -27,9 +27,10 @@ from pathlib import Path
 import duckdb
 
 from transforms.adapters import Adapted
-from transforms.adapters._source import Source, output_name, write_claims, write_patients
+from transforms.adapters._source import Header, Source, output_name, write_claims, write_patients
 
-PRESCRIPTIONS = ("subject_id", "starttime", "drug")
+PRESCRIPTIONS = ("subject_id", "starttime", "drug")  # the columns a prescriptions file must have
+PATIENTS = ("subject_id",)
 # The columns read (sql/staging/stg_mimic_claims.sql, stg_mimic_patients.sql).
 PRESCRIPTION_COLUMNS = (
     "subject_id",
@@ -58,6 +59,14 @@ def adapt_mimic(
     return Adapted(outputs, people, absent=("pharmacy_id",))  # MIMIC's pharmacy_id is an order id
 
 
+def check_mimic(claims: list[Path], patients: Path | None) -> None:
+    """The required columns of each file, from its header (transforms.adapters.check_inputs)."""
+    for path in claims:
+        Header(path, "MIMIC-IV prescriptions").require(*PRESCRIPTIONS)
+    if patients is not None:
+        Header(patients, "MIMIC-IV patients").require(*PATIENTS)
+
+
 def _prescriptions(
     con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, unknown_ids: tuple[str, ...]
 ) -> Path:
@@ -76,6 +85,6 @@ def _prescriptions(
 def _patients(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> Path:
     """MIMIC-IV patients: anchor_year - anchor_age is the (shifted) birth year; no coverage periods."""
     s = Source(con, path, workdir, "MIMIC-IV patients")
-    s.require("subject_id")
+    s.require(*PATIENTS)
     s.named_view("mimic_patients", PATIENT_COLUMNS)
     return write_patients(con, "staging/stg_mimic_patients.sql", output_name(workdir, "mimic-iv", path))

@@ -39,6 +39,7 @@ import duckdb
 from serosurv.core.errors import SerosurvError
 from transforms.adapters import Adapted
 from transforms.adapters._source import (
+    Header,
     Source,
     empty_view,
     is_table_file,
@@ -70,6 +71,14 @@ EXPOSURE_COLUMNS = (
 CONCEPT_COLUMNS = ("concept_id", "concept_name", "vocabulary_id", "concept_code")
 PERSON_COLUMNS = ("person_id", "year_of_birth", "gender_concept_id", "gender_source_value")
 OBSERVATION_COLUMNS = ("person_id", "observation_period_start_date", "observation_period_end_date")
+# The columns each table must have.
+EXPOSURE_REQUIRED = (
+    "drug_exposure_id",
+    "person_id",
+    "drug_concept_id",
+    "drug_exposure_start_date|drug_exposure_start_datetime",
+)
+PERSON_REQUIRED = ("person_id",)
 VOCABULARY = "vocab"  # a subfolder whose name starts so may hold the vocabulary tables (Athena's download)
 
 
@@ -95,6 +104,21 @@ def concept_tables(folder: Path) -> list[Path]:
     return [*find_tables(folder, "concept"), *(t for v in vocabularies for t in find_tables(v, "concept"))]
 
 
+def check_omop(claims: list[Path], patients: Path | None) -> None:
+    """The tables each input names and their required columns, from their headers
+    (transforms.adapters.check_inputs)."""
+    for given in claims:
+        exposure, folder = _exposure_table(given)
+        Header(exposure, "OMOP drug_exposure").require(*EXPOSURE_REQUIRED)
+        for path in _concept_candidates(folder):
+            Header(path, "OMOP concept").require(*CONCEPT_COLUMNS)
+    tables = _patient_tables(claims, patients)
+    if tables:
+        Header(tables[0], "OMOP person").require(*PERSON_REQUIRED)
+    if len(tables) > 1:
+        Header(tables[1], "OMOP observation_period").require(*OBSERVATION_COLUMNS)
+
+
 def adapt_omop(
     con: duckdb.DuckDBPyConnection,
     claims: list[Path],
@@ -103,22 +127,13 @@ def adapt_omop(
     unknown_ids: tuple[str, ...],
 ) -> Adapted:
     outputs: list[Path] = []
-    patient_tables: list[Path] = []
     corrected = 0
     for given in claims:
-        folder = given if given.is_dir() else given.parent
-        exposure = find_table(folder, "drug_exposure") if given.is_dir() else given
-        if exposure is None or not exposure.is_file():
-            raise SerosurvError(
-                f"{given}: no OMOP drug_exposure table (drug_exposure.csv or .parquet) found there."
-            )
+        exposure, folder = _exposure_table(given)
         target, count = _drug_exposure(con, exposure, folder, workdir, unknown_ids)
         outputs.append(target)
         corrected += count
-        if not patient_tables:
-            person = patients or find_table(folder, "person")
-            if person is not None:
-                patient_tables = [person, *filter(None, [find_table(folder, "observation_period")])]
+    patient_tables = _patient_tables(claims, patients)
     people = _patients(con, patient_tables, workdir) if patient_tables else None
     return Adapted(
         outputs,
@@ -128,17 +143,34 @@ def adapt_omop(
     )
 
 
+def _exposure_table(given: Path) -> tuple[Path, Path]:
+    """The drug_exposure table a --claims input names (the file, or the one in the folder), and its folder."""
+    folder = given if given.is_dir() else given.parent
+    exposure = find_table(folder, "drug_exposure") if given.is_dir() else given
+    if exposure is None or not exposure.is_file():
+        raise SerosurvError(
+            f"{given}: no OMOP drug_exposure table (drug_exposure.csv or .parquet) found there."
+        )
+    return exposure, folder
+
+
+def _patient_tables(claims: list[Path], patients: Path | None) -> list[Path]:
+    """The person table (--patients, else the first input folder's) and, beside it in a folder, the
+    observation_period table; none when there is no person table."""
+    for given in claims:
+        folder = given if given.is_dir() else given.parent
+        person = patients or find_table(folder, "person")
+        if person is not None:
+            return [person, *filter(None, [find_table(folder, "observation_period")])]
+    return []
+
+
 def _drug_exposure(
     con: duckdb.DuckDBPyConnection, path: Path, folder: Path, workdir: Path, unknown_ids: tuple[str, ...]
 ) -> tuple[Path, int]:
     """The claims Parquet of one drug_exposure table, and how many of its end dates were corrected."""
     s = Source(con, path, workdir, "OMOP drug_exposure")
-    s.require(
-        "drug_exposure_id",
-        "person_id",
-        "drug_concept_id",
-        "drug_exposure_start_date|drug_exposure_start_datetime",
-    )
+    s.require(*EXPOSURE_REQUIRED)
     s.named_view("omop_drug_exposure", EXPOSURE_COLUMNS)
     _concepts(con, folder, workdir)
     params = {"unknown_ids": list(unknown_ids)}
@@ -155,12 +187,7 @@ def _drug_exposure(
 def _concepts(con: duckdb.DuckDBPyConnection, folder: Path, workdir: Path) -> None:
     """The view omop_concept over the concept table chosen for the view omop_drug_exposure (see the
     module docstring), said in one log line."""
-    candidates = concept_tables(folder)
-    if not candidates:
-        raise SerosurvError(
-            f"{folder}: the OMOP concept table (concept.csv or .parquet, or CONCEPT.csv in a vocabulary "
-            "folder) is missing; it names the drugs."
-        )
+    candidates = _concept_candidates(folder)
     named: list[tuple[int, int]] = []
     sources: list[Source] = []
     for path in candidates:
@@ -188,13 +215,23 @@ def _concepts(con: duckdb.DuckDBPyConnection, folder: Path, workdir: Path) -> No
     )
 
 
+def _concept_candidates(folder: Path) -> list[Path]:
+    candidates = concept_tables(folder)
+    if not candidates:
+        raise SerosurvError(
+            f"{folder}: the OMOP concept table (concept.csv or .parquet, or CONCEPT.csv in a vocabulary "
+            "folder) is missing; it names the drugs."
+        )
+    return candidates
+
+
 def _patients(con: duckdb.DuckDBPyConnection, tables: list[Path], workdir: Path) -> Path:
     p = Source(con, tables[0], workdir, "OMOP person")
-    p.require("person_id")
+    p.require(*PERSON_REQUIRED)
     p.named_view("omop_person", PERSON_COLUMNS)
     if len(tables) > 1:
         o = Source(con, tables[1], workdir, "OMOP observation_period")
-        o.require("person_id", "observation_period_start_date", "observation_period_end_date")
+        o.require(*OBSERVATION_COLUMNS)
         o.named_view("omop_observation_period", OBSERVATION_COLUMNS)
     else:
         empty_view(con, "omop_observation_period", OBSERVATION_COLUMNS)

@@ -39,7 +39,11 @@ from pathlib import Path
 import duckdb
 
 from transforms.adapters import Adapted
-from transforms.adapters._source import Source, output_name, write_claims, write_patients
+from transforms.adapters._source import Header, Source, output_name, write_claims, write_patients
+
+# The columns each file must have.
+PDE_REQUIRED = ("BENE_ID|DESYNPUF_ID", "SRVC_DT", "PROD_SRVC_ID", "DAYS_SUPLY_NUM")
+BENEFICIARY_REQUIRED = ("BENE_ID|DESYNPUF_ID", "BENE_BIRTH_DT")
 
 # The columns read (sql/staging/stg_pde_claims.sql; "A|B": B when the file has no A).
 COLUMNS = (
@@ -88,9 +92,17 @@ def adapt_pde(
     return Adapted(outputs, people)
 
 
+def check_pde(claims: list[Path], patients: Path | None) -> None:
+    """The required columns of each file, from its header (transforms.adapters.check_inputs)."""
+    for path in claims:
+        Header(path, "CMS PDE").require(*PDE_REQUIRED)
+    if patients is not None:
+        Header(patients, "CMS beneficiary summary").require(*BENEFICIARY_REQUIRED)
+
+
 def _pde(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, unknown_ids: tuple[str, ...]) -> Path:
     s = Source(con, path, workdir, "CMS PDE")
-    s.require("BENE_ID|DESYNPUF_ID", "SRVC_DT", "PROD_SRVC_ID", "DAYS_SUPLY_NUM")
+    s.require(*PDE_REQUIRED)
     s.named_view("pde", COLUMNS)
     return write_claims(
         con,
@@ -103,6 +115,6 @@ def _pde(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path, unknown_ids:
 
 def _beneficiaries(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path) -> Path:
     s = Source(con, path, workdir, "CMS beneficiary summary")
-    s.require("BENE_ID|DESYNPUF_ID", "BENE_BIRTH_DT")
+    s.require(*BENEFICIARY_REQUIRED)
     s.named_view("pde_beneficiary", BENEFICIARY_COLUMNS)
     return write_patients(con, "staging/stg_pde_patients.sql", output_name(workdir, "pde", path))
