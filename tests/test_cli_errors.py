@@ -205,6 +205,27 @@ sys.exit(code)
 """
 
 
+def _refused_before_prefect(
+    tmp_path_factory, tmp_path: Path, arguments: tuple[str, ...], expected: str
+) -> None:
+    """`serosurv run ARGUMENTS` ({tmp}: tmp_path) exits 2 with the `expected` sentence, having imported
+    nothing of Prefect, Great Expectations or uvicorn, and created no warehouse."""
+    run = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, "run", *(a.replace("{tmp}", str(tmp_path)) for a in arguments)]
+        + ["--as-of", "2025-06-30", "--out", str(tmp_path), "--warehouse", str(tmp_path / "serosurv.duckdb")],
+        capture_output=True,
+        text=True,
+        env=_environment(tmp_path_factory),
+        cwd=ROOT,
+        timeout=300,
+    )
+    line = one_error_line(run.stderr)
+    assert run.returncode == 2, run.stderr
+    assert expected.replace("{tmp}", str(tmp_path)) in line, line
+    assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout  # nothing of Prefect, GX, uvicorn
+    assert not (tmp_path / "serosurv.duckdb").exists()
+
+
 @pytest.mark.parametrize(
     ("files", "arguments", "expected"),
     [
@@ -257,20 +278,7 @@ def test_input_errors_are_refused_before_prefect_is_imported(
     started its server, nor Great Expectations."""
     for name, text in files.items():
         (tmp_path / name).write_text(text.replace("{tmp}", str(tmp_path)))
-    run = subprocess.run(
-        [sys.executable, "-c", LOADED_PROBE, "run", *(a.replace("{tmp}", str(tmp_path)) for a in arguments)]
-        + ["--as-of", "2025-06-30", "--out", str(tmp_path), "--warehouse", str(tmp_path / "serosurv.duckdb")],
-        capture_output=True,
-        text=True,
-        env=_environment(tmp_path_factory),
-        cwd=ROOT,
-        timeout=300,
-    )
-    line = one_error_line(run.stderr)
-    assert run.returncode == 2, run.stderr
-    assert expected.replace("{tmp}", str(tmp_path)) in line, line
-    assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout  # nothing of Prefect, GX, uvicorn
-    assert not (tmp_path / "serosurv.duckdb").exists()
+    _refused_before_prefect(tmp_path_factory, tmp_path, arguments, expected)
 
 
 def _parquet(columns: dict[str, list[str]]) -> bytes:
@@ -397,17 +405,4 @@ def test_a_layouts_bad_header_is_refused_before_prefect_is_imported(
             (tmp_path / name).write_bytes(content)
         else:
             (tmp_path / name).write_text(content)
-    run = subprocess.run(
-        [sys.executable, "-c", LOADED_PROBE, "run", *(a.replace("{tmp}", str(tmp_path)) for a in arguments)]
-        + ["--as-of", "2025-06-30", "--out", str(tmp_path), "--warehouse", str(tmp_path / "serosurv.duckdb")],
-        capture_output=True,
-        text=True,
-        env=_environment(tmp_path_factory),
-        cwd=ROOT,
-        timeout=300,
-    )
-    line = one_error_line(run.stderr)
-    assert run.returncode == 2, run.stderr
-    assert expected.replace("{tmp}", str(tmp_path)) in line, line
-    assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout  # nothing of Prefect, GX, uvicorn
-    assert not (tmp_path / "serosurv.duckdb").exists()
+    _refused_before_prefect(tmp_path_factory, tmp_path, arguments, expected)
