@@ -16,6 +16,7 @@ HEADER = (
     "claim_id,patient_id,fill_date,days_supply,ndc,drug_name,quantity,prescriber_id,pharmacy_id,claim_status"
 )
 AS_OF = date(2025, 6, 30)
+ROW_SLICES = validate.row_slices
 
 
 def load(con, *paths, adapted=False):
@@ -170,34 +171,80 @@ def test_the_first_copy_of_a_repeated_claim_id_is_kept_by_row_number_not_text(wa
     ]
 
 
-def test_a_batch_too_large_for_memory_is_checked_twice_streaming_with_the_same_outcome(
-    generated, tmp_path, monkeypatch
-):
-    """Above half the memory limit the checks stream twice instead of keeping a typed copy: the same
-    rows are accepted and quarantined, with the same reasons, either way (generated data has every
-    kind of malformed row)."""
+def _slices_of(monkeypatch, rows_per_slice: int) -> list:
+    """Validation made to check at most `rows_per_slice` rows at a time; the slices it cut, when it has."""
+    cut: list = []
+
+    def recorded(files, rows):
+        cut.extend(ROW_SLICES(files, rows_per_slice))
+        return cut
+
+    monkeypatch.setattr(validate, "row_slices", recorded)
+    return cut
+
+
+def test_a_batch_too_large_for_memory_is_checked_in_slices_with_the_same_outcome(generated, monkeypatch):
+    """Above half the memory limit the checks run on slices of rows that fit instead of one typed copy:
+    the same rows are accepted and quarantined, with the same reasons, either way (generated data has
+    every kind of malformed row, and repeated claim ids whose copies fall in other slices)."""
     import duckdb
 
     from serosurv.core.warehouse import ensure_schema
 
-    outcomes = {}
-    for path, row_bytes in (("copy", validate.CHECKED_ROW_BYTES), ("streaming", 10**12)):
-        monkeypatch.setattr(validate, "CHECKED_ROW_BYTES", row_bytes)
+    total = duckdb.sql(f"SELECT count(*) FROM read_parquet('{generated['claims']}')").fetchall()[0][0]
+    outcomes, slices = {}, {}
+    for way, rows_per_slice in (("whole", total), ("slices", total // 7 + 1)):
+        slices[way] = _slices_of(monkeypatch, rows_per_slice)
         con = duckdb.connect()
         ensure_schema(con)
         counts = load(con, generated["claims"])
         copied = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stg_checked'"
         ).fetchall()
-        outcomes[path] = (
+        outcomes[way] = (
             counts,
             con.execute("SELECT * EXCLUDE (run_id) FROM claims ORDER BY source_row").fetchall(),
             con.execute("SELECT * EXCLUDE (run_id) FROM quarantine ORDER BY source_row").fetchall(),
         )
         assert copied == [(0,)]  # dropped after the split either way
         con.close()
-    assert outcomes["copy"] == outcomes["streaming"]
-    assert outcomes["copy"][0].rows_quarantined > 0 and len(outcomes["copy"][0].reasons) > 5
+    assert len(slices["whole"]) == 1 and len(slices["slices"]) == 7
+    assert outcomes["whole"] == outcomes["slices"]
+    assert outcomes["whole"][0].rows_quarantined > 0 and len(outcomes["whole"][0].reasons) > 5
+    assert outcomes["whole"][0].reasons["duplicate_claim_id"] > 0
+
+
+def test_slices_cover_every_row_of_files_of_any_length_once(warehouse, tmp_path, monkeypatch):
+    """Two files of 10 and 3 rows checked 4 rows at a time: each slice holds those rows of both files; a
+    claim id repeated in another slice and another file is still the duplicate of its first copy."""
+    first = write_csv(
+        tmp_path / "a.csv",
+        HEADER,
+        *(f"A{i},P1,2025-01-05,30,,sertraline,30,D1,PH1,paid" for i in range(1, 11)),
+    )
+    second = write_csv(
+        tmp_path / "b.csv",
+        HEADER,
+        "B1,P2,2025-01-05,30,,tramadol,30,D1,PH1,paid",
+        "B2,P2,2025-01-05,30,,tramadol,30,D1,PH1,paid",
+        "A9,P1,2025-01-06,30,,tramadol,30,D1,PH1,paid",
+    )
+    cut = _slices_of(monkeypatch, 4)
+    counts = load(warehouse, first, second)
+    assert cut == [(1, 2), (3, 5), (6, 9), (10, 10)]
+    assert (counts.rows_read, counts.rows_accepted, counts.rows_quarantined) == (13, 12, 1)
+    assert rows(warehouse, "SELECT source_row, reason FROM quarantine") == [
+        (3, f"claim_id repeats the claim of the same patient at {first} row 9")
+    ]
+    assert rows(warehouse, "SELECT count(DISTINCT (source_file, source_row)) FROM claims") == [(12,)]
+
+
+def test_row_slices_hold_at_most_the_rows_asked_and_cover_every_row():
+    assert validate.row_slices([], 5) == []
+    assert validate.row_slices([(1, 100)], 1000) == [(1, 100)]
+    assert validate.row_slices([(1, 100)], 30) == [(1, 30), (31, 60), (61, 90), (91, 100)]
+    assert validate.row_slices([(1, 100), (1, 10)], 30) == [(1, 20), (21, 50), (51, 80), (81, 100)]
+    assert validate.row_slices([(1, 3), (1, 3), (1, 3)], 2) == [(1, 1), (2, 2), (3, 3)]  # never narrower
 
 
 def test_a_claims_file_given_twice_is_refused(tmp_path):

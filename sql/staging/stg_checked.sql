@@ -1,8 +1,9 @@
 -- stg_checked: the raw text rows cast to the canonical contract, every row that breaks it with one
 -- reason (the first that applies); accepted rows go to `claims` (stg_claims.sql), the others to
--- `quarantine` (stg_quarantine.sql). Materialised as the temp table stg_checked when the batch fits in
--- memory, else read twice as a subquery (transforms/validate.py).
--- Parameters: $as_of (run date), $earliest (earliest plausible fill date), $max_field_length
+-- `quarantine` (stg_quarantine.sql). Materialised as the temp table stg_checked, one slice of the batch's
+-- rows at a time (all of them when they fit in half the memory limit: transforms/validate.py).
+-- Parameters: $first_row, $last_row (the slice of each file's rows checked: source_row, 1-based),
+-- $as_of (run date), $earliest (earliest plausible fill date), $max_field_length
 -- ([source] max_field_length: what a quarantined row's `raw` keeps of each field), $unknown_ids
 -- (prescriber and pharmacy ids meaning unknown: [source] unknown_ids; with empty and zero they become NULL).
 -- Reads the staging view `stg_raw` row by row; what needs the whole batch (repeated claim ids, ids an
@@ -39,6 +40,7 @@ with trimmed as (
         trimmed_text(original_claim_id) as original_claim_id,
         nullif(lower(trim(ongoing)), '') as ongoing_text
     from stg_raw
+    where source_row between $first_row and $last_row  -- the slice being checked (transforms/validate.py)
 ),
 
 typed as (
