@@ -1,6 +1,6 @@
 """Do two warehouses built from the same inputs hold the same results? Row by row, table by table.
 
-    python -m benchmarks.compare_warehouses A.duckdb B.duckdb [--tables episodes,interactions]
+    python -m benchmarks.compare_warehouses A.duckdb B.duckdb [--tables episodes,interactions] [--hashes]
 
 Compares what the night and the engine write (TABLES: claims, quarantine, fill_ingredients,
 fill_exposure, episodes, interactions, serotonergic_burden, alerts, alert_history) with EXCEPT ALL both
@@ -10,6 +10,11 @@ suffix) and clock times (every TIMESTAMP column: `computed_at`, `action_at`, ...
 derived from the data (md5 of patient, ingredients and dates), so it must agree. Prints one markdown row
 per table: rows in each, rows only in A, rows only in B; exits 1 when any table differs (or exists, or
 has a column, on one side only), 0 when all agree.
+
+`--hashes` compares each row's 64-bit hash (of the same columns) instead of the row itself: the same
+counts, in less time and memory (two 100M-claim warehouses: 1 min 43 s and 13.9 GB at most, where
+EXCEPT ALL over the rows held 20 GB after 13 minutes). A differing row goes unseen only if its hash
+equals another row's.
 
 Use it to check that a change to the engine keeps its results (a warehouse from before, one from after),
 that an incremental night equals a full recompute (benchmarks/incremental.py), or that buckets equal one
@@ -72,8 +77,11 @@ def _compared(name: str, data_type: str) -> bool:
     return name not in RUN_ID_COLUMNS and not data_type.startswith("TIMESTAMP")
 
 
-def compare(a: Path | str, b: Path | str, tables: tuple[str, ...] = TABLES) -> list[TableDifference]:
-    """Per table: row counts and the rows each side has that the other lacks (0 and 0 = identical)."""
+def compare(
+    a: Path | str, b: Path | str, tables: tuple[str, ...] = TABLES, hashes: bool = False
+) -> list[TableDifference]:
+    """Per table: row counts and the rows each side has that the other lacks (0 and 0 = identical);
+    `hashes`: rows compared by their 64-bit hash (see the module's docstring)."""
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
@@ -99,6 +107,8 @@ def compare(a: Path | str, b: Path | str, tables: tuple[str, ...] = TABLES) -> l
                 if _compared(c, columns_a.get(c) or columns_b.get(c))
             )
             kept = ", ".join(f'"{c}"' for c in shared)
+            if hashes:
+                kept = f"hash({kept}) AS row_hash"
             ((rows_a, rows_b, only_a, only_b),) = con.execute(
                 f"""
                 SELECT
@@ -123,12 +133,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("a", type=Path, metavar="A.duckdb")
     parser.add_argument("b", type=Path, metavar="B.duckdb")
     parser.add_argument("--tables", default=",".join(TABLES), help="comma-separated (default: all of TABLES)")
+    parser.add_argument(
+        "--hashes",
+        action="store_true",
+        help="compare rows by their 64-bit hash (large warehouses: 100M claims)",
+    )
     args = parser.parse_args(argv)
     for path in (args.a, args.b):
         if not path.is_file():
             parser.error(f"{path} is not a file")
-    results = compare(args.a, args.b, tuple(t.strip() for t in args.tables.split(",") if t.strip()))
-    print(f"A: {args.a}\nB: {args.b}\n")
+    results = compare(
+        args.a, args.b, tuple(t.strip() for t in args.tables.split(",") if t.strip()), args.hashes
+    )
+    print(f"A: {args.a}\nB: {args.b}\n" + ("(rows compared by their 64-bit hash)\n" if args.hashes else ""))
     print("| table | rows in A | rows in B | only in A | only in B | |")
     print("|---|---|---|---|---|---|")
     for r in results:

@@ -110,9 +110,25 @@ def test_a_row_missing_from_one_warehouse_is_a_difference(two_nights, tmp_path, 
     con.close()
     assert compare_warehouses.main([str(a), str(changed)]) == 1
     assert "1 of 9 tables differ: interactions" in capsys.readouterr().out
-    interactions = next(r for r in compare_warehouses.compare(a, changed) if r.table == "interactions")
-    assert (interactions.only_a, interactions.only_b) == (1, 0)
-    assert interactions.rows_a == interactions.rows_b + 1
+    for hashes in (False, True):  # rows, or their 64-bit hashes: the same counts
+        compared = compare_warehouses.compare(a, changed, hashes=hashes)
+        interactions = next(r for r in compared if r.table == "interactions")
+        assert (interactions.only_a, interactions.only_b) == (1, 0)
+        assert interactions.rows_a == interactions.rows_b + 1
+        assert [r.table for r in compared if r.differs] == ["interactions"]
+
+
+def test_a_changed_value_is_a_difference_by_hash_too(two_nights, tmp_path, capsys):
+    a, b = two_nights
+    changed = tmp_path / "changed.duckdb"
+    shutil.copy(b, changed)
+    con = duckdb.connect(str(changed))
+    con.execute("UPDATE episodes SET n_fills = n_fills + 1 WHERE rowid = (SELECT min(rowid) FROM episodes)")
+    con.close()
+    assert compare_warehouses.main([str(a), str(b), "--hashes"]) == 0
+    assert compare_warehouses.main([str(a), str(changed), "--hashes", "--tables", "episodes,claims"]) == 1
+    out = capsys.readouterr().out
+    assert "(rows compared by their 64-bit hash)" in out and "1 of 2 tables differ: episodes" in out
 
 
 def test_the_engine_alone_recounts_the_nights_results_and_leaves_the_warehouse_as_it_was(
