@@ -10,7 +10,16 @@ import polars as pl
 from serosurv.core.config import EpisodeConfig, InteractionConfig
 from serosurv.core.warehouse import count_rows
 from transforms import stockpiling
-from transforms.sql import create_macros, create_table, fetch, fetch_one, replace_rows, run, table_from_frame
+from transforms.sql import (
+    create_macros,
+    create_table,
+    fetch,
+    fetch_one,
+    joins_as_written,
+    replace_rows,
+    run,
+    table_from_frame,
+)
 
 # The macros the engine's statements use (sql/macros/).
 MACROS = ("supply_end", "supply_days", "ongoing_end", "sorted_distinct")
@@ -49,13 +58,14 @@ def build_episodes(
     create_table(
         con, "cancelled_claims", "intermediate/int_cancelled_claims.sql", {"as_of": as_of}, temp=True
     )
-    create_table(
-        con,
-        "claim_exposures",
-        "intermediate/int_claim_exposures.sql",
-        {"omop_end": omop, "as_of": as_of, "ongoing_max_days": settings.ongoing_max_days},
-        temp=True,
-    )
+    with joins_as_written(con):  # the hash table on the claims' ingredients (sql file's header)
+        create_table(
+            con,
+            "claim_exposures",
+            "intermediate/int_claim_exposures.sql",
+            {"omop_end": omop, "as_of": as_of, "ongoing_max_days": settings.ongoing_max_days},
+            temp=True,
+        )
     replace_rows(con, "fill_exposure", "intermediate/int_fill_exposure.sql", {"same_day": settings.same_day})
     fill_params = {"omop_end": omop, "same_day": settings.same_day}
     # storing the two steps cost a sixth of the episode step (4.7M fills)

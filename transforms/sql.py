@@ -29,6 +29,8 @@ names quoted with `sql_identifier`. docs/design.md ("SQL") says the same for rea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,22 @@ def create_macros(con: duckdb.DuckDBPyConnection, *macros: str) -> None:
     """Create the temp macros sql/macros/MACRO.sql on this connection (again: they are replaced)."""
     for macro in macros:
         con.execute(sql_text(f"macros/{macro}.sql"))
+
+
+@contextmanager
+def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Each hash join of the statements run inside builds its table on the side written second (DuckDB's
+    `build_side_probe_side` optimizer off), for a statement whose sides DuckDB misjudges; its previous
+    `disabled_optimizers` afterwards."""
+    (before,) = con.execute("select current_setting('disabled_optimizers')").fetchall()[0]
+    con.execute(
+        "set disabled_optimizers = $names",
+        {"names": ",".join(filter(None, [before, "build_side_probe_side"]))},
+    )
+    try:
+        yield
+    finally:
+        con.execute("set disabled_optimizers = $names", {"names": before})
 
 
 def create_table(

@@ -9,6 +9,10 @@
 -- later night extends it, a stop (an adjustment with an end date) replaces it.
 -- Parameters: $omop_end, $as_of, $ongoing_max_days. Inputs: claims, cancelled_claims, fill_ingredients,
 -- rule_ingredients (ingredient); macros supply_end, ongoing_end.
+-- Run with the joins as written (transforms.sql.joins_as_written): the hash table is built on the
+-- claims' ingredients, not on the active claims, which DuckDB estimates at a twenty-fifth of what they
+-- are (a filter, then an anti join) and would otherwise build on: 10M-100M claims of 12 columns. 2.1 ->
+-- 1.5 s at 10M claims, 48 -> 14-16 s at 100M, where that table no longer fits in memory.
 with active_claims as (
     select
         claims.*,
