@@ -101,13 +101,21 @@ def test_two_nights_on_the_same_claims_compare_identical(two_nights, capsys):
     assert all(r.rows_a == r.rows_b and r.rows_a > 0 for r in compared.values()), compared
 
 
+def _changed_copy(warehouse, tmp_path, change: str):
+    """A copy of `warehouse` with the statement `change` applied."""
+    changed = tmp_path / "changed.duckdb"
+    shutil.copy(warehouse, changed)
+    con = duckdb.connect(str(changed))
+    con.execute(change)
+    con.close()
+    return changed
+
+
 def test_a_row_missing_from_one_warehouse_is_a_difference(two_nights, tmp_path, capsys):
     a, b = two_nights
-    changed = tmp_path / "changed.duckdb"
-    shutil.copy(b, changed)
-    con = duckdb.connect(str(changed))
-    con.execute("DELETE FROM interactions WHERE rowid = (SELECT min(rowid) FROM interactions)")
-    con.close()
+    changed = _changed_copy(
+        b, tmp_path, "DELETE FROM interactions WHERE rowid = (SELECT min(rowid) FROM interactions)"
+    )
     assert compare_warehouses.main([str(a), str(changed)]) == 1
     assert "1 of 9 tables differ: interactions" in capsys.readouterr().out
     for hashes in (False, True):  # rows, or their 64-bit hashes: the same counts
@@ -120,11 +128,11 @@ def test_a_row_missing_from_one_warehouse_is_a_difference(two_nights, tmp_path, 
 
 def test_a_changed_value_is_a_difference_by_hash_too(two_nights, tmp_path, capsys):
     a, b = two_nights
-    changed = tmp_path / "changed.duckdb"
-    shutil.copy(b, changed)
-    con = duckdb.connect(str(changed))
-    con.execute("UPDATE episodes SET n_fills = n_fills + 1 WHERE rowid = (SELECT min(rowid) FROM episodes)")
-    con.close()
+    changed = _changed_copy(
+        b,
+        tmp_path,
+        "UPDATE episodes SET n_fills = n_fills + 1 WHERE rowid = (SELECT min(rowid) FROM episodes)",
+    )
     assert compare_warehouses.main([str(a), str(b), "--hashes"]) == 0
     assert compare_warehouses.main([str(a), str(changed), "--hashes", "--tables", "episodes,claims"]) == 1
     out = capsys.readouterr().out
