@@ -113,7 +113,7 @@ def run(
     if patients is not None and not Path(patients).is_file():
         raise SerosurvError(f"Patients file {patients} does not exist.")
     if fmt != "canonical":  # a bad header too: the tables each input names, from their headers
-        check_inputs(fmt, [Path(p) for p in claims], Path(patients) if patients is not None else None)
+        check_inputs(fmt, claims, patients)
     if backfill_from and as_of and backfill_from > as_of:
         raise SerosurvError("--from must not be after --as-of.")
     # A broken rule folder too (30 ms; the night reads it again).

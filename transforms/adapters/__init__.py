@@ -58,7 +58,7 @@ def adapt(
     """Map source files in layout `fmt` onto canonical Parquet files written under `workdir`.
     `unknown_ids`: prescriber and pharmacy ids meaning unknown besides empty and zero ([source]
     unknown_ids, trimmed and upper-case as SourceConfig keeps them)."""
-    adapter = _adapter(fmt)
+    adapter: Adapter = _layout(fmt, "adapt")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     patients = Path(patients) if patients is not None else None
@@ -87,36 +87,28 @@ LAYOUTS = {
 
 
 def _layout(fmt: str, kind: str) -> Callable:
-    """The layout's `adapt_…` or `check_…` function (`kind`)."""
+    """The layout's `adapt_…` or `check_…` function (`kind`); for `mapping:FILE`, the ones that FILE
+    makes (transforms/adapters/mapping.py)."""
+    if fmt.startswith("mapping:"):
+        from transforms.adapters import mapping
+
+        made = {"adapt": mapping.mapping_adapter, "check": mapping.mapping_check}[kind]
+        return made(Path(fmt.removeprefix("mapping:")))
     if fmt not in LAYOUTS:
         raise SerosurvError(f"Unknown input format '{fmt}'; supported: {', '.join(FORMATS)}.")
     module, name = LAYOUTS[fmt]
     return getattr(importlib.import_module(module), f"{kind}_{name}")
 
 
-def _adapter(fmt: str) -> Adapter:
-    if fmt.startswith("mapping:"):
-        from transforms.adapters.mapping import mapping_adapter
-
-        return mapping_adapter(Path(fmt.removeprefix("mapping:")))
-    return _layout(fmt, "adapt")
-
-
-def check_inputs(fmt: str, claims: list[Path], patients: Path | None) -> None:
+def check_inputs(fmt: str, claims: list[Path | str], patients: Path | str | None) -> None:
     """What can be told of a layout's input files before a night starts, from their names and headers
     alone: the tables each input names are there, CSV or Parquet, readable, and have the columns the
     layout requires (the same sentences as `adapt`). A night then refuses a bad header in a second, not
     after Prefect's start-up; the rows themselves are read by the night."""
-    claims = [Path(p) for p in claims]
-    patients = Path(patients) if patients is not None else None
-    if patients is not None and _is_canonical_patients(patients):
-        patients = None
-    if fmt.startswith("mapping:"):
-        from transforms.adapters.mapping import check_mapping
-
-        check_mapping(Path(fmt.removeprefix("mapping:")), claims)
-    else:
-        _layout(fmt, "check")(claims, patients)
+    people = Path(patients) if patients is not None else None
+    if people is not None and _is_canonical_patients(people):
+        people = None
+    _layout(fmt, "check")([Path(p) for p in claims], people)
 
 
 def _is_canonical_patients(path: Path) -> bool:
@@ -129,4 +121,4 @@ def _is_canonical_patients(path: Path) -> bool:
 def check_format(fmt: str) -> None:
     """Fail early, with the supported list, on a format name no adapter knows."""
     if fmt != "canonical":
-        _adapter(fmt)
+        _layout(fmt, "adapt")

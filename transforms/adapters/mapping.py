@@ -37,6 +37,7 @@ column and a name column may both be given (`[drug] column` and `name_column`, o
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -133,13 +134,18 @@ def load_mapping(path: Path) -> dict:
     return {**spec, "columns": columns}
 
 
-def check_mapping(mapping_file: Path, claims: list[Path]) -> None:
-    """The mapping is valid and each claims file has the columns it maps, from the file's header
-    (transforms.adapters.check_inputs)."""
+def mapping_check(mapping_file: Path) -> Callable[[list[Path], Path | None], None]:
+    """The check of transforms.adapters.check_inputs for this mapping: the mapping is valid (when made)
+    and each claims file has the columns it maps, from the file's header."""
     spec = load_mapping(mapping_file)
-    for path in claims:
-        header = Header(path, f"mapping {mapping_file.name}", spec.get("source", {}).get("delimiter"))
-        _require_mapped(header, spec, mapping_file)
+
+    def check_mapping(claims: list[Path], patients: Path | None) -> None:
+        del patients  # a mapping reads claims only
+        for path in claims:
+            header = Header(path, f"mapping {mapping_file.name}", spec.get("source", {}).get("delimiter"))
+            _require_mapped(header, spec, mapping_file)
+
+    return check_mapping
 
 
 def _require_mapped(table: Header, spec: dict, mapping_file: Path) -> None:
